@@ -1,0 +1,38 @@
+"""autodiff: a vectorised define-by-run automatic differentiation engine on NumPy/CuPy.
+
+    import autodiff as ad
+    x = ad.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    x.grad  # tensor([2., 4.])
+"""
+from . import backend as _backend
+from .backend import bfloat16, bool_, float16, float32, float64, int32, int64
+from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
+                       zeros_like)
+from .function import Function
+from .gradcheck import GradcheckError, gradcheck
+from .graph import grad, topological_order
+from .mode import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
+                   set_grad_enabled)
+from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
+                              sign, sqrt, tanh, where)
+from .ops.indexing import one_hot
+from .ops.linalg import matmul
+from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
+                         sum, var)
+from .ops.shape import (broadcast_to, cat, concatenate, flatten, pad, permute, reshape, split,
+                        squeeze, stack, swapaxes, transpose, unsqueeze)
+from .tensor import Tensor
+
+
+class cuda:
+    """Namespace mirroring torch.cuda for availability checks."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return _backend.cuda_is_available()
+
+
+__version__ = "0.1.0"

@@ -1,0 +1,187 @@
+"""Array backends, devices, dtypes and random generators.
+
+This is the only module that imports CuPy. Everything else asks `array_module(...)`
+for the namespace (numpy or cupy) that matches the data it holds.
+"""
+from __future__ import annotations
+
+import threading
+
+import ml_dtypes
+import numpy as np
+
+try:  # CuPy imports fine on machines without a GPU; only `is_available` tells.
+    import cupy as _cupy
+except Exception:  # pragma: no cover - depends on the machine
+    _cupy = None
+
+__all__ = [
+    "array_module", "device_of", "parse_device", "to_device", "cuda_is_available",
+    "float16", "bfloat16", "float32", "float64", "int64", "int32", "bool_",
+    "as_dtype", "is_floating", "is_half", "accumulation_dtype", "manual_seed", "generator",
+]
+
+float16 = np.dtype(np.float16)
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+int32 = np.dtype(np.int32)
+bool_ = np.dtype(np.bool_)
+
+_DTYPE_NAMES = {
+    "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32,
+    "float": float32, "float64": float64, "double": float64, "int64": int64, "long": int64,
+    "int32": int32, "int": int64, "bool": bool_,
+}
+_HALF = (float16, bfloat16)
+
+
+def as_dtype(dtype) -> np.dtype | None:
+    """Normalise a dtype spec (numpy dtype, type, or name such as 'bfloat16') or None."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        try:
+            return _DTYPE_NAMES[dtype]
+        except KeyError:
+            raise TypeError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPE_NAMES)}") from None
+    if dtype is float:
+        return float32
+    if dtype is int:
+        return int64
+    if dtype is bool:
+        return bool_
+    return np.dtype(dtype)
+
+
+def is_floating(dtype) -> bool:
+    """True for float16, bfloat16, float32, float64."""
+    return dtype.kind == "f" or dtype == bfloat16
+
+
+def is_half(dtype) -> bool:
+    """True for the 16-bit float types that accumulate in float32."""
+    return dtype in _HALF
+
+
+def accumulation_dtype(dtype):
+    """The dtype reductions and matmul accumulate in: float32 for half types, else None."""
+    return float32 if dtype in _HALF else None
+
+
+# ---------------------------------------------------------------- devices
+
+def cuda_is_available() -> bool:
+    """True when CuPy is installed and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return bool(_cupy.is_available())
+    except Exception:  # pragma: no cover
+        return False
+
+
+def array_module(*arrays):
+    """numpy, or cupy when any of `arrays` is a cupy array."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def is_array(x) -> bool:
+    """True for numpy or cupy arrays."""
+    return isinstance(x, np.ndarray) or (_cupy is not None and isinstance(x, _cupy.ndarray))
+
+
+def parse_device(device) -> str:
+    """Canonical device string: 'cpu' or 'cuda:N'."""
+    if device is None:
+        return "cpu"
+    device = str(device)
+    if device == "cpu":
+        return "cpu"
+    if device == "cuda" or device.startswith("cuda:"):
+        index = 0 if device == "cuda" else device[5:]
+        try:
+            index = int(index)
+        except ValueError:
+            raise ValueError(f"bad device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'") from None
+        if not cuda_is_available():
+            raise RuntimeError(
+                f"device {device!r} requested but CUDA is not available (CuPy "
+                f"{'is not installed' if _cupy is None else 'sees no GPU'}); use device='cpu' "
+                "or install the 'gpu' extra on a machine with a GPU")
+        return f"cuda:{index}"
+    raise ValueError(f"bad device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def device_of(array) -> str:
+    """The device string of an array."""
+    if isinstance(array, np.ndarray) or _cupy is None or not isinstance(array, _cupy.ndarray):
+        return "cpu"
+    return f"cuda:{array.device.id}"
+
+
+def module_for_device(device: str):
+    """numpy for 'cpu', cupy for 'cuda:N'."""
+    return np if device == "cpu" else _cupy
+
+
+def to_device(array, device: str):
+    """Copy `array` to `device` ('cpu' or 'cuda:N'); returns it unchanged when already there."""
+    current = device_of(array)
+    if current == device:
+        return array
+    if device == "cpu":
+        return _cupy.asnumpy(array)
+    with _cupy.cuda.Device(int(device[5:])):
+        return _cupy.asarray(array)
+
+
+# ---------------------------------------------------------------- random numbers
+
+class _Generators(threading.local):
+    def __init__(self):
+        self.seed = None
+        self.by_device = {}
+
+
+_generators = _Generators()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generators of every device so randn/rand/dropout are reproducible."""
+    _generators.seed = int(seed)
+    _generators.by_device = {}
+
+
+def generator(device: str = "cpu"):
+    """The random generator for `device` (numpy.random.Generator or cupy's)."""
+    gen = _generators.by_device.get(device)
+    if gen is None:
+        seed = _generators.seed
+        if device == "cpu":
+            gen = np.random.default_rng(seed)
+        else:
+            with _cupy.cuda.Device(int(device[5:])):
+                gen = _cupy.random.default_rng(seed)
+        _generators.by_device[device] = gen
+    return gen
+
+
+# ---------------------------------------------------------------- special functions
+
+def erf(x):
+    """The error function on either backend (half types computed in float32)."""
+    xp = array_module(x)
+    work = x.astype(float32) if x.dtype in _HALF else x
+    if xp is np:
+        from scipy import special
+        out = special.erf(work)
+    else:  # pragma: no cover - needs a GPU
+        from cupyx.scipy import special
+        out = special.erf(work)
+    return out.astype(x.dtype) if out.dtype != x.dtype else out

@@ -1,0 +1,145 @@
+"""Tensor creation: from data, constant fills, ranges, and seeded random numbers."""
+from __future__ import annotations
+
+from . import backend
+from .tensor import Tensor
+
+__all__ = ["tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+           "zeros_like", "ones_like", "full_like", "randn", "rand", "randint",
+           "randn_like", "rand_like", "manual_seed"]
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+    """A new leaf tensor from data (Python floats/lists default to float32; NumPy arrays keep
+    their dtype)."""
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad, name=name)
+
+
+def _shape(shape):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _finish(arr, requires_grad, name=None):
+    t = Tensor._make(arr, None, False)
+    if requires_grad:
+        t.requires_grad_(True)
+    if name is not None:
+        t.name = name
+    return t
+
+
+def _module(device):
+    device = backend.parse_device(device)
+    return backend.module_for_device(device), device
+
+
+def full(shape, value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of `shape` filled with `value` (float32 by default for floats)."""
+    xp, _ = _module(device)
+    if dtype is None:
+        dtype = (backend.bool_ if isinstance(value, bool) else
+                 backend.int64 if isinstance(value, int) else backend.float32)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _finish(xp.full(shape, value, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(_shape(shape), 0.0, dtype or backend.float32, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(_shape(shape), 1.0, dtype or backend.float32, device, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, _ = _module(device)
+    return _finish(xp.empty(_shape(shape), dtype=backend.as_dtype(dtype) or backend.float32),
+                   requires_grad)
+
+
+def _like(x, fill, dtype, device, requires_grad):
+    dtype = dtype or x.dtype
+    device = device or x.device
+    return full(x.shape, fill, dtype, device, requires_grad)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(x, 0, dtype, device, requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(x, 1, dtype, device, requires_grad)
+
+
+def full_like(x, value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(x, value, dtype, device, requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
+    if stop is None:
+        start, stop = 0, start
+    xp, _ = _module(device)
+    if dtype is None:
+        ints = all(isinstance(v, int) for v in (start, stop, step))
+        dtype = backend.int64 if ints else backend.float32
+    return _finish(xp.arange(start, stop, step, dtype=backend.as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, stop, num, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, _ = _module(device)
+    return _finish(xp.linspace(start, stop, num, dtype=backend.as_dtype(dtype) or backend.float32),
+                   requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp, _ = _module(device)
+    return _finish(xp.eye(n, m, dtype=backend.as_dtype(dtype) or backend.float32), requires_grad)
+
+
+def manual_seed(seed: int) -> None:
+    """Make randn/rand/randint (and dropout) reproducible on every device."""
+    backend.manual_seed(seed)
+
+
+def _random(kind, shape, dtype, device, requires_grad, **kw):
+    device = backend.parse_device(device)
+    dtype = backend.as_dtype(dtype) or backend.float32
+    if not backend.is_floating(dtype):
+        raise TypeError(f"{kind}: dtype must be a floating type, got {dtype}")
+    gen = backend.generator(device)
+    draw = backend.float64 if dtype == backend.float64 else backend.float32
+    arr = gen.standard_normal(shape, dtype=draw) if kind == "randn" else gen.random(shape, dtype=draw)
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return _finish(arr, requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples, reproducible under manual_seed."""
+    return _random("randn", _shape(shape), dtype, device, requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1), reproducible under manual_seed."""
+    return _random("rand", _shape(shape), dtype, device, requires_grad)
+
+
+def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
+
+
+def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    """Random integers in [low, high)."""
+    if high is None:
+        low, high = 0, low
+    device = backend.parse_device(device)
+    size = (size,) if isinstance(size, int) else tuple(size)
+    arr = backend.generator(device).integers(low, high, size=size)
+    return _finish(arr.astype(backend.as_dtype(dtype) or backend.int64), False)

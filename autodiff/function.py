@@ -1,0 +1,246 @@
+"""The op base class: forward on raw arrays, backward as a local derivative rule.
+
+An op is a subclass of `Function` with two static methods that sit side by side:
+
+    forward(ctx, *arrays, **params) -> array        raw numpy/cupy math
+    backward(ctx, grad) -> one gradient per input    None where there is none
+
+Instances of the op class are the graph nodes (`ctx`): they hold the inputs, what
+`ctx.save(...)` kept for backward, and `ctx.needs_input_grad`. Backward rules are written
+against `ctx.xp`, which is the array module (numpy or cupy) in the fast path and the
+`autodiff.ops.symbolic` namespace of differentiable ops when `create_graph=True`; with
+operators (+ - * / @ ** comparisons) the same rule therefore runs on arrays or on Tensors,
+so higher-order derivatives need no second copy of any rule.
+"""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from . import backend
+from .mode import state as _mode
+
+__all__ = ["Function", "is_recording"]
+
+_ndarray = np.ndarray
+
+
+class Function:
+    """Base class of every op, built-in or user-defined; its instances are graph nodes."""
+
+    #: Local derivative formula shown by viz on edges, e.g. "d tanh(x)/dx = 1 - tanh(x)^2".
+    derivative = ""
+    #: Short op name for errors and diagrams (defaults to the lower-cased class name).
+    op_name = None
+    #: True for ops whose output shares memory with their first input (views).
+    is_view = False
+
+    # Class-level defaults keep the per-node instance small.
+    saved = ()
+    create_graph = False
+    released = False
+    trace = None
+    non_differentiable = False
+
+    # ---------------------------------------------------------------- user-facing ctx API
+    def save(self, *values):
+        """Keep arrays (or constants) for backward; read them back as `ctx.saved`."""
+        self.saved = values
+
+    def mark_non_differentiable(self):
+        """Declare the output to be non-differentiable (e.g. an index or a mask)."""
+        self.non_differentiable = True
+
+    @property
+    def name(self) -> str:
+        return type(self).op_name or type(self).__name__.lower()
+
+    def call(self, op, *args, **params):
+        """Run another op from inside a backward rule: on raw arrays in the fast path,
+        through `op.apply` (recording a graph) when create_graph is on."""
+        if self.create_graph:
+            return op.apply(*args, **params)
+        inner = object.__new__(op)
+        inner.xp = self.xp
+        inner.needs_input_grad = (True,) * len(args)
+        return op.forward(inner, *args, **params)
+
+    def __repr__(self):
+        return f"<{self.name} node>"
+
+    # ---------------------------------------------------------------- the rule interface
+    @staticmethod
+    def forward(ctx, *arrays, **params):  # pragma: no cover - abstract
+        raise NotImplementedError("an op must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{ctx.name} defines no backward; it is not differentiable")
+
+    # ---------------------------------------------------------------- applying an op
+    @classmethod
+    def apply(cls, *args, **params):
+        """Run the op on Tensors/arrays/scalars and record a graph node when needed."""
+        ctx = object.__new__(cls)
+        arrays = []
+        needs = []
+        versions = []
+        record = False
+        xp = np
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a.data
+                arrays.append(data)
+                r = a.requires_grad
+                needs.append(r)
+                versions.append(a._vbox[0])
+                record = record or r
+                if type(data) is not _ndarray:
+                    xp = backend.array_module(data)
+            else:
+                if backend.is_array(a) and type(a) is not _ndarray:
+                    xp = backend.array_module(a)
+                arrays.append(a)
+                needs.append(False)
+                versions.append(None)
+        record = record and _mode.grad_enabled
+        ctx.xp = xp
+        ctx.needs_input_grad = needs
+        try:
+            out = cls.forward(ctx, *arrays, **params)
+        except Exception as exc:
+            raise _forward_error(cls, ctx, args, arrays, params, exc) from exc
+        if type(out) is not _ndarray:
+            raw, out = out, xp.asarray(out)
+            if ctx.saved and raw is not out:
+                # 0-d results come back from NumPy as scalars; saved values must be the
+                # output array itself so create_graph can connect them to the output.
+                ctx.saved = tuple(out if s is raw else s for s in ctx.saved)
+        result = Tensor._make(out, None, False)
+        if record and not ctx.non_differentiable and backend.is_floating(out.dtype):
+            ctx.inputs = args
+            ctx.versions = versions
+            result._node = ctx
+            result.requires_grad = True
+            if cls.is_view:
+                result._vbox = args[0]._vbox
+            if ctx.saved:
+                ctx.out_version = result._vbox[0]
+            if _mode.anomaly:
+                _anomaly_forward(ctx, out)
+        elif _mode.anomaly:
+            _anomaly_forward(ctx, out)
+        return result
+
+
+def is_recording(*tensors) -> bool:
+    """True when an op on `tensors` would record a graph node."""
+    return _mode.grad_enabled and any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
+
+
+# ---------------------------------------------------------------- in-place support
+
+def apply_inplace(target, op, *args, **params):
+    """Run `op(target, *args)` and write the result into `target`'s buffer in place.
+
+    The graph history moves: a shadow tensor takes over `target`'s old node, and `target`
+    becomes the op's output. The shared version counter is bumped so any backward that
+    saved the old values raises instead of returning wrong gradients.
+    """
+    opname = op.op_name or op.__name__.lower()
+    if _mode.grad_enabled and target.requires_grad and target._node is None:
+        raise RuntimeError(
+            f"{opname}_ (in place): a leaf tensor that requires grad cannot be modified in "
+            "place while grad mode is on (its gradient would be lost); wrap the update in "
+            "`with ad.no_grad():` or use an out-of-place op")
+    shadow = Tensor._make(target.data, target._node, target.requires_grad)
+    shadow._vbox = target._vbox
+    shadow._seq = target._seq
+    if target._extra is not None:
+        shadow._extra = {"name": target._extra.get("name")}
+    result = op.apply(shadow, *args, **params)
+    out = result.data
+    if out.shape != target.shape:
+        raise ValueError(f"{opname}_ (in place): the result has shape {out.shape} but the "
+                         f"tensor being updated has shape {target.shape}; in-place ops "
+                         "cannot broadcast the target, use the out-of-place op")
+    if out.dtype != target.dtype and not np.can_cast(out.dtype, target.dtype, "same_kind"):
+        raise TypeError(f"{opname}_ (in place): result dtype {out.dtype} cannot be cast to "
+                        f"the target's dtype {target.dtype}; use the out-of-place op")
+    if not target.data.flags.writeable:
+        raise ValueError(f"{opname}_ (in place): the tensor's buffer is read-only (a "
+                         "broadcast view); call .clone() or use the out-of-place op")
+    target.data[...] = out
+    target._vbox[0] += 1
+    if result._node is not None:
+        # Saved values of the new node refer to the buffer after the write: its output
+        # version is the bumped one.
+        result._node.out_version = target._vbox[0]
+        target._node = result._node
+        target.requires_grad = True
+        target._seq = result._seq
+    return target
+
+
+# ---------------------------------------------------------------- errors and anomaly mode
+
+def _describe_inputs(args, arrays):
+    parts = []
+    for a, arr in zip(args, arrays):
+        if backend.is_array(arr):
+            parts.append(f"{tuple(arr.shape)} {arr.dtype} on {backend.device_of(arr)}")
+        else:
+            parts.append(repr(a))
+    return ", ".join(parts)
+
+
+def _forward_error(cls, ctx, args, arrays, params, exc):
+    name = cls.op_name or cls.__name__.lower()
+    if isinstance(exc, (ValueError, TypeError, IndexError, RuntimeError)) and str(exc).startswith(name + ":"):
+        return exc  # already a clear error from the op itself
+    devices = {backend.device_of(a) for a in arrays if backend.is_array(a)}
+    described = _describe_inputs(args, arrays)
+    extra = f" with {params}" if params else ""
+    if len(devices) > 1:
+        return RuntimeError(f"{name}: inputs are on different devices ({described}); move "
+                            "them to one device with .to(device) first")
+    kind = type(exc)
+    if kind not in (ValueError, TypeError, IndexError):
+        kind = ValueError if "shape" in str(exc) or "broadcast" in str(exc) else RuntimeError
+    return kind(f"{name}: cannot compute for inputs ({described}){extra}: {exc}")
+
+
+def _user_frame():
+    """The innermost stack frame outside the autodiff package, formatted."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not os.path.abspath(frame.filename).startswith(here):
+            return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+    return "<unknown>"
+
+
+def _anomaly_forward(ctx, out):
+    ctx.trace = _user_frame()
+    if backend.is_floating(out.dtype) and not bool(backend.array_module(out).isfinite(out).all()):
+        raise FloatingPointError(
+            f"anomaly: forward of {ctx.name} produced NaN or Inf.\nThe op was created at\n  "
+            f"{ctx.trace}")
+
+
+def check_backward_anomaly(ctx, grads):
+    """Raise when a backward step of `ctx` produced NaN/Inf (anomaly mode only)."""
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        arr = g.data if isinstance(g, Tensor) else g
+        if not backend.is_array(arr) or not backend.is_floating(arr.dtype):
+            continue
+        if not bool(backend.array_module(arr).isfinite(arr).all()):
+            raise FloatingPointError(
+                f"anomaly: backward of {ctx.name} produced NaN or Inf in the gradient of "
+                f"input {i}.\nThe forward op was created at\n  {ctx.trace or '<unknown>'}")
+
+
+from .tensor import Tensor  # noqa: E402  (circular: Tensor methods call ops)

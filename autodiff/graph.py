@@ -1,0 +1,341 @@
+"""Walking the graph: backward, topological order, gradient accumulation, hooks, freeing.
+
+This is the only module that walks the graph; viz reuses `topological_order`.
+
+Every tensor carries a creation sequence number, and an op's output is always created
+after its inputs, so processing tensors in decreasing sequence order is a reverse
+topological order. Backward keeps a max-heap of the tensors that have received a gradient:
+when a tensor is popped, every consumer (all newer) has already contributed, so its
+gradient is complete. No recursion and no separate sort; a chain of a million ops is fine.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import numpy as np
+
+from . import backend
+from .mode import state as _mode
+
+__all__ = ["backward", "grad", "topological_order", "sum_to_shape", "HookHandle"]
+
+_hook_ids = itertools.count()
+
+
+class HookHandle:
+    """Returned by `register_hook`; `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: dict, fn):
+        self._hooks = hooks
+        self.id = next(_hook_ids)
+        hooks[self.id] = fn
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def topological_order(roots):
+    """Tensors reachable from `roots` (a Tensor or a list), inputs before outputs."""
+    if isinstance(roots, Tensor):
+        roots = [roots]
+    seen = {}
+    stack = [r for r in roots if isinstance(r, Tensor)]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen[id(t)] = t
+        node = t._node
+        if node is not None:
+            for inp in node.inputs:
+                if isinstance(inp, Tensor) and id(inp) not in seen:
+                    stack.append(inp)
+    return sorted(seen.values(), key=lambda t: t._seq)
+
+
+def sum_to_shape(g, shape, opname="backward"):
+    """Sum a broadcast gradient back to `shape` (arrays or Tensors)."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
+        raise ValueError(f"{opname}: gradient of shape {tuple(gshape)} cannot be summed to "
+                         f"the input shape {tuple(shape)}; a custom backward must return one "
+                         "gradient per input with the input's shape (or broadcastable to it)")
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and gshape[lead + i] != 1)
+    if isinstance(g, Tensor):
+        return g.sum(axis=axes, keepdims=False).reshape(shape) if axes else g.reshape(shape)
+    acc = backend.accumulation_dtype(g.dtype)
+    out = g.sum(axis=axes, dtype=acc) if axes else g
+    if acc is not None:
+        out = out.astype(g.dtype)
+    return out.reshape(shape)
+
+
+def _initial_grad(root, gradient, create_graph):
+    if gradient is None:
+        if root.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {root.shape}; gradients can be created "
+                "implicitly only for one-element outputs. Pass gradient= (a tensor of the "
+                "output's shape, e.g. ones_like(out)) or reduce the output first")
+        g = backend.array_module(root.data).ones(root.shape, dtype=root.dtype)
+    else:
+        g = gradient.data if isinstance(gradient, Tensor) else gradient
+        if not backend.is_array(g):
+            g = np.asarray(g, dtype=root.dtype)
+        if g.shape != root.shape:
+            raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
+                             f"has shape {root.shape}; they must match")
+        if g.dtype != root.dtype:
+            g = g.astype(root.dtype)
+        if create_graph and isinstance(gradient, Tensor):
+            return gradient
+    if create_graph:
+        return Tensor._make(g, None, False)
+    return g
+
+
+def _check_saved(node, t):
+    """Raise if the graph was freed, or if an input this node saved was modified in place."""
+    if node.released:
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time (op "
+            f"'{node.name}'): its saved values were freed after the first backward. Pass "
+            "retain_graph=True to the first backward (or ad.grad) call if you need to "
+            "backward twice")
+    for i, inp in enumerate(node.inputs):
+        want = node.versions[i]
+        if want is not None and inp._vbox[0] != want and any(v is inp.data for v in node.saved):
+            raise RuntimeError(
+                f"backward: input {i} of '{node.name}' (shape {inp.shape}) was modified by an "
+                f"in-place operation after it was saved for the gradient (version {want} -> "
+                f"{inp._vbox[0]}). Use an out-of-place op (x = x + y instead of x += y) or "
+                "clone() the tensor before modifying it")
+    out_version = getattr(node, "out_version", None)
+    if out_version is not None and t._vbox[0] != out_version and any(v is t.data for v in node.saved):
+        raise RuntimeError(
+            f"backward: the output of '{node.name}' (shape {t.shape}) was modified by an "
+            f"in-place operation after it was saved for the gradient (version {out_version} "
+            f"-> {t._vbox[0]}). Use an out-of-place op or clone() it first")
+
+
+def _symbolic_saved(node, t):
+    """Saved values as Tensors for create_graph: inputs and the output stay connected."""
+    out = []
+    for v in node.saved:
+        if backend.is_array(v):
+            for inp in node.inputs:
+                if isinstance(inp, Tensor) and inp.data is v:
+                    out.append(inp)
+                    break
+            else:
+                out.append(t if t.data is v else Tensor._make(v, None, False))
+        else:
+            out.append(v)
+    return tuple(out)
+
+
+def _run_hooks(t, g, create_graph):
+    hooks = t._extra.get("hooks") if t._extra is not None else None
+    if not hooks:
+        return g
+    for fn in list(hooks.values()):
+        as_tensor = g if create_graph else Tensor._make(g, None, False)
+        r = fn(as_tensor)
+        if r is not None:
+            r = r if isinstance(r, Tensor) else Tensor(r)
+            if r.shape != t.shape:
+                raise ValueError(f"hook {fn!r} returned a gradient of shape {r.shape} for a "
+                                 f"tensor of shape {t.shape}")
+            g = r if create_graph else r.data
+    return g
+
+
+def _accumulate_into(t, g, create_graph, owned):
+    """t.grad += g, without aliasing gradient buffers between tensors."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is None:
+        if g.base is not None or id(g) in owned or not g.flags.writeable:
+            g = g.copy()
+        owned.add(id(g))
+        t.grad = Tensor._make(g, None, False)
+    else:
+        t.grad = Tensor._make(t.grad.data + g, None, False)
+
+
+def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs=None):
+    """Accumulate d(root)/d(leaf) into every reachable leaf's `.grad`."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn "
+                           "(no input of the computation had requires_grad=True, or it was "
+                           "computed under no_grad)")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = _run(root, _initial_grad(root, gradient, create_graph), retain_graph,
+                     create_graph, targets=inputs)
+        owned = set()
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                _accumulate_into(t, g if create_graph else g, create_graph, owned)
+        return
+    _run(root, _initial_grad(root, gradient, create_graph), retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of `outputs` w.r.t. `inputs`, returned (not accumulated into .grad)."""
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    inputs_list = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs_list):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    totals = [None] * len(inputs_list)
+    for out, g0 in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError("grad: an output does not require grad (it does not depend "
+                               "on any input that requires grad)")
+        found = _run(out, _initial_grad(out, g0, create_graph), retain_graph, create_graph,
+                     targets=inputs_list)
+        for i, g in enumerate(found):
+            if g is not None:
+                totals[i] = g if totals[i] is None else totals[i] + g
+    result = []
+    for i, (t, g) in enumerate(zip(inputs_list, totals)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: input {i} (shape {t.shape}) is not part of the "
+                                   "graph of the outputs; pass allow_unused=True to get None")
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else Tensor._make(g, None, False))
+    return tuple(result)
+
+
+def _run(root, g0, retain_graph, create_graph, targets=None):
+    """The backward pass. With `targets`, return their gradients instead of accumulating."""
+    if create_graph:
+        from .ops import symbolic
+        xp_graph = symbolic
+    anomaly = _mode.anomaly
+    target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
+    found = None if targets is None else [None] * len(targets)
+    grads = {id(root): g0}
+    heap = [(-root._seq, root)]
+    owned = set()
+    # Gradients of a create_graph pass are recorded only if grad mode is on.
+    previous_mode = _mode.grad_enabled
+    _mode.grad_enabled = bool(create_graph)
+    try:
+        while heap:
+            t = heapq.heappop(heap)[1]
+            g = grads.pop(id(t))
+            if t._extra is not None:
+                g = _run_hooks(t, g, create_graph)
+                if targets is None and t._node is not None and t._extra.get("retain"):
+                    _accumulate_into(t, g, create_graph, owned)
+            if target_ids is not None and id(t) in target_ids:
+                found[target_ids[id(t)]] = g
+                if t._node is None:
+                    continue
+            node = t._node
+            if node is None:
+                if targets is None:
+                    _accumulate_into(t, g, create_graph, owned)
+                continue
+            if node.saved:
+                _check_saved(node, t)
+            if create_graph:
+                saved_arrays, xp_fast = node.saved, node.xp
+                node.saved, node.xp, node.create_graph = _symbolic_saved(node, t), xp_graph, True
+                try:
+                    in_grads = node.backward(node, g)
+                finally:
+                    node.saved, node.xp, node.create_graph = saved_arrays, xp_fast, False
+            else:
+                in_grads = node.backward(node, g)
+            if type(in_grads) is not tuple:
+                in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
+            if anomaly:
+                from .function import check_backward_anomaly
+                check_backward_anomaly(node, in_grads)
+            inputs = node.inputs
+            if len(in_grads) != len(inputs):
+                raise RuntimeError(f"{node.name}: backward returned {len(in_grads)} gradients "
+                                   f"for {len(inputs)} inputs; return one per input (None "
+                                   "where there is none)")
+            needs = node.needs_input_grad
+            for i, gi in enumerate(in_grads):
+                if gi is None or not needs[i]:
+                    continue
+                inp = inputs[i]
+                if create_graph:
+                    if not isinstance(gi, Tensor):
+                        gi = _opaque_gradient(node, gi)
+                elif isinstance(gi, Tensor):
+                    gi = gi.data
+                elif type(gi) is not np.ndarray and not backend.is_array(gi):
+                    gi = backend.array_module(inp.data).asarray(gi, dtype=inp.dtype)
+                if gi.shape != inp.shape:
+                    gi = sum_to_shape(gi, inp.shape, node.name)
+                if gi.dtype != inp.dtype:
+                    gi = gi.to(dtype=inp.dtype) if create_graph else gi.astype(inp.dtype)
+                key = id(inp)
+                prev = grads.get(key)
+                if prev is None:
+                    grads[key] = gi
+                    heapq.heappush(heap, (-inp._seq, inp))
+                else:
+                    grads[key] = prev + gi
+            if not retain_graph and node.saved:
+                node.saved = ()
+                node.released = True
+    finally:
+        _mode.grad_enabled = previous_mode
+    return found
+
+
+def _opaque_gradient(node, g):
+    """A raw-array gradient in a create_graph pass: usable as a value, not differentiable."""
+    from .function import Function
+
+    class OpaqueGradient(Function):
+        op_name = f"{node.name}_backward"
+
+        @staticmethod
+        def forward(ctx, anchor):
+            return g
+
+        @staticmethod
+        def backward(ctx, gg):
+            raise RuntimeError(
+                f"{node.name}: its backward computed the gradient with raw arrays, so it cannot "
+                "be differentiated again (double backward). Write the backward with autodiff "
+                "operators / ctx.xp functions instead of numpy calls to support create_graph")
+
+    anchor = next((i for i in node.inputs if isinstance(i, Tensor) and i.requires_grad), None)
+    return OpaqueGradient.apply(anchor) if anchor is not None else Tensor._make(g, None, False)
+
+
+from .tensor import Tensor  # noqa: E402

@@ -1,0 +1,1 @@
+"""The built-in ops, grouped by kind. Each op class keeps forward and backward together."""

@@ -1,0 +1,1 @@
+"""viz: lecture-grade graphviz diagrams of autodiff computation graphs."""
