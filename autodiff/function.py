@@ -20,10 +20,17 @@ import numpy as np
 
 from . import backend
 from .mode import state as _mode
+from .tensor import _seq
 
 __all__ = ["Function", "is_recording"]
 
 _ndarray = np.ndarray
+_new = object.__new__
+_bfloat16 = backend.bfloat16
+# Version counters are [epoch of last in-place write, number of in-place writes]. A node
+# records the global epoch when it saves values; backward needs a detailed check only when
+# some in-place write happened after that (epoch moved), so the common case costs nothing.
+_epoch = [0]
 
 
 class Function:
@@ -36,10 +43,11 @@ class Function:
     #: True for ops whose output shares memory with their first input (views).
     is_view = False
 
-    # Class-level defaults keep the per-node instance small.
-    saved = ()
+    # The attributes every node has live in slots (no per-node dict unless an op stores
+    # extra attributes); rarely set ones are class-level defaults.
+    __slots__ = ("xp", "needs_input_grad", "inputs", "saved", "epoch", "__dict__",
+                 "__weakref__")
     create_graph = False
-    released = False
     trace = None
     non_differentiable = False
 
@@ -53,6 +61,11 @@ class Function:
         self.non_differentiable = True
 
     @property
+    def released(self) -> bool:
+        """True once backward freed the saved values (retain_graph=False)."""
+        return self.saved is None
+
+    @property
     def name(self) -> str:
         return type(self).op_name or type(self).__name__.lower()
 
@@ -62,6 +75,7 @@ class Function:
         if self.create_graph:
             return op.apply(*args, **params)
         inner = object.__new__(op)
+        inner.saved = ()
         inner.xp = self.xp
         inner.needs_input_grad = (True,) * len(args)
         return op.forward(inner, *args, **params)
@@ -82,30 +96,32 @@ class Function:
     @classmethod
     def apply(cls, *args, **params):
         """Run the op on Tensors/arrays/scalars and record a graph node when needed."""
-        ctx = object.__new__(cls)
-        arrays = []
-        needs = []
-        versions = []
-        record = False
-        xp = np
-        for a in args:
+        ctx = _new(cls)
+        ctx.saved = ()
+        # Unrolled for one and two inputs: this is the hottest path of the engine.
+        n = len(args)
+        if n == 2:
+            a, b = args
             if isinstance(a, Tensor):
-                data = a.data
-                arrays.append(data)
-                r = a.requires_grad
-                needs.append(r)
-                versions.append(a._vbox[0])
-                record = record or r
-                if type(data) is not _ndarray:
-                    xp = backend.array_module(data)
+                if isinstance(b, Tensor):
+                    arrays = (a.data, b.data)
+                    needs = (a.requires_grad, b.requires_grad)
+                else:
+                    arrays = (a.data, b)
+                    needs = (a.requires_grad, False)
+            elif isinstance(b, Tensor):
+                arrays = (a, b.data)
+                needs = (False, b.requires_grad)
             else:
-                if backend.is_array(a) and type(a) is not _ndarray:
-                    xp = backend.array_module(a)
-                arrays.append(a)
-                needs.append(False)
-                versions.append(None)
-        record = record and _mode.grad_enabled
-        ctx.xp = xp
+                arrays = args
+                needs = (False, False)
+        elif n == 1 and isinstance(args[0], Tensor):
+            arrays = (args[0].data,)
+            needs = (args[0].requires_grad,)
+        else:
+            arrays = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        ctx.xp = xp = np if type(arrays[0]) is _ndarray else backend.array_module(*arrays)
         ctx.needs_input_grad = needs
         try:
             out = cls.forward(ctx, *arrays, **params)
@@ -117,19 +133,24 @@ class Function:
                 # 0-d results come back from NumPy as scalars; saved values must be the
                 # output array itself so create_graph can connect them to the output.
                 ctx.saved = tuple(out if s is raw else s for s in ctx.saved)
-        result = Tensor._make(out, None, False)
-        if record and not ctx.non_differentiable and backend.is_floating(out.dtype):
+        result = _new(Tensor)
+        result.data = out
+        result.grad = None
+        result._seq = next(_seq)
+        result._extra = None
+        mode = _mode
+        if (True in needs and mode.grad_enabled and not ctx.non_differentiable
+                and (out.dtype.kind == "f" or out.dtype == _bfloat16)):
             ctx.inputs = args
-            ctx.versions = versions
+            if ctx.saved:
+                ctx.epoch = _epoch[0]
             result._node = ctx
             result.requires_grad = True
-            if cls.is_view:
-                result._vbox = args[0]._vbox
-            if ctx.saved:
-                ctx.out_version = result._vbox[0]
-            if _mode.anomaly:
-                _anomaly_forward(ctx, out)
-        elif _mode.anomaly:
+        else:
+            result._node = None
+            result.requires_grad = False
+        result._vbox = args[0]._vbox if cls.is_view and isinstance(args[0], Tensor) else [0, 0]
+        if mode.anomaly:
             _anomaly_forward(ctx, out)
         return result
 
@@ -171,12 +192,12 @@ def apply_inplace(target, op, *args, **params):
     if not target.data.flags.writeable:
         raise ValueError(f"{opname}_ (in place): the tensor's buffer is read-only (a "
                          "broadcast view); call .clone() or use the out-of-place op")
-    target.data[...] = out
-    target._vbox[0] += 1
+    if out is not target.data:
+        target.data[...] = out
+    _epoch[0] += 1
+    target._vbox[0] = _epoch[0]
+    target._vbox[1] += 1
     if result._node is not None:
-        # Saved values of the new node refer to the buffer after the write: its output
-        # version is the bumped one.
-        result._node.out_version = target._vbox[0]
         target._node = result._node
         target.requires_grad = True
         target._seq = result._seq

@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 
 from . import backend
+from .function import _epoch
 from .mode import state as _mode
 
 __all__ = ["backward", "grad", "topological_order", "sum_to_shape", "HookHandle"]
@@ -105,28 +106,28 @@ def _initial_grad(root, gradient, create_graph):
     return g
 
 
+def _released_error(node):
+    return RuntimeError(
+        f"backward: trying to backward through the graph a second time (op "
+        f"'{node.name}'): its saved values were freed after the first backward. Pass "
+        "retain_graph=True to the first backward (or ad.grad) call if you need to "
+        "backward twice")
+
+
 def _check_saved(node, t):
-    """Raise if the graph was freed, or if an input this node saved was modified in place."""
-    if node.released:
-        raise RuntimeError(
-            f"backward: trying to backward through the graph a second time (op "
-            f"'{node.name}'): its saved values were freed after the first backward. Pass "
-            "retain_graph=True to the first backward (or ad.grad) call if you need to "
-            "backward twice")
+    """Raise if a value this node saved was modified in place after the node was made."""
+    saved_ids = {id(v) for v in node.saved}
     for i, inp in enumerate(node.inputs):
-        want = node.versions[i]
-        if want is not None and inp._vbox[0] != want and any(v is inp.data for v in node.saved):
+        if isinstance(inp, Tensor) and id(inp.data) in saved_ids and inp._vbox[0] > node.epoch:
             raise RuntimeError(
                 f"backward: input {i} of '{node.name}' (shape {inp.shape}) was modified by an "
-                f"in-place operation after it was saved for the gradient (version {want} -> "
-                f"{inp._vbox[0]}). Use an out-of-place op (x = x + y instead of x += y) or "
-                "clone() the tensor before modifying it")
-    out_version = getattr(node, "out_version", None)
-    if out_version is not None and t._vbox[0] != out_version and any(v is t.data for v in node.saved):
+                "in-place operation after it was saved for the gradient. Use an out-of-place "
+                "op (x = x + y instead of x += y) or clone() the tensor before modifying it")
+    if id(t.data) in saved_ids and t._vbox[0] > node.epoch:
         raise RuntimeError(
             f"backward: the output of '{node.name}' (shape {t.shape}) was modified by an "
-            f"in-place operation after it was saved for the gradient (version {out_version} "
-            f"-> {t._vbox[0]}). Use an out-of-place op or clone() it first")
+            "in-place operation after it was saved for the gradient. Use an out-of-place op "
+            "or clone() it first")
 
 
 def _symbolic_saved(node, t):
@@ -236,20 +237,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def _run(root, g0, retain_graph, create_graph, targets=None):
     """The backward pass. With `targets`, return their gradients instead of accumulating."""
     if create_graph:
-        from .ops import symbolic
-        xp_graph = symbolic
+        from .ops import symbolic as xp_graph
     anomaly = _mode.anomaly
+    epoch = _epoch[0]
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
     found = None if targets is None else [None] * len(targets)
     grads = {id(root): g0}
     heap = [(-root._seq, root)]
     owned = set()
+    pop, push, ndarray = heapq.heappop, heapq.heappush, np.ndarray
     # Gradients of a create_graph pass are recorded only if grad mode is on.
     previous_mode = _mode.grad_enabled
     _mode.grad_enabled = bool(create_graph)
     try:
         while heap:
-            t = heapq.heappop(heap)[1]
+            t = pop(heap)[1]
             g = grads.pop(id(t))
             if t._extra is not None:
                 g = _run_hooks(t, g, create_graph)
@@ -264,8 +266,12 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
                 if targets is None:
                     _accumulate_into(t, g, create_graph, owned)
                 continue
-            if node.saved:
-                _check_saved(node, t)
+            saved = node.saved
+            if saved:
+                if node.epoch != epoch:
+                    _check_saved(node, t)
+            elif saved is None:
+                raise _released_error(node)
             if create_graph:
                 saved_arrays, xp_fast = node.saved, node.xp
                 node.saved, node.xp, node.create_graph = _symbolic_saved(node, t), xp_graph, True
@@ -285,35 +291,40 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
                 raise RuntimeError(f"{node.name}: backward returned {len(in_grads)} gradients "
                                    f"for {len(inputs)} inputs; return one per input (None "
                                    "where there is none)")
-            needs = node.needs_input_grad
-            for i, gi in enumerate(in_grads):
-                if gi is None or not needs[i]:
+            for inp, gi, need in zip(inputs, in_grads, node.needs_input_grad):
+                if gi is None or not need:
                     continue
-                inp = inputs[i]
+                data = inp.data
                 if create_graph:
                     if not isinstance(gi, Tensor):
                         gi = _opaque_gradient(node, gi)
-                elif isinstance(gi, Tensor):
-                    gi = gi.data
-                elif type(gi) is not np.ndarray and not backend.is_array(gi):
-                    gi = backend.array_module(inp.data).asarray(gi, dtype=inp.dtype)
-                if gi.shape != inp.shape:
-                    gi = sum_to_shape(gi, inp.shape, node.name)
-                if gi.dtype != inp.dtype:
-                    gi = gi.to(dtype=inp.dtype) if create_graph else gi.astype(inp.dtype)
+                elif type(gi) is not ndarray:
+                    gi = _as_gradient_array(gi, data)
+                if gi.shape != data.shape:
+                    gi = sum_to_shape(gi, data.shape, node.name)
+                if gi.dtype is not data.dtype and gi.dtype != data.dtype:
+                    gi = gi.to(dtype=data.dtype) if create_graph else gi.astype(data.dtype)
                 key = id(inp)
                 prev = grads.get(key)
                 if prev is None:
                     grads[key] = gi
-                    heapq.heappush(heap, (-inp._seq, inp))
+                    push(heap, (-inp._seq, inp))
                 else:
                     grads[key] = prev + gi
-            if not retain_graph and node.saved:
-                node.saved = ()
-                node.released = True
+            if saved and not retain_graph:
+                node.saved = None  # frees the arrays; marks the node as released
     finally:
         _mode.grad_enabled = previous_mode
     return found
+
+
+def _as_gradient_array(g, like):
+    """A backward rule may return a Tensor, a cupy array or a scalar: make it an array."""
+    if isinstance(g, Tensor):
+        return g.data
+    if backend.is_array(g):
+        return g
+    return backend.array_module(like).asarray(g, dtype=like.dtype)
 
 
 def _opaque_gradient(node, g):

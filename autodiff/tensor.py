@@ -55,7 +55,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = False
         self._node = None
-        self._vbox = [0]
+        self._vbox = [0, 0]
         self._seq = next(_seq)
         self._extra = None
         if requires_grad:
@@ -70,7 +70,7 @@ class Tensor:
         t.grad = None
         t.requires_grad = requires_grad
         t._node = node
-        t._vbox = [0]
+        t._vbox = [0, 0]
         t._seq = next(_seq)
         t._extra = None
         return t
@@ -107,7 +107,7 @@ class Tensor:
     @property
     def version(self) -> int:
         """How many times this tensor's buffer has been modified in place."""
-        return self._vbox[0]
+        return self._vbox[1]
 
     @property
     def name(self):
