@@ -18,6 +18,7 @@ from .mode import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enab
                    set_grad_enabled)
 from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
                               sign, sqrt, tanh, where)
+from .ops.fused import softmax_cross_entropy
 from .ops.indexing import one_hot
 from .ops.linalg import matmul
 from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,

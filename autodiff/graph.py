@@ -79,7 +79,7 @@ def sum_to_shape(g, shape, opname="backward"):
     out = g.sum(axis=axes, dtype=acc) if axes else g
     if acc is not None:
         out = out.astype(g.dtype)
-    return out.reshape(shape)
+    return out if out.shape == shape else out.reshape(shape)
 
 
 def _initial_grad(root, gradient, create_graph):

@@ -37,14 +37,22 @@ class MatMul(Function):
             g = xp.expand_dims(g, -1)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = ctx.call(MatMul, g, xp.swapaxes(b2, -1, -2))
+            ga = _product(ctx, g, b2.swapaxes(-1, -2))
             if a.ndim == 1:
                 ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
         if ctx.needs_input_grad[1]:
-            gb = ctx.call(MatMul, xp.swapaxes(a2, -1, -2), g)
+            gb = _product(ctx, a2.swapaxes(-1, -2), g)
             if b.ndim == 1:
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb
+
+
+def _product(ctx, a, b):
+    """a @ b inside a backward rule: recorded with create_graph, float32-accumulated for
+    half types, a plain array product otherwise."""
+    if ctx.create_graph or backend.accumulation_dtype(a.dtype) is not None:
+        return ctx.call(MatMul, a, b)
+    return a @ b
 
 
 matmul = MatMul.apply

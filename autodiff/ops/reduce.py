@@ -18,7 +18,7 @@ def normalize_axis(axis, ndim, opname="reduce"):
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < (ndim if ndim > 0 else 1):
             raise ValueError(f"{opname}: axis {a} is out of range for a tensor with {ndim} "
                              f"dimensions")
         out.append(a % ndim if ndim else 0)
@@ -34,6 +34,19 @@ def _expand(ctx, g):
     if ctx.axes is None:
         return g.reshape((1,) * len(ctx.shape))
     return ctx.xp.expand_dims(g, ctx.axes)
+
+
+def _spread(ctx, g):
+    """g (reduced shape) repeated over the reduced axes: the input's shape.
+
+    The fast path writes into a fresh array (cheaper than numpy.broadcast_to, and leaves
+    can keep it without a copy); with create_graph it is a differentiable broadcast."""
+    g = _expand(ctx, g)
+    if ctx.create_graph:
+        return ctx.xp.broadcast_to(g, ctx.shape)
+    out = ctx.xp.empty(ctx.shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def _count(shape, axes):
@@ -65,7 +78,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.xp.broadcast_to(_expand(ctx, g), ctx.shape)
+        return _spread(ctx, g)
 
 
 class Mean(Function):
@@ -76,12 +89,17 @@ class Mean(Function):
     def forward(ctx, x, axis=None, keepdims=False):
         acc = _setup(ctx, x, axis, keepdims, "mean")
         ctx.n = _count(x.shape, ctx.axes)
-        out = x.mean(axis=ctx.axes, keepdims=keepdims, dtype=acc)
-        return out.astype(x.dtype) if acc is not None else out
+        if x.dtype.kind != "f" or acc is not None or ctx.n == 0:
+            out = x.mean(axis=ctx.axes, keepdims=keepdims, dtype=acc)
+            return out.astype(x.dtype) if acc is not None else out
+        # sum * (1/n) is the same arithmetic as numpy.mean without its Python wrapper.
+        out = x.sum(axis=ctx.axes, keepdims=keepdims)
+        out *= 1.0 / ctx.n
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.xp.broadcast_to(_expand(ctx, g) / ctx.n, ctx.shape)
+        return _spread(ctx, g / ctx.n)
 
 
 class Var(Function):
