@@ -336,6 +336,7 @@ class Cast(Function):
 
 class ToDevice(Function):
     """x copied to another device (the gradient is copied back)"""
+    op_name = "to_device"
     derivative = "d copy(x)/dx = 1"
 
     @staticmethod

@@ -232,6 +232,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """x_i - log sum_j e^(x_j) along an axis"""
+    op_name = "log_softmax"
     derivative = "d y_i/dx_j = delta_ij - softmax(x)_j"
 
     @staticmethod

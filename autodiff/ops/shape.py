@@ -56,6 +56,7 @@ class Transpose(Function):
 
 class BroadcastTo(Function):
     """x repeated along broadcast axes"""
+    op_name = "broadcast_to"
     derivative = "d broadcast(x)/dx = sum over the broadcast axes"
     is_view = True
 
