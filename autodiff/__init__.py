@@ -8,6 +8,7 @@
 """
 from . import backend as _backend
 from .backend import bfloat16, bool_, float16, float32, float64, int32, int64
+from .backend import array_module  # numpy or cupy for the given arrays (for in-place kernels)
 from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
