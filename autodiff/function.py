@@ -27,7 +27,8 @@ __all__ = ["Function", "is_recording"]
 _ndarray = np.ndarray
 _new = object.__new__
 _bfloat16 = backend.bfloat16
-# Version counters are [epoch of last in-place write, number of in-place writes]. A node
+# Version counters are [epoch of last in-place write, number of in-place writes], made
+# on first need (views share their base's; a tensor never written in place has none). A node
 # records the global epoch when it saves values; backward needs a detailed check only when
 # some in-place write happened after that (epoch moved), so the common case costs nothing.
 _epoch = [0]
@@ -149,7 +150,11 @@ class Function:
         else:
             result._node = None
             result.requires_grad = False
-        result._vbox = args[0]._vbox if cls.is_view and isinstance(args[0], Tensor) else [0, 0]
+        if cls.is_view and isinstance(args[0], Tensor):
+            result._vbox = box = args[0]._version_box()
+            box[2] = True
+        else:
+            result._vbox = None
         if mode.anomaly:
             _anomaly_forward(ctx, out)
         return result
@@ -175,8 +180,19 @@ def apply_inplace(target, op, *args, **params):
             f"{opname}_ (in place): a leaf tensor that requires grad cannot be modified in "
             "place while grad mode is on (its gradient would be lost); wrap the update in "
             "`with ad.no_grad():` or use an out-of-place op")
+    box = target._vbox
+    if (box is not None and box[2] and _mode.grad_enabled
+            and (target.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
+                                             for a in args))):
+        # The other tensors sharing this buffer would keep graphs that no longer match
+        # their values (PyTorch rebases them; we refuse rather than return wrong grads).
+        raise RuntimeError(
+            f"{opname}_ (in place): this tensor shares its memory with another tensor (a "
+            "view such as a slice, reshape or transpose, or the base of one) and is part of "
+            "a graph being recorded; modifying it in place would make the other tensor's "
+            "gradient wrong. Use an out-of-place op, or .clone() the view first")
     shadow = Tensor._make(target.data, target._node, target.requires_grad)
-    shadow._vbox = target._vbox
+    shadow._vbox = target._version_box()
     shadow._seq = target._seq
     if target._extra is not None:
         shadow._extra = {"name": target._extra.get("name")}

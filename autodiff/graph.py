@@ -118,12 +118,13 @@ def _check_saved(node, t):
     """Raise if a value this node saved was modified in place after the node was made."""
     saved_ids = {id(v) for v in node.saved}
     for i, inp in enumerate(node.inputs):
-        if isinstance(inp, Tensor) and id(inp.data) in saved_ids and inp._vbox[0] > node.epoch:
+        if (isinstance(inp, Tensor) and id(inp.data) in saved_ids and inp._vbox is not None
+                and inp._vbox[0] > node.epoch):
             raise RuntimeError(
                 f"backward: input {i} of '{node.name}' (shape {inp.shape}) was modified by an "
                 "in-place operation after it was saved for the gradient. Use an out-of-place "
                 "op (x = x + y instead of x += y) or clone() the tensor before modifying it")
-    if id(t.data) in saved_ids and t._vbox[0] > node.epoch:
+    if id(t.data) in saved_ids and t._vbox is not None and t._vbox[0] > node.epoch:
         raise RuntimeError(
             f"backward: the output of '{node.name}' (shape {t.shape}) was modified by an "
             "in-place operation after it was saved for the gradient. Use an out-of-place op "

@@ -55,7 +55,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = False
         self._node = None
-        self._vbox = [0, 0]
+        self._vbox = None
         self._seq = next(_seq)
         self._extra = None
         if requires_grad:
@@ -70,7 +70,7 @@ class Tensor:
         t.grad = None
         t.requires_grad = requires_grad
         t._node = node
-        t._vbox = [0, 0]
+        t._vbox = None
         t._seq = next(_seq)
         t._extra = None
         return t
@@ -107,7 +107,14 @@ class Tensor:
     @property
     def version(self) -> int:
         """How many times this tensor's buffer has been modified in place."""
-        return self._vbox[1]
+        return 0 if self._vbox is None else self._vbox[1]
+
+    def _version_box(self):
+        """The version counter [epoch of last in-place write, write count, has views],
+        created on first need (a view or an in-place write), shared by views of a buffer."""
+        if self._vbox is None:
+            self._vbox = [0, 0, False]
+        return self._vbox
 
     @property
     def name(self):
@@ -185,7 +192,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's data (and version counter) but outside the graph."""
         t = Tensor._make(self.data, None, False)
-        t._vbox = self._vbox
+        t._vbox = self._version_box()
         return t
 
     def retain_grad(self):

@@ -26,6 +26,8 @@ def _normalize_index(index, xp):
 
 
 def _is_advanced(index):
+    if not isinstance(index, tuple):
+        index = (index,)
     return any(backend.is_array(i) or isinstance(i, (list, np.ndarray)) for i in index)
 
 
