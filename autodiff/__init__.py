@@ -12,7 +12,7 @@ from .backend import array_module  # numpy or cupy for the given arrays (for in-
 from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
-from .function import Function
+from .function import Function, mark_modified
 from .gradcheck import GradcheckError, gradcheck
 from .graph import grad, topological_order
 from .mode import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,

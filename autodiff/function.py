@@ -220,6 +220,17 @@ def apply_inplace(target, op, *args, **params):
     return target
 
 
+def mark_modified(*tensors) -> None:
+    """Record that the tensors' buffers were written in place outside the ops (e.g. by an
+    optimizer updating `t.data` directly): bumps their version counters, so a backward that
+    saved the old values raises instead of silently using the new ones."""
+    _epoch[0] += 1
+    for t in tensors:
+        box = t._version_box()
+        box[0] = _epoch[0]
+        box[1] += 1
+
+
 # ---------------------------------------------------------------- errors and anomaly mode
 
 def _describe_inputs(args, arrays):

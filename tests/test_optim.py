@@ -369,6 +369,23 @@ def test_step_allocates_only_the_formulas_temporaries(name, kw):
 
 # ---------------------------------------------------------------- API behaviour
 
+def test_step_bumps_versions_so_stale_graphs_raise():
+    """Like any in-place write, a step invalidates graphs that saved the old parameters."""
+    w = _param([1.0, 2.0])
+    x = ad.tensor(np.array([3.0, 4.0]))
+    opt = optim.SGD([w], lr=0.1)
+    loss = (w * x * w).sum()  # saves w
+    loss.backward(retain_graph=True)
+    v = w.version
+    opt.step()
+    assert w.version == v + 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()
+    loss = (w * x * w).sum()  # a fresh graph after the step is fine
+    loss.backward()
+
+
+
 def test_params_without_grad_are_skipped():
     a, b = _param([1.0, 2.0]), _param([3.0, 4.0])
     opt = optim.Adam([a, b], lr=0.1)

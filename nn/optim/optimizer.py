@@ -116,11 +116,13 @@ class Optimizer:
         if closure is not None:
             with ad.enable_grad():
                 loss = closure()
+        updated = []
         for group in self.param_groups:
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
+                updated.append(p)
                 grad = g.data
                 if grad.shape != p.data.shape:
                     raise RuntimeError(
@@ -131,6 +133,9 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = {}
                 self._update(p.data, grad, state, group)
+        # The arrays were written directly: bump the versions so a graph that saved the old
+        # values refuses to backpropagate (as after any in-place op).
+        ad.mark_modified(*updated)
         self._step_count += 1
         return loss
 
