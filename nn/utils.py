@@ -62,8 +62,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     # NaN propagates into the gradients (as PyTorch does) rather than being hidden.
     if math.isnan(coef) or coef < 1.0:
         for g in grads:
-            g.data = g.data * coef
+            g.data = _same_dtype(g.data * coef, g.data)
     return ad.tensor(total, dtype=grads[0].dtype, device=grads[0].device)
+
+
+def _same_dtype(new, old):
+    # bfloat16 (ml_dtypes) arrays combined with a Python float come back as float32
+    return new if new.dtype == old.dtype else new.astype(old.dtype)
 
 
 def clip_grad_value_(parameters, clip_value) -> None:
@@ -73,4 +78,4 @@ def clip_grad_value_(parameters, clip_value) -> None:
                          f"{clip_value!r}")
     c = float(clip_value)
     for g in _grads(parameters):
-        g.data = g.data.clip(-c, c)
+        g.data = _same_dtype(g.data.clip(-c, c), g.data)

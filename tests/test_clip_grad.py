@@ -130,6 +130,20 @@ def test_clip_grad_value_matches_torch():
         np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", [ad.float16, ad.bfloat16, ad.float32])
+def test_half_precision_gradients_keep_their_dtype(dtype):
+    p = ad.tensor(np.zeros(4), dtype=dtype, requires_grad=True)
+    p.grad = ad.tensor(np.array([1.0, -2.0, 3.0, 0.5]), dtype=dtype)
+    total = clip_grad_norm_([p], 1.0)
+    assert total.dtype == dtype and p.grad.dtype == dtype
+    assert total.item() == pytest.approx(math.sqrt(14.25), rel=1e-2)
+    np.testing.assert_allclose(p.grad.numpy().astype(np.float64),
+                               np.array([1.0, -2.0, 3.0, 0.5]) / math.sqrt(14.25), rtol=1e-2)
+    clip_grad_value_([p], 0.5)
+    assert p.grad.dtype == dtype
+    assert float(np.abs(p.grad.numpy().astype(np.float64)).max()) <= 0.5
+
+
 def test_bad_arguments_raise():
     ps = _params(GRADS)
     with pytest.raises(ValueError, match="clip_grad_norm_: max_norm"):

@@ -367,6 +367,23 @@ def test_step_allocates_only_the_formulas_temporaries(name, kw):
     assert peak <= limit + 64 * 1024, f"{name}({kw}) peaked at {peak / p.data.nbytes:.2f}x"
 
 
+@pytest.mark.parametrize("dtype", [ad.float16, ad.bfloat16, ad.float32])
+@pytest.mark.parametrize("name,kw", ALL + [("Adam", dict(weight_decay=0.1))])
+def test_low_precision_params_keep_dtype_and_track_float64(name, kw, dtype):
+    def run(dt):
+        p = ad.tensor(np.array([1.0, -0.5, 2.0, 0.25]), dtype=dt, requires_grad=True)
+        opt = getattr(optim, name)([p], lr=0.05, **kw)
+        for g in ([1.0, -2.0, 3.0, 0.5], [0.5, 0.5, -1.0, 2.0], [-1.0, 0.25, 1.0, 1.0]):
+            p.grad = ad.tensor(np.array(g), dtype=dt)
+            opt.step()
+        assert p.dtype == dt and all(v.dtype == dt for v in opt.state[p].values()
+                                     if isinstance(v, ad.Tensor))
+        return p.numpy().astype(np.float64)
+
+    tol = {ad.float16: 1e-2, ad.bfloat16: 3e-2, ad.float32: 1e-6}[dtype]
+    np.testing.assert_allclose(run(dtype), run(ad.float64), rtol=tol, atol=tol)
+
+
 # ---------------------------------------------------------------- API behaviour
 
 def test_step_bumps_versions_so_stale_graphs_raise():
