@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import defaultdict
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class Optimizer:
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
-        self.state: dict = {}
+        self.state: dict = defaultdict(dict)  # param -> its state, {} until its first step
         self.param_groups: list[dict] = []
         self._step_count = 0  # lets schedulers warn when they are stepped first
         name = type(self).__name__
@@ -129,10 +130,7 @@ class Optimizer:
                         f"{type(self).__name__}.step: a parameter of shape {p.shape} has a "
                         f"gradient of shape {grad.shape}; they must match (was .grad set "
                         "by hand?)")
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                self._update(p.data, grad, state, group)
+                self._update(p.data, grad, self.state[p], group)
         # The arrays were written directly: bump the versions so a graph that saved the old
         # values refuses to backpropagate (as after any in-place op).
         ad.mark_modified(*updated)
@@ -157,7 +155,7 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
                 packed["params"].append(index[id(p)])
             groups.append(packed)
-        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index and s}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -179,7 +177,7 @@ class Optimizer:
                                  f"{len(group['params'])} parameters but the saved group has "
                                  f"{len(saved_params)}")
             by_index.update(zip(saved_params, group["params"]))
-        new_state = {}
+        new_state = defaultdict(dict)
         for key, saved in state_dict["state"].items():
             key = int(key)
             if key not in by_index:
