@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+import autodiff as ad
+
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
@@ -22,10 +24,8 @@ __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
 
 def _plain(value):
     """A serializer may hand back 0-d arrays or arrays for lists: turn them into Python."""
-    if isinstance(value, (np.ndarray, np.generic)):
+    if isinstance(value, (np.ndarray, np.generic, ad.Tensor)):
         return value.tolist()
-    if hasattr(value, "data") and hasattr(value, "item") and hasattr(value, "tolist"):
-        return value.tolist()  # an autodiff Tensor
     return value
 
 
