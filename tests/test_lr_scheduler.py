@@ -66,6 +66,34 @@ def test_sequence_matches_torch(name, kw):
     assert len(np.unique(ours[:, 0])) > 2  # the schedule really changes the lr
 
 
+def _sequential(mod, opt, variant):
+    if variant == 0:  # warm-up then cosine decay
+        return mod.SequentialLR(opt, [mod.LinearLR(opt, start_factor=0.1, total_iters=5),
+                                      mod.CosineAnnealingLR(opt, T_max=20, eta_min=1e-3)],
+                                milestones=[5])
+    return mod.SequentialLR(opt, [mod.StepLR(opt, step_size=2, gamma=0.5),
+                                  mod.ExponentialLR(opt, gamma=0.9),
+                                  mod.LinearLR(opt, start_factor=0.5, total_iters=4)],
+                            milestones=[4, 10])
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_sequential_matches_torch(variant):
+    torch = pytest.importorskip("torch")
+    opt, topt = _opt(), _torch_opt(torch)
+    ours = _sequence(opt, _sequential(S, opt, variant), 40)
+    ref = _sequence(topt, _sequential(torch.optim.lr_scheduler, topt, variant), 40)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-15)
+
+
+def test_warmup_then_cosine_closed_form():
+    opt = _opt((1.0,))
+    seq = _sequence(opt, _sequential(S, opt, 0), 25)[:, 0]
+    warm = [0.1 + 0.9 * e / 5 for e in range(5)]
+    cos = [1e-3 + (1 - 1e-3) * (1 + math.cos(math.pi * e / 20)) / 2 for e in range(21)]
+    np.testing.assert_allclose(seq, warm + cos, rtol=1e-9)
+
+
 PLATEAUS = [
     dict(),
     dict(patience=2, factor=0.5),
@@ -186,9 +214,12 @@ class Warmup:
         return min(1.0, (epoch + 1) / self.n)
 
 
-@pytest.mark.parametrize("name,kw", ALL + [("LambdaLR", dict(lr_lambda=Warmup(6)))],
-                         ids=[n for n, _ in ALL] + ["LambdaLR"])
+@pytest.mark.parametrize("name,kw", ALL + [("LambdaLR", dict(lr_lambda=Warmup(6))),
+                                     ("SequentialLR", {})],
+                         ids=[n for n, _ in ALL] + ["LambdaLR", "SequentialLR"])
 def test_resume_reproduces_the_schedule(name, kw):
+    make = ((lambda opt, **_: _sequential(S, opt, 0)) if name == "SequentialLR"
+            else getattr(S, name))
     metrics = [1.0 / (1 + (i % 7)) for i in range(30)]
 
     def advance(opt, sched, start, n):
@@ -200,17 +231,17 @@ def test_resume_reproduces_the_schedule(name, kw):
         return out
 
     opt = _opt()
-    full = advance(opt, getattr(S, name)(opt, **kw), 0, 30)
+    full = advance(opt, make(opt, **kw), 0, 30)
     opt1 = _opt()
-    sched1 = getattr(S, name)(opt1, **kw)
+    sched1 = make(opt1, **kw)
     advance(opt1, sched1, 0, 12)
     opt_sd, sched_sd = opt1.state_dict(), sched1.state_dict()
     for value in sched_sd.values():
-        assert isinstance(value, (int, float, str, bool, list, dict, type(None))), value
+        assert isinstance(value, (int, float, str, bool, list, dict)), value
     if name == "LambdaLR":
         kw = dict(lr_lambda=Warmup(99))  # restored from the state dict
     opt2 = _opt()
-    sched2 = getattr(S, name)(opt2, **kw)
+    sched2 = make(opt2, **kw)
     opt2.load_state_dict(opt_sd)
     sched2.load_state_dict(sched_sd)
     assert advance(opt2, sched2, 12, 18) == full[12:]
@@ -261,3 +292,9 @@ def test_bad_arguments_raise():
         S.ReduceLROnPlateau(opt, min_lr=[0.1])
     with pytest.raises(ValueError, match="patience"):
         S.ReduceLROnPlateau(opt, patience=-1)
+    with pytest.raises(ValueError, match="1 increasing milestones"):
+        S.SequentialLR(opt, [S.StepLR(opt, 2), S.StepLR(opt, 3)], milestones=[])
+    with pytest.raises(TypeError, match="ReduceLROnPlateau"):
+        S.SequentialLR(opt, [S.ReduceLROnPlateau(opt)], milestones=[])
+    with pytest.raises(ValueError, match="different optimizer"):
+        S.SequentialLR(opt, [S.StepLR(_opt(), 2)], milestones=[])

@@ -19,7 +19,7 @@ import autodiff as ad
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
-           "CosineAnnealingLR", "LinearLR", "ReduceLROnPlateau"]
+           "CosineAnnealingLR", "LinearLR", "SequentialLR", "ReduceLROnPlateau"]
 
 
 def _plain(value):
@@ -73,12 +73,16 @@ class LRScheduler:
                           "call optimizer.step() first or the first lr of the schedule is "
                           "skipped", UserWarning, stacklevel=2)
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn("passing epoch to step() is deprecated; call step() once per "
+                          "epoch", UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch=None) -> None:
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
         else:
-            warnings.warn("passing epoch to step() is deprecated; call step() once per "
-                          "epoch", UserWarning, stacklevel=2)
             self.last_epoch = int(epoch)
             closed = getattr(self, "_get_closed_form_lr", None)
             values = closed() if closed is not None else self.get_lr()
@@ -98,7 +102,7 @@ class LRScheduler:
         """
         for key, value in state_dict.items():
             value = _plain(value)
-            if key in ("base_lrs", "_last_lr", "milestones", "min_lrs"):
+            if key in ("base_lrs", "_last_lr", "milestones", "_milestones", "min_lrs"):
                 value = list(value) if isinstance(value, (list, tuple)) else [value]
             self.__dict__[key] = value
         last = self.__dict__.get("_last_lr")
@@ -267,6 +271,69 @@ class LinearLR(LRScheduler):
         frac = min(self.total_iters, self.last_epoch) / self.total_iters
         f = self.start_factor + (self.end_factor - self.start_factor) * frac
         return [b * f for b in self.base_lrs]
+
+
+class SequentialLR(LRScheduler):
+    """Run `schedulers` one after another, switching at the epochs in `milestones`
+    (e.g. LinearLR warm-up for 5 epochs, then CosineAnnealingLR: milestones=[5]). Each
+    scheduler restarts from epoch 0 (its closed form) when its turn comes, as in PyTorch."""
+
+    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
+        name = "SequentialLR"
+        _check_optimizer(name, optimizer)
+        schedulers, milestones = list(schedulers), [int(m) for m in milestones]
+        if not schedulers:
+            raise ValueError(f"{name}: expects at least one scheduler")
+        for i, sched in enumerate(schedulers):
+            if not isinstance(sched, LRScheduler) or isinstance(sched, SequentialLR):
+                raise TypeError(f"{name}: schedulers[{i}] must be an epoch-wise LRScheduler "
+                                f"(not ReduceLROnPlateau or SequentialLR), got "
+                                f"{type(sched).__name__}")
+            if sched.optimizer is not optimizer:
+                raise ValueError(f"{name}: schedulers[{i}] belongs to a different optimizer")
+        if len(milestones) != len(schedulers) - 1 or milestones != sorted(milestones):
+            raise ValueError(f"{name}: expected {len(schedulers) - 1} increasing milestones "
+                             f"(one fewer than the schedulers), got {milestones}")
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        # Building each scheduler stepped it once; take those steps back, then start the
+        # scheduler that owns epoch 0.
+        for sched in schedulers:
+            sched.last_epoch -= 1
+        first = schedulers[bisect.bisect_right(milestones, 0)]
+        first._step_count = 0
+        first._is_initial = True
+        first.step()
+        first._is_initial = False
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        """Advance one epoch with the scheduler whose turn it is."""
+        self.last_epoch += 1
+        idx = bisect.bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            sched._update_lr(0)
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def state_dict(self) -> dict:
+        """Own counters plus each wrapped scheduler's state_dict."""
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        subs = state_dict.pop("_schedulers")
+        for sched, sub in zip(self._schedulers, subs):
+            sched.load_state_dict(sub)
+        super().load_state_dict(state_dict)  # last, so the groups get this scheduler's lrs
 
 
 class ReduceLROnPlateau:
