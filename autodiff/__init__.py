@@ -15,8 +15,8 @@ from .creation import (arange, empty, eye, full, full_like, linspace, manual_see
 from .function import Function, mark_modified
 from .gradcheck import GradcheckError, gradcheck
 from .graph import grad, topological_order
-from .mode import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
-                   set_grad_enabled)
+from .mode import (Scope, current_scope, detect_anomaly, enable_grad, is_anomaly_enabled,
+                   is_grad_enabled, no_grad, observe_backward, scope, set_grad_enabled)
 from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
                               sign, sqrt, tanh, where)
 from .ops.fused import softmax_cross_entropy

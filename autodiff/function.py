@@ -51,6 +51,8 @@ class Function:
     create_graph = False
     trace = None
     non_differentiable = False
+    #: The `ad.scope` active when the node was recorded (None outside any scope).
+    scope = None
 
     # ---------------------------------------------------------------- user-facing ctx API
     def save(self, *values):
@@ -145,6 +147,8 @@ class Function:
             ctx.inputs = args
             if ctx.saved:
                 ctx.epoch = _epoch[0]
+            if mode.scope is not None:
+                ctx.scope = mode.scope
             result._node = ctx
             result.requires_grad = True
         else:

@@ -240,6 +240,7 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
     if create_graph:
         from .ops import symbolic as xp_graph
     anomaly = _mode.anomaly
+    observers = _mode.observers
     epoch = _epoch[0]
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
     found = None if targets is None else [None] * len(targets)
@@ -266,6 +267,8 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
             if node is None:
                 if targets is None:
                     _accumulate_into(t, g, create_graph, owned)
+                if observers:
+                    _notify(observers, t, g, None, None)
                 continue
             saved = node.saved
             if saved:
@@ -287,6 +290,8 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
             if anomaly:
                 from .function import check_backward_anomaly
                 check_backward_anomaly(node, in_grads)
+            if observers:
+                _notify(observers, t, g, node, in_grads)
             inputs = node.inputs
             if len(in_grads) != len(inputs):
                 raise RuntimeError(f"{node.name}: backward returned {len(in_grads)} gradients "
@@ -317,6 +322,11 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
     finally:
         _mode.grad_enabled = previous_mode
     return found
+
+
+def _notify(observers, t, g, node, in_grads):
+    for fn in observers:
+        fn(t, g, node, in_grads)
 
 
 def _as_gradient_array(g, like):

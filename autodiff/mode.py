@@ -5,13 +5,15 @@ import functools
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled"]
+           "is_anomaly_enabled", "scope", "Scope", "current_scope", "observe_backward"]
 
 
 class _State(threading.local):
     def __init__(self):
         self.grad_enabled = True
         self.anomaly = False
+        self.scope = None        # innermost active Scope (nodes record it), or None
+        self.observers = ()      # callbacks that watch each backward step
 
 
 state = _State()
@@ -84,3 +86,79 @@ class detect_anomaly(_Switch):
 
     def _args(self):
         return (self._value,)
+
+
+class Scope:
+    """A labelled region of the forward pass (e.g. one call of an nn.Module).
+
+    Nodes recorded inside `with ad.scope(label):` carry it as `node.scope`; scopes nest
+    through `parent`. viz groups nodes of one scope into a cluster. `owner` is any object
+    the caller wants to associate (nn puts the Module there).
+    """
+
+    __slots__ = ("label", "parent", "owner", "depth", "__weakref__")
+
+    def __init__(self, label: str, parent: "Scope | None" = None, owner=None):
+        self.label = str(label)
+        self.parent = parent
+        self.owner = owner
+        self.depth = 0 if parent is None else parent.depth + 1
+
+    def path(self) -> tuple:
+        """The chain of scopes from the outermost to this one."""
+        chain, s = [], self
+        while s is not None:
+            chain.append(s)
+            s = s.parent
+        return tuple(reversed(chain))
+
+    def __repr__(self):
+        return "Scope(" + " / ".join(s.label for s in self.path()) + ")"
+
+
+def current_scope() -> "Scope | None":
+    """The innermost active scope of this thread, or None."""
+    return state.scope
+
+
+class scope:
+    """Label the ops recorded inside the block: `with ad.scope("encoder"): ...`.
+
+    Each entry opens a new Scope nested in the current one; recorded nodes keep it in
+    `node.scope` (None outside any scope). Costs nothing for unrecorded ops.
+    """
+
+    def __init__(self, label: str, owner=None):
+        self.label = label
+        self.owner = owner
+
+    def __enter__(self) -> Scope:
+        self._saved = state.scope
+        state.scope = Scope(self.label, self._saved, self.owner)
+        return state.scope
+
+    def __exit__(self, *exc):
+        state.scope = self._saved
+        return False
+
+
+class observe_backward:
+    """Call `fn(tensor, grad, node, input_grads)` for every tensor backward processes.
+
+    `grad` is the tensor's complete gradient (an array, or a Tensor under create_graph);
+    `node` is the op that produced the tensor (None for leaves) and `input_grads` the tuple
+    its backward rule returned, one entry per input (None for leaves). Used by viz to
+    show every intermediate gradient and each step of backprop; thread-local; nests.
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __enter__(self):
+        self._saved = state.observers
+        state.observers = self._saved + (self.fn,)
+        return self
+
+    def __exit__(self, *exc):
+        state.observers = self._saved
+        return False
