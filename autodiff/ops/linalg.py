@@ -31,10 +31,11 @@ class MatMul(Function):
         xp = ctx.xp
         a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
         b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = xp.expand_dims(g, -2)
+        # b's axis first: for vector @ vector, g is 0-d and becomes (1, 1).
         if b.ndim == 1:
             g = xp.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = xp.expand_dims(g, -2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = _product(ctx, g, b2.swapaxes(-1, -2))
