@@ -13,7 +13,7 @@ from .creation import (arange, empty, eye, full, full_like, linspace, manual_see
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
 from .function import Function, mark_modified
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import grad, topological_order
 from .mode import (Scope, current_scope, detect_anomaly, enable_grad, is_anomaly_enabled,
                    is_grad_enabled, no_grad, observe_backward, scope, set_grad_enabled)
@@ -27,6 +27,7 @@ from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min,
 from .ops.shape import (broadcast_to, cat, concatenate, flatten, pad, permute, reshape, split,
                         squeeze, stack, swapaxes, transpose, unsqueeze)
 from .tensor import Tensor
+from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
 
 
 class cuda:
