@@ -1,0 +1,197 @@
+"""Dense layers and shape helpers: Linear, Maxout, Dropout, Flatten, Identity.
+
+`linear` and `dropout` are the functional forms (nn.functional re-exports them).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import autodiff as ad
+
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Linear", "Identity", "Flatten", "Dropout", "Maxout", "linear", "dropout",
+           "set_mc_dropout"]
+
+
+def _check_features(layer: str, **sizes):
+    for name, n in sizes.items():
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{layer}: {name} must be a positive integer, got {n!r}")
+
+
+def _check_input(layer: str, x, in_features: int, what: str = "in_features"):
+    if not isinstance(x, ad.Tensor):
+        raise TypeError(f"{layer}: expected an ad.Tensor input, got {type(x).__name__} "
+                        "(wrap data with ad.tensor(...))")
+    if x.ndim == 0 or x.shape[-1] != in_features:
+        raise ValueError(f"{layer}: the input has shape {x.shape}, but its last dimension must "
+                         f"be {what}={in_features}; reshape the input (e.g. nn.Flatten() "
+                         "before the layer) or change the layer's size")
+
+
+def linear(x, weight, bias=None):
+    """y = x W^T + b, with W of shape (out_features, in_features) and x of shape (..., in)."""
+    _check_input("linear", x, weight.shape[-1], "weight.shape[1]")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def _reset_affine(weight, bias):
+    # PyTorch's default: kaiming_uniform_(a=sqrt(5)) gives W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+    # the bias uses the same bound.
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = weight.shape[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        init.uniform_(bias, -bound, bound)
+
+
+def _param(*shape, device=None, dtype=None):
+    return Parameter(ad.empty(*shape, dtype=dtype or ad.float32, device=device))
+
+
+class Linear(Module):
+    """y = x W^T + b; W: (out_features, in_features), W and b ~ U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        _check_features("Linear", in_features=in_features, out_features=out_features)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = _param(out_features, in_features, device=device, dtype=dtype)
+        if bias:
+            self.bias = _param(out_features, device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_affine(self.weight, self.bias)
+
+    def forward(self, x):
+        _check_input(f"Linear({self.in_features}, {self.out_features})", x, self.in_features)
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Maxout(Module):
+    """y_j = max_k (x W_{j,k}^T + b_{j,k}): out_features units, each the max of `pieces`
+    affine maps. weight: (out_features * pieces, in_features), row j * pieces + k is piece k
+    of unit j; initialised like Linear."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        _check_features("Maxout", in_features=in_features, out_features=out_features,
+                        pieces=pieces)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.pieces = int(pieces)
+        rows = self.out_features * self.pieces
+        self.weight = _param(rows, in_features, device=device, dtype=dtype)
+        if bias:
+            self.bias = _param(rows, device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_affine(self.weight, self.bias)
+
+    def forward(self, x):
+        _check_input(f"Maxout({self.in_features}, {self.out_features}, "
+                     f"pieces={self.pieces})", x, self.in_features)
+        z = x @ self.weight.T
+        if self.bias is not None:
+            z = z + self.bias
+        z = z.reshape(*x.shape[:-1], self.out_features, self.pieces)
+        return z.max(axis=-1)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"pieces={self.pieces}, bias={self.bias is not None}")
+
+
+class Identity(Module):
+    """y = x (accepts and ignores any constructor arguments, like PyTorch's)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Merge dimensions start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+def _check_p(where: str, p):
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{where}: dropout probability p must be a number in [0, 1], "
+                         f"got {p!r}")
+    return float(p)
+
+
+def dropout(x, p: float = 0.5, training: bool = True):
+    """Inverted dropout: in training, y = x * m / (1 - p) with m ~ Bernoulli(1 - p) per
+    element (so E[y] = x); identity when not training or p = 0; zeros when p = 1."""
+    p = _check_p("dropout", p)
+    if not training or p == 0.0:
+        return x
+    if not isinstance(x, ad.Tensor):
+        raise TypeError(f"dropout: expected an ad.Tensor input, got {type(x).__name__}")
+    if p == 1.0:
+        return x * 0.0
+    # Draw in float32 whatever x's dtype: the comparison only needs the keep decision.
+    keep = ad.rand(*x.shape, dtype=ad.float32, device=x.device).data >= p
+    xp = ad.array_module(keep)
+    mask = xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.dtype)
+    return x * ad.tensor(mask)
+
+
+class Dropout(Module):
+    """Inverted dropout (see `dropout`): active in training mode, identity in eval mode,
+    unless mc=True, which keeps it active in eval for Monte-Carlo dropout (average several
+    stochastic forward passes to estimate predictive uncertainty; see `set_mc_dropout`)."""
+
+    def __init__(self, p: float = 0.5, mc: bool = False):
+        super().__init__()
+        self.p = _check_p("Dropout", p)
+        self.mc = bool(mc)
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training or self.mc)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}" + (", mc=True" if self.mc else "")
+
+
+def set_mc_dropout(model: Module, enabled: bool = True) -> int:
+    """Turn Monte-Carlo mode on (or off) for every Dropout in `model`, so it stays active
+    under model.eval(); returns how many Dropout layers were switched."""
+    count = 0
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.mc = bool(enabled)
+            count += 1
+    return count
