@@ -218,6 +218,12 @@ def apply_inplace(target, op, *args, **params):
     target._vbox[0] = _epoch[0]
     target._vbox[1] += 1
     if result._node is not None:
+        if shadow._node is not None:
+            # Ops recorded before this write hold `target` itself as their input; backward
+            # routes them to the shadow (the version they saw) by sequence number.
+            if target._extra is None:
+                target._extra = {}
+            target._extra.setdefault("versions", []).append(shadow)
         target._node = result._node
         target.requires_grad = True
         target._seq = result._seq

@@ -56,9 +56,25 @@ def topological_order(roots):
         node = t._node
         if node is not None:
             for inp in node.inputs:
-                if isinstance(inp, Tensor) and id(inp) not in seen:
-                    stack.append(inp)
+                if isinstance(inp, Tensor):
+                    if inp._seq > t._seq:
+                        inp = version_seen_by(inp, t._seq)
+                    if id(inp) not in seen:
+                        stack.append(inp)
     return sorted(seen.values(), key=lambda t: t._seq)
+
+
+def version_seen_by(t, seq):
+    """The version of `t` that existed when the tensor numbered `seq` was made.
+
+    An in-place op gives `t` a new node and a newer sequence number, and keeps the
+    previous version (its old node) in a shadow tensor; ops recorded before the write
+    still list `t` among their inputs but must backpropagate into that older version.
+    """
+    for old in reversed(t._extra.get("versions", ()) if t._extra is not None else ()):
+        if old._seq < seq:
+            return old
+    return t
 
 
 def sum_to_shape(g, shape, opname="backward"):
@@ -297,9 +313,12 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
                 raise RuntimeError(f"{node.name}: backward returned {len(in_grads)} gradients "
                                    f"for {len(inputs)} inputs; return one per input (None "
                                    "where there is none)")
+            tseq = t._seq
             for inp, gi, need in zip(inputs, in_grads, node.needs_input_grad):
                 if gi is None or not need:
                     continue
+                if inp._seq > tseq:  # modified in place after this op used it
+                    inp = version_seen_by(inp, tseq)
                 data = inp.data
                 if create_graph:
                     if not isinstance(gi, Tensor):

@@ -1,0 +1,208 @@
+"""In-place ops: version counters, stale saved values, leaves, views, mark_modified."""
+import numpy as np
+import pytest
+
+import autodiff as ad
+
+
+def _leaf(values, device="cpu"):
+    return ad.tensor(np.asarray(values, dtype=np.float64), device=device, requires_grad=True)
+
+
+@pytest.mark.parametrize("update", [
+    lambda t: t.__iadd__(1.0), lambda t: t.__isub__(1.0), lambda t: t.__imul__(2.0),
+    lambda t: t.__itruediv__(2.0), lambda t: t.__setitem__(0, 5.0),
+])
+def test_every_inplace_op_bumps_the_version(update):
+    t = ad.zeros(3)
+    assert t.version == 0
+    update(t)
+    assert t.version == 1
+    update(t)
+    assert t.version == 2
+
+
+def test_inplace_values_match_numpy(device):
+    t = ad.tensor([1.0, 2.0, 4.0], device=device)
+    ref = np.array([1.0, 2.0, 4.0], dtype=np.float32)
+    t += 1
+    ref += 1
+    t -= ad.tensor([0.5, 0.5, 0.5], device=device)
+    ref -= 0.5
+    t *= 3
+    ref *= 3
+    t /= 2
+    ref /= 2
+    t[1] = -7.0
+    ref[1] = -7.0
+    t[ad.tensor([0, 2], device=device)] = 0.0
+    ref[[0, 2]] = 0.0
+    np.testing.assert_allclose(t.numpy(), ref)
+    assert t.dtype == ad.float32
+
+
+def test_inplace_keeps_the_buffer():
+    t = ad.zeros(3)
+    buf = t.data
+    t += 2
+    t[0] = 1
+    assert t.data is buf
+
+
+def test_inplace_broadcast_to_a_bigger_shape_refused():
+    t = ad.zeros(3)
+    with pytest.raises(ValueError, match=r"add_ .*shape \(2, 3\).*\(3,\)"):
+        t += ad.ones(2, 3)
+
+
+def test_inplace_float_into_int_refused():
+    t = ad.tensor([1, 2])
+    with pytest.raises(TypeError, match="add_.*float64.*int64"):
+        t += 0.5
+
+
+@pytest.mark.parametrize("update, opname", [
+    (lambda t: t.__iadd__(1.0), "mul"), (lambda t: t.__imul__(2.0), "mul"),
+    (lambda t: t.__setitem__(0, 3.0), "mul"),
+])
+def test_backward_through_modified_saved_input_raises_naming_op(update, opname):
+    a = _leaf([1.0, 2.0])
+    b = a * 1
+    c = b * b           # mul saves b
+    update(b)
+    with pytest.raises(RuntimeError, match=rf"'{opname}'.*modified by an in-place operation"):
+        c.sum().backward()
+
+
+def test_backward_through_modified_saved_output_raises():
+    a = _leaf([1.0, 2.0])
+    e = a.exp()         # exp saves its output
+    loss = e.sum()
+    with ad.no_grad():
+        e += 1
+    with pytest.raises(RuntimeError, match="output of 'exp'.*in-place"):
+        loss.backward()
+
+
+def test_other_saved_values_are_fine_after_unrelated_inplace():
+    # exp saves its output, not its input: modifying the input afterwards is harmless,
+    # and the consumer recorded before the write still backpropagates into the old value.
+    a = _leaf([1.0, 2.0])
+    b = a * 1
+    c = b.exp()
+    b *= 2
+    c.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), np.exp([1.0, 2.0]))
+
+
+def test_consumer_recorded_before_setitem_keeps_old_history():
+    # Regression: ops recorded before an in-place write used to backpropagate through the
+    # write's node (zeroing the overwritten entries and crediting the written value).
+    torch = pytest.importorskip("torch")
+    a = _leaf([1.0, 2.0, 3.0])
+    v = ad.tensor(10.0, dtype=ad.float64, requires_grad=True)
+    b = a * 1
+    c = b.exp()
+    b[0] = v
+    (c.sum() + 2 * b.sum()).backward()
+    ta = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    tv = torch.tensor(10.0, dtype=torch.float64, requires_grad=True)
+    tb = ta * 1
+    tc = tb.exp()
+    tb[0] = tv
+    (tc.sum() + 2 * tb.sum()).backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy())
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy())
+
+
+def test_consumers_before_and_after_several_writes():
+    a = _leaf([1.0, 2.0])
+    b = a * 1
+    c1 = b + 1          # sees b = a (add saves nothing, so later writes are harmless)
+    b += a              # b = 2a
+    c2 = b - 1          # sees 2a
+    b -= a * 7          # b = -5a
+    c3 = b
+    (3 * c1 + 5 * c2 + c3).sum().backward()
+    # d/da [3a + 10a - 5a] = 8
+    np.testing.assert_allclose(a.grad.numpy(), [8.0, 8.0])
+
+
+def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad():
+    w = _leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad.*no_grad"):
+        w += 1
+    with pytest.raises(RuntimeError, match="setitem_.*leaf"):
+        w[0] = 3.0
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+    with ad.no_grad():
+        w -= 1
+        w[1] = 9.0
+    np.testing.assert_array_equal(w.numpy(), [0.0, 9.0])
+    assert w.is_leaf and w.requires_grad and w.version == 2
+
+
+def test_inplace_into_plain_tensor_joins_the_graph():
+    q = _leaf([1.0, 2.0])
+    t = ad.zeros(2, dtype=ad.float64)
+    t += q * q
+    assert t.requires_grad and not t.is_leaf and t.grad_fn.name == "add"
+    t.sum().backward()
+    np.testing.assert_allclose(q.grad.numpy(), [2.0, 4.0])
+
+
+def test_setitem_gradients():
+    a = _leaf([1.0, 2.0, 3.0])
+    v = ad.tensor(10.0, dtype=ad.float64, requires_grad=True)
+    b = a * 2
+    b[1] = v * 3
+    np.testing.assert_allclose(b.numpy(), [2.0, 30.0, 6.0])
+    (b * ad.tensor([1.0, 2.0, 3.0], dtype=ad.float64)).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [2.0, 0.0, 6.0])
+    assert v.grad.item() == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("make_view", [lambda b: b[0:1], lambda b: b.reshape(2, 1),
+                                       lambda b: b.T])
+def test_inplace_through_views_while_recording_raises(make_view):
+    a = _leaf([1.0, 2.0])
+    b = a * 1
+    v = make_view(b)
+    with pytest.raises(RuntimeError, match="mul_ .*shares its memory"):
+        v *= 2
+    with pytest.raises(RuntimeError, match="add_ .*shares its memory"):
+        b += 1
+
+
+def test_inplace_on_views_allowed_without_grad():
+    base = ad.zeros(2, 3)
+    row = base[1]
+    row += 5                      # nothing requires grad: a plain write through the view
+    np.testing.assert_array_equal(base.numpy(), [[0, 0, 0], [5, 5, 5]])
+    assert base.version == row.version == 1
+
+
+def test_mark_modified_makes_stale_graph_raise():
+    w = _leaf([1.0, 2.0])
+    loss = (w * w).sum()
+    w.data[...] = 0.0               # a write the engine cannot see
+    ad.mark_modified(w)
+    assert w.version == 1
+    with pytest.raises(RuntimeError, match="'mul'.*modified by an in-place operation"):
+        loss.backward()
+
+
+def test_without_mark_modified_unseen_write_is_not_detected():
+    # Documents why mark_modified exists: a raw write to .data bypasses the counter.
+    w = _leaf([1.0, 2.0])
+    loss = (w * w).sum()
+    w.data[...] = 0.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0])
+
+
+def test_mark_modified_shares_counter_with_detached_views():
+    w = _leaf([1.0, 2.0])
+    d = w.detach()
+    ad.mark_modified(d)
+    assert w.version == 1
