@@ -263,8 +263,9 @@ def _forward_error(cls, ctx, args, arrays, params, exc):
     if len(devices) > 1:
         return RuntimeError(f"{name}: inputs are on different devices ({described}); move "
                             "them to one device with .to(device) first")
-    kind = type(exc)
-    if kind not in (ValueError, TypeError, IndexError):
+    # NumPy raises subclasses (UFuncTypeError, AxisError): report the standard base class.
+    kind = next((k for k in (ValueError, TypeError, IndexError) if isinstance(exc, k)), None)
+    if kind is None:
         kind = ValueError if "shape" in str(exc) or "broadcast" in str(exc) else RuntimeError
     return kind(f"{name}: cannot compute for inputs ({described}){extra}: {exc}")
 
