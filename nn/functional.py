@@ -1,0 +1,466 @@
+"""nn.functional: stateless building blocks on autodiff Tensors (PyTorch's names and semantics).
+
+Every function is composed from public autodiff ops (or is a small `ad.Function`), so the
+results are differentiable to any order. Sections: activations, dense layers and dropout,
+gates, losses; convolution, pooling, normalisation and embedding follow below them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import autodiff as ad
+
+__all__ = [
+    # activations
+    "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "gelu", "silu", "softplus",
+    "softmax", "log_softmax",
+    # dense layers, dropout, gates
+    "linear", "dropout", "gated_skip",
+    # losses
+    "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _pick_axis(fname, axis, dim):
+    """`axis` (NumPy's name) and `dim` (PyTorch's) are aliases; give at most one."""
+    if dim is None:
+        return -1 if axis is None else axis
+    if axis is not None and axis != dim:
+        raise TypeError(f"{fname}: got both axis={axis} and dim={dim}; they are aliases, "
+                        "pass one")
+    return dim
+
+
+# =====================================================================================
+# Activations
+# =====================================================================================
+
+def relu(x, inplace=False):
+    """max(x, 0); relu'(0) = 0. `inplace` is accepted for PyTorch compatibility (the
+    result is always a new tensor)."""
+    return ad.relu(x)
+
+
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    """x if x > 0 else negative_slope * x (slope negative_slope at 0, as PyTorch)."""
+    return ad.where(x.data > 0, x, x * negative_slope)
+
+
+def prelu(x, weight):
+    """x if x > 0 else a * x with a learnable slope a: one value, or one per channel
+    (axis 1 of x, the channel axis of (N, C, ...) inputs)."""
+    n = weight.size
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else None
+        if weight.ndim != 1 or channels != n:
+            raise ValueError(f"prelu: weight of shape {tuple(weight.shape)} has {n} slopes, "
+                             f"which must be 1 or the number of channels (axis 1) of the input "
+                             f"of shape {tuple(x.shape)}")
+        weight = weight.reshape((n,) + (1,) * (x.ndim - 2))
+    elif weight.ndim > x.ndim:
+        weight = weight.reshape(())
+    return ad.where(x.data > 0, x, weight * x)
+
+
+def elu(x, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (e^x - 1)."""
+    # e^x of the clipped value: the unused branch never overflows, so no inf * 0 = NaN
+    # reaches the gradient; clip passes the gradient at 0, giving elu'(0) = alpha as PyTorch.
+    neg = alpha * (ad.exp(ad.clip(x, None, 0.0)) - 1.0)
+    return ad.where(x.data > 0, x, neg)
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x)"""
+    return ad.sigmoid(x)
+
+
+def tanh(x):
+    """tanh(x)"""
+    return ad.tanh(x)
+
+
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) = x/2 (1 + erf(x / sqrt 2)); approximate="tanh" uses
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate == "none":
+        return 0.5 * x * (1.0 + ad.erf(x * _SQRT_HALF))
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
+        return 0.5 * x * (1.0 + ad.tanh(inner))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    return x * ad.sigmoid(x)
+
+
+def _softplus_unit(z):
+    """log(1 + e^z) computed as max(z, 0) + log(1 + e^-|z|): finite for any z.
+
+    |z| is taken as where(z > 0, z, -z) rather than abs(z) so that the gradient at z = 0
+    is sigmoid(0) = 1/2 (abs'(0) = 0 would give 0 there).
+    """
+    a = ad.where(z.data > 0, z, -z)
+    return ad.relu(z) + ad.log(1.0 + ad.exp(-a))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
+    z = x if beta == 1 else x * beta
+    out = _softplus_unit(z)
+    if beta != 1:
+        out = out / beta
+    return ad.where(z.data > threshold, x, out)
+
+
+def softmax(x, axis=None, *, dim=None):
+    """e^(x_i) / sum_j e^(x_j) along `axis` (alias `dim`; default the last axis)."""
+    return ad.softmax(x, _pick_axis("softmax", axis, dim))
+
+
+def log_softmax(x, axis=None, *, dim=None):
+    """x_i - log sum_j e^(x_j) along `axis` (alias `dim`; default the last axis)."""
+    return ad.log_softmax(x, _pick_axis("log_softmax", axis, dim))
+
+
+# =====================================================================================
+# Dense layers, dropout, gates
+# =====================================================================================
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, weight of shape (out_features, in_features)."""
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {tuple(x.shape)} does not match weight of "
+                         f"shape {tuple(weight.shape)} (out_features, in_features): the last "
+                         f"axis of the input must have in_features={weight.shape[-1]} entries")
+    out = ad.matmul(x, weight.T)
+    return out if bias is None else out + bias
+
+
+def dropout(x, p=0.5, training=True, inplace=False):
+    """Inverted dropout: zero each entry with probability p and scale the rest by
+    1 / (1 - p) while training; the identity otherwise. Reproducible under ad.manual_seed."""
+    if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p is the probability of zeroing an entry and must lie in "
+                         f"[0, 1], got {p!r}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    u = ad.rand(*x.shape, dtype=x.dtype, device=x.device).data
+    xp = ad.array_module(u)
+    mask = xp.where(u >= p, 1.0 / (1.0 - p), 0.0).astype(x.dtype)
+    return x * mask
+
+
+def gated_skip(transform, carry, gate=None):
+    """The gated skip connection behind residual and highway layers:
+
+        y = transform + carry                          (gate None: residual)
+        y = gate * transform + (1 - gate) * carry      (highway; gate in [0, 1])
+
+    The lecture's variants, written directly (sigma = ad.sigmoid, s = p + b, p = W h):
+        residual      y = sigma(s) + p                  gated_skip(sigma(s), p)
+        scaled skip   y = sigma(s) + W s                gated_skip(sigma(s), s @ W.T)
+        highway       y = sigma(p) sigma(s) + (1 - sigma(p)) p
+                                                        gated_skip(sigma(s), p, gate=sigma(p))
+    """
+    if tuple(transform.shape) != tuple(carry.shape):
+        raise ValueError(f"gated_skip: the transform has shape {tuple(transform.shape)} but "
+                         f"the carried (skip) input has shape {tuple(carry.shape)}; they are "
+                         "added elementwise, so project one of them (e.g. with nn.Linear) "
+                         "to the other's shape")
+    if gate is None:
+        return transform + carry
+    return gate * transform + (1.0 - gate) * carry
+
+
+# =====================================================================================
+# Losses
+# =====================================================================================
+
+def _reduce(loss, reduction, fname):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_reduction(reduction, fname):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _as_target(target, like, fname):
+    """The target as a Tensor of the input's dtype and device with the input's shape."""
+    if not isinstance(target, ad.Tensor):
+        target = ad.tensor(target, dtype=like.dtype, device=like.device)
+    elif target.dtype != like.dtype:
+        target = target.to(dtype=like.dtype)
+    if tuple(target.shape) != tuple(like.shape):
+        raise ValueError(f"{fname}: target shape {tuple(target.shape)} differs from input "
+                         f"shape {tuple(like.shape)}; they must be equal (reshape the target, "
+                         "e.g. (N,) -> (N, 1), instead of relying on broadcasting)")
+    return target
+
+
+def _const(value, like):
+    """An array constant (weight) on the input's device in the input's dtype, or None."""
+    if value is None:
+        return None
+    arr = value.data if isinstance(value, ad.Tensor) else value
+    xp = ad.array_module(like.data)
+    return xp.asarray(arr).astype(like.dtype)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2, reduced."""
+    _check_reduction(reduction, "mse_loss")
+    d = input - _as_target(target, input, "mse_loss")
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|, reduced."""
+    _check_reduction(reduction, "l1_loss")
+    return _reduce(ad.abs(input - _as_target(target, input, "l1_loss")), reduction, "l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """d^2 / 2 where |d| < delta, else delta (|d| - delta / 2), with d = input - target."""
+    _check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta!r}")
+    d = input - _as_target(target, input, "huber_loss")
+    a = ad.abs(d)
+    loss = ad.where(a.data < delta, 0.5 * (d * d), delta * (a - 0.5 * delta))
+    return _reduce(loss, reduction, "huber_loss")
+
+
+# ---------------------------------------------------------------- class-index losses
+
+def _class_layout(input, target, fname):
+    """Rows of scores (M, C) and class indices (M,) from (C,)/(N, C)/(N, C, d1, ...) input
+    with ()/(N,)/(N, d1, ...) integer target; also the shape of the unreduced loss."""
+    t = target.data if isinstance(target, ad.Tensor) else target
+    xp = ad.array_module(input.data)
+    t = xp.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fname}: class-index targets must be integers, got dtype {t.dtype}"
+                        + (" (floating targets of the input's shape are read as class "
+                           "probabilities by cross_entropy only)" if fname == "nll_loss" else ""))
+    if input.ndim == 0:
+        raise ValueError(f"{fname}: input must have a class axis, got a 0-d tensor")
+    if input.ndim == 1:
+        expected = ()
+    else:
+        expected = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(t.shape) != expected:
+        raise ValueError(f"{fname}: input of shape {tuple(input.shape)} (classes on axis "
+                         f"{0 if input.ndim == 1 else 1}) needs a target of shape {expected}, "
+                         f"got {tuple(t.shape)}")
+    c = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if input.ndim == 1:
+        rows = input.reshape(1, c)
+    elif input.ndim == 2:
+        rows = input
+    else:  # move the class axis last, then flatten the rest into rows
+        axes = (0,) + tuple(range(2, input.ndim)) + (1,)
+        rows = input.permute(*axes).reshape(-1, c)
+    return rows, t.reshape(-1).astype(np.int64, copy=False), expected, c
+
+
+def _class_weights(t, c, weight, ignore_index, like, fname):
+    """(safe indices, per-row weight array or None, ignored-row mask or None).
+
+    The per-row weight is weight[t] (or 1) with 0 at ignored rows; None when no weight is
+    given and no row is ignored, so the plain mean applies. Safe indices replace ignored
+    targets by 0 so they can be gathered (their rows are then zeroed by the weight)."""
+    xp = ad.array_module(t)
+    ignored = t == ignore_index
+    bad = ~ignored & ((t < 0) | (t >= c))
+    if bool(bad.any()):
+        value = int(t[bad][0])
+        raise IndexError(f"{fname}: target {value} is out of bounds for {c} classes; class "
+                         f"indices must lie in [0, {c}) or equal ignore_index={ignore_index}")
+    any_ignored = bool(ignored.any())
+    safe = xp.where(ignored, 0, t) if any_ignored else t
+    if weight is None and not any_ignored:
+        return safe, None, None
+    if weight is not None:
+        w = _const(weight, like)
+        if w.shape != (c,):
+            raise ValueError(f"{fname}: weight must have one entry per class, shape ({c},), "
+                             f"got {tuple(w.shape)}")
+        per_row = w[safe]
+    else:
+        per_row = xp.ones(t.shape, dtype=like.dtype)
+    if any_ignored:
+        per_row = xp.where(ignored, 0, per_row).astype(like.dtype)
+    return safe, per_row, (ignored if any_ignored else None)
+
+
+def _reduce_rows(rows_loss, per_row, reduction, shape, fname):
+    """Reduce per-row losses that are already multiplied by their weights: the mean divides
+    by the total weight of the rows that count (PyTorch's weighted mean)."""
+    if reduction == "none":
+        return rows_loss.reshape(shape)
+    if reduction == "sum":
+        return rows_loss.sum()
+    if per_row is None:
+        return rows_loss.mean()
+    return rows_loss.sum() / per_row.sum()  # 0/0 = nan when every row is ignored, as PyTorch
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-weight[t] * input[n, t] for log-probabilities input (N, C) or (N, C, d1, ...) and
+    class indices t; rows with t = ignore_index count for nothing."""
+    _check_reduction(reduction, "nll_loss")
+    rows, t, shape, c = _class_layout(input, target, "nll_loss")
+    safe, per_row, _ = _class_weights(t, c, weight, ignore_index, input, "nll_loss")
+    xp = ad.array_module(safe)
+    loss = -rows[xp.arange(safe.shape[0]), safe]
+    if per_row is not None:
+        loss = loss * per_row
+    return _reduce_rows(loss, per_row, reduction, shape, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Softmax cross-entropy from logits: -log softmax(input)[t] for class indices t
+    ((N,) or (N, d1, ...) with input (N, C) or (N, C, d1, ...)), or
+    -sum_c p_c log softmax(input)_c for class probabilities p of the input's shape.
+
+    label_smoothing=eps mixes the target with the uniform distribution:
+    (1 - eps) * target + eps / C. `weight` rescales each class; with class indices the mean
+    divides by the total weight of the non-ignored targets (as PyTorch)."""
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got "
+                         f"{label_smoothing!r}")
+    t_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
+    if t_dtype.kind == "f" or t_dtype == ad.bfloat16:
+        return _cross_entropy_probs(input, target, weight, ignore_index, reduction,
+                                    label_smoothing)
+    rows, t, shape, c = _class_layout(input, target, "cross_entropy")
+    safe, per_row, ignored = _class_weights(t, c, weight, ignore_index, input, "cross_entropy")
+    loss = ad.softmax_cross_entropy(rows, safe)  # fused and stable for any logit size
+    if per_row is not None:
+        loss = loss * per_row
+    if label_smoothing > 0:
+        eps = label_smoothing
+        # uniform part: -sum_c w_c log p_c per row (PyTorch's form; no weight[t] factor)
+        logp = ad.log_softmax(rows, axis=1)
+        smooth = logp if weight is None else logp * _const(weight, input)
+        smooth = -smooth.sum(axis=1)
+        if ignored is not None:
+            smooth = smooth * (~ignored).astype(input.dtype)
+        loss = (1.0 - eps) * loss + (eps / c) * smooth
+    return _reduce_rows(loss, per_row, reduction, shape, "cross_entropy")
+
+
+def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing):
+    fname = "cross_entropy"
+    if ignore_index >= 0:
+        raise ValueError(f"{fname}: ignore_index={ignore_index} applies to class-index "
+                         "targets; probability targets cannot ignore entries (set those "
+                         "rows' probabilities instead)")
+    if input.ndim == 0:
+        raise ValueError(f"{fname}: input must have a class axis, got a 0-d tensor")
+    p = _as_target(target, input, fname + " (probability targets)")
+    axis = 0 if input.ndim == 1 else 1
+    c = input.shape[axis]
+    if label_smoothing > 0:
+        p = p * (1.0 - label_smoothing) + label_smoothing / c
+    logp = ad.log_softmax(input, axis=axis)
+    terms = logp * p
+    if weight is not None:
+        w = _const(weight, input)
+        if w.shape != (c,):
+            raise ValueError(f"{fname}: weight must have one entry per class, shape ({c},), "
+                             f"got {tuple(w.shape)}")
+        terms = terms * w.reshape((c,) + (1,) * (input.ndim - axis - 1))
+    # the mean is over the samples (all entries but the class axis), weight or not
+    return _reduce(-terms.sum(axis=axis), reduction, fname)
+
+
+# ---------------------------------------------------------------- binary losses
+
+class _BinaryCrossEntropy(ad.Function):
+    """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (as PyTorch)"""
+    op_name = "binary_cross_entropy"
+    derivative = "d bce/dx = (x - t) / max(x (1 - x), 1e-12)"
+
+    @staticmethod
+    def forward(ctx, x, t):
+        xp = ctx.xp
+        log_x, log_1mx = _clamped_logs(xp, x)
+        ctx.save(x, t)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved
+        xp = ctx.xp
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            # PyTorch's rule: the clamp keeps the gradient finite at x = 0 and x = 1
+            gx = g * (x - t) / xp.maximum(x * (1 - x), 1e-12)
+        if ctx.needs_input_grad[1]:
+            log_x, log_1mx = _clamped_logs(xp, x)
+            gt = g * (log_1mx - log_x)
+        return gx, gt
+
+
+def _clamped_logs(xp, x):
+    """max(log x, -100) and max(log(1 - x), -100), without log(0) warnings."""
+    with np.errstate(divide="ignore"):
+        return xp.maximum(xp.log(x), -100.0), xp.maximum(xp.log(1 - x), -100.0)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-w (t log x + (1 - t) log(1 - x)) for probabilities x in [0, 1]; the logs are clamped
+    at -100 so the loss stays finite at x = 0 or 1."""
+    fname = "binary_cross_entropy"
+    _check_reduction(reduction, fname)
+    target = _as_target(target, input, fname)
+    data = input.data
+    if data.size and bool(((data < 0) | (data > 1)).any()):
+        raise ValueError(f"{fname}: input must be probabilities in [0, 1] (apply sigmoid "
+                         "first, or use binary_cross_entropy_with_logits on raw scores); got "
+                         f"values in [{float(data.min())}, {float(data.max())}]")
+    loss = _BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * _const(weight, input)
+    return _reduce(loss, reduction, fname)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """binary_cross_entropy(sigmoid(x), t) computed stably from the logits x:
+    (1 - t) x + (1 + (pos_weight - 1) t) log(1 + e^-x), times weight."""
+    fname = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, fname)
+    target = _as_target(target, input, fname)
+    softplus_neg = _softplus_unit(-input)  # log(1 + e^-x), finite for any x
+    if pos_weight is not None:
+        pw = _const(pos_weight, input)
+        softplus_neg = softplus_neg * (1.0 + (pw - 1.0) * target)
+    loss = (1.0 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * _const(weight, input)
+    return _reduce(loss, reduction, fname)
