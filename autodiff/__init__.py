@@ -39,3 +39,12 @@ class cuda:
 
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # `ad.testing` needs hypothesis, a test-only dependency: import it on first access so
+    # that `import autodiff` never does.
+    if name == "testing":
+        import importlib
+        return importlib.import_module(".testing", __name__)
+    raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
