@@ -3,3 +3,4 @@ from .module import Module, Parameter
 from . import init
 from .containers import ModuleDict, ModuleList, Sequential
 from .linear import Dropout, Flatten, Identity, Linear, Maxout, set_mc_dropout
+from .serialization import load, save
