@@ -1,6 +1,13 @@
-"""nn: a PyTorch-shaped neural-network library built on autodiff's public API."""
-from .module import Module, Parameter
-from . import init
+"""nn: a PyTorch-shaped neural-network library built on autodiff's public API.
+
+    import nn
+    from nn import functional as F, init, optim
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+"""
+from . import init, optim, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .linear import Dropout, Flatten, Identity, Linear, Maxout, set_mc_dropout
-from .serialization import load, save
+from .module import Module, Parameter
+from .serialization import CheckpointError, load, save
+
+# Layers from other files are imported below, one line per file.
