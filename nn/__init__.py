@@ -7,7 +7,7 @@
 from . import init, optim, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .linear import Dropout, Flatten, Identity, Linear, Maxout, set_mc_dropout
-from .module import Module, Parameter
+from .module import Module, Parameter, functional_call
 from .serialization import CheckpointError, load, save
 
 # Layers from other files are imported below, one line per file.

@@ -14,7 +14,7 @@ import numpy as np
 
 import autodiff as ad
 
-__all__ = ["Module", "Parameter", "RemovableHandle"]
+__all__ = ["Module", "Parameter", "RemovableHandle", "functional_call"]
 
 
 class Parameter(ad.Tensor):
@@ -523,3 +523,34 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return head + lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def functional_call(module: Module, tensors: dict, args=(), kwargs=None):
+    """Call `module(*args, **kwargs)` with some parameters/buffers replaced by the given
+    Tensors ({dotted name: Tensor}, names as in state_dict), restoring them afterwards.
+
+    Gradients then flow to the given tensors, which makes a layer a plain function of its
+    weights, e.g. for `ad.gradcheck(lambda x, w: functional_call(m, {"weight": w}, x), ...)`.
+    """
+    if not isinstance(args, tuple):
+        args = (args,)
+    swaps = []
+    try:
+        for name, value in tensors.items():
+            prefix, _, attr = name.rpartition(".")
+            owner = module.get_submodule(prefix)
+            for registry in (owner._parameters, owner._buffers):
+                if attr in registry:
+                    break
+            else:
+                raise KeyError(f"functional_call: {type(module).__name__} has no parameter or "
+                               f"buffer named {name!r}")
+            if not isinstance(value, ad.Tensor):
+                raise TypeError(f"functional_call: the value for {name!r} must be an "
+                                f"ad.Tensor, got {type(value).__name__}")
+            swaps.append((registry, attr, registry[attr]))
+            registry[attr] = value
+        return module(*args, **(kwargs or {}))
+    finally:
+        for registry, attr, old in reversed(swaps):
+            registry[attr] = old
