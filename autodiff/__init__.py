@@ -19,6 +19,7 @@ from .mode import (Scope, current_scope, detect_anomaly, enable_grad, is_anomaly
                    is_grad_enabled, no_grad, observe_backward, scope, set_grad_enabled)
 from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
                               sign, sqrt, tanh, where)
+from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.fused import softmax_cross_entropy
 from .ops.indexing import one_hot
 from .ops.linalg import matmul

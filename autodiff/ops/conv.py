@@ -1,0 +1,515 @@
+"""2-D convolution and pooling over NCHW arrays, on NumPy and CuPy alike.
+
+conv2d lowers to one matrix product per sample through im2col: a strided view of the
+padded input (N, C, kH, kW, OH, OW) copied to columns (N, C*kH*kW, OH*OW), so that
+y_n = W (C_out, C*kH*kW) @ cols_n. That per-sample layout gives the output in NCHW
+without a transpose and measured fastest here (a channels-last column copy was ~3x slower).
+
+The backward rules are themselves ops, so create_graph (double backward) works:
+    conv2d(x, w)                     d/dx -> conv2d_input_grad(g, w)   (a transposed conv)
+                                     d/dw -> conv2d_weight_grad(x, g)
+All three are bilinear and their derivatives are each other, so every order of derivative
+is available. Max pooling routes the gradient through an index of the arg-max (a scatter
+whose adjoint is a gather), average pooling through its adjoint (spread g / count).
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..function import Function
+from ..tensor import Tensor
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "conv_output_size"]
+
+
+# ---------------------------------------------------------------- geometry and validation
+
+def _pair(value, what, op):
+    """(a, b) from an int or a pair of ints."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value), int(value))
+    if (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
+        return (int(value[0]), int(value[1]))
+    raise TypeError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
+
+
+def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
+    """Output length of a convolution/pooling window: floor((size + 2p - d(k-1) - 1)/s) + 1."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _geometry(op, x_shape, kernel, stride, padding, dilation):
+    """Check the window geometry against the input; returns (OH, OW)."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}; "
+                         "add a batch axis with x.unsqueeze(0) for a single image")
+    for name, v, lo in (("stride", stride, 1), ("dilation", dilation, 1),
+                        ("padding", padding, 0), ("kernel_size", kernel, 1)):
+        if min(v) < lo:
+            raise ValueError(f"{op}: {name} must be >= {lo} in both directions, got {v}")
+    out = []
+    for axis, size in ((0, x_shape[2]), (1, x_shape[3])):
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        padded = size + 2 * padding[axis]
+        if span > padded:
+            raise ValueError(
+                f"{op}: kernel {kernel} (dilated extent {span}) is larger than the padded "
+                f"input ({size} + 2*{padding[axis]} = {padded}) along "
+                f"{'H' if axis == 0 else 'W'} for input shape {tuple(x_shape)}; use a "
+                "smaller kernel or dilation, or more padding")
+        out.append((padded - span) // stride[axis] + 1)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- im2col / col2im
+
+def _pad(xp, x, padding, value=0):
+    """x with `padding` rows/columns of `value` around H and W (x itself when none)."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    # Allocate-and-assign measured faster than numpy.pad.
+    out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _windows(xp, xpad, kernel, stride, dilation, out_hw):
+    """Strided view (N, C, kH, kW, OH, OW) of every window of an already padded input."""
+    sn, sc, sh, sw = xpad.strides
+    n, c = xpad.shape[:2]
+    shape = (n, c, kernel[0], kernel[1], out_hw[0], out_hw[1])
+    strides = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
+    return xp.lib.stride_tricks.as_strided(xpad, shape, strides)
+
+
+def _offset_slices(k, stride, dilation, out_hw):
+    """For each kernel offset (i, j): the (rows, cols) slices of the padded input it reads."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = k, stride, dilation, out_hw
+    return [(i * kw + j,
+             slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+             slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)]
+
+
+def _im2col(xp, x, kernel, stride, padding, dilation, out_hw):
+    """Columns (N, C*kH*kW, OH*OW) of x (N, C, H, W): one contiguous copy of the windows."""
+    n, c = x.shape[:2]
+    view = _windows(xp, _pad(xp, x, padding), kernel, stride, dilation, out_hw)
+    return view.reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+
+
+def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation, out_hw):
+    """Adjoint of _im2col: scatter-add columns (N, C*kH*kW, OH*OW) back to (N, C, H, W).
+
+    Overlapping windows add up; one vectorised strided add per kernel offset."""
+    n, c, h, w = x_shape
+    ph, pw = padding
+    six = cols.reshape(n, c, kernel[0], kernel[1], out_hw[0], out_hw[1])
+    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    disjoint = stride[0] >= dilation[0] * (kernel[0] - 1) + 1 and \
+        stride[1] >= dilation[1] * (kernel[1] - 1) + 1
+    for o, rows, colsl in _offset_slices(kernel, stride, dilation, out_hw):
+        i, j = divmod(o, kernel[1])
+        if disjoint:  # no two offsets touch the same pixel: plain writes
+            out[:, :, rows, colsl] = six[:, :, i, j]
+        else:
+            out[:, :, rows, colsl] += six[:, :, i, j]
+    return out[:, :, ph:ph + h, pw:pw + w] if ph or pw else out
+
+
+def _work(x, acc):
+    return x.astype(acc) if acc is not None and x.dtype != acc else x
+
+
+# ---------------------------------------------------------------- convolution ops
+
+class Conv2d(Function):
+    """y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*p + d*i, s*q + d*j]"""
+    derivative = ("dy/dx = conv_transpose(g, w), dy/dw = sum_n g_n (x) im2col(x_n), "
+                  "dy/db = sum_{n,p,q} g")
+    op_name = "conv2d"
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation):
+        xp = ctx.xp
+        kernel = w.shape[2:]
+        out_hw = _geometry("conv2d", x.shape, kernel, stride, padding, dilation)
+        ctx.geom = (kernel, stride, padding, dilation, out_hw)
+        ctx.x_shape = x.shape
+        acc = backend.accumulation_dtype(x.dtype)
+        cols = _im2col(xp, _work(x, acc), kernel, stride, padding, dilation, out_hw)
+        y = _work(w, acc).reshape(w.shape[0], -1) @ cols
+        if b is not None:
+            y += _work(b, acc).reshape(-1, 1)
+        # cols are what the weight gradient needs; keeping them skips a second im2col.
+        ctx.save(x, w, cols if ctx.needs_input_grad[1] else None)
+        y = y.reshape(x.shape[0], w.shape[0], out_hw[0], out_hw[1])
+        return y.astype(x.dtype) if acc is not None else y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, cols = ctx.saved
+        need = ctx.needs_input_grad
+        kernel, stride, padding, dilation, out_hw = ctx.geom
+        gx = gw = gb = None
+        if need[0]:
+            gx = ctx.call(Conv2dInputGrad, g, w, x_hw=ctx.x_shape[2:], stride=stride,
+                          padding=padding, dilation=dilation)
+        if need[1]:
+            if ctx.create_graph or cols is None:
+                gw = ctx.call(Conv2dWeightGrad, x, g, kernel=kernel, stride=stride,
+                              padding=padding, dilation=dilation)
+            else:
+                gw = _weight_grad(g, cols, w.shape)
+        if len(need) > 2 and need[2]:
+            if ctx.create_graph:
+                gb = ctx.xp.sum(g, axis=(0, 2, 3))
+            else:
+                acc = backend.accumulation_dtype(g.dtype)
+                gb = g.sum(axis=(0, 2, 3), dtype=acc)
+        return gx, gw, gb
+
+
+def _weight_grad(g, cols, w_shape):
+    """dL/dw = sum_n g_n (C_out, OH*OW) @ cols_n^T, in the columns' (accumulation) dtype."""
+    n, co = g.shape[:2]
+    g3 = g.reshape(n, co, -1)
+    if g3.dtype != cols.dtype:
+        g3 = g3.astype(cols.dtype)
+    gw = (g3 @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
+    return gw
+
+
+class Conv2dInputGrad(Function):
+    """dx = col2im(w^T @ g): the transposed convolution of g (N, C_out, OH, OW) with w."""
+    derivative = "d/dg = conv2d(h, w), d/dw = conv2d_weight_grad(h, g)"
+    op_name = "conv2d_input_grad"
+
+    @staticmethod
+    def forward(ctx, g, w, x_hw, stride, padding, dilation):
+        xp = ctx.xp
+        n, co, oh, ow = g.shape
+        kernel = w.shape[2:]
+        x_shape = (n, w.shape[1], x_hw[0], x_hw[1])
+        ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
+        ctx.x_hw, ctx.kernel = x_hw, kernel
+        ctx.save(g, w)
+        acc = backend.accumulation_dtype(g.dtype)
+        wt = _work(w, acc).reshape(co, -1).T
+        dcols = wt @ _work(g, acc).reshape(n, co, oh * ow)
+        dx = _col2im(xp, dcols, x_shape, kernel, stride, padding, dilation, (oh, ow))
+        return dx.astype(g.dtype) if acc is not None else dx
+
+    @staticmethod
+    def backward(ctx, h):
+        g, w = ctx.saved
+        need = ctx.needs_input_grad
+        gg = gw = None
+        if need[0]:
+            gg = ctx.call(Conv2d, h, w, None, **ctx.params)
+        if need[1]:
+            gw = ctx.call(Conv2dWeightGrad, h, g, kernel=ctx.kernel, **ctx.params)
+        return gg, gw
+
+
+class Conv2dWeightGrad(Function):
+    """dw = sum_n g_n @ im2col(x_n)^T: the correlation of x with g, shaped like the weight."""
+    derivative = "d/dx = conv2d_input_grad(g, h), d/dg = conv2d(x, h)"
+    op_name = "conv2d_weight_grad"
+
+    @staticmethod
+    def forward(ctx, x, g, kernel, stride, padding, dilation):
+        xp = ctx.xp
+        out_hw = g.shape[2:]
+        ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
+        ctx.x_hw = x.shape[2:]
+        ctx.save(x, g)
+        acc = backend.accumulation_dtype(x.dtype)
+        cols = _im2col(xp, _work(x, acc), kernel, stride, padding, dilation, out_hw)
+        gw = _weight_grad(g, cols, (g.shape[1], x.shape[1]) + tuple(kernel))
+        return gw.astype(x.dtype) if acc is not None else gw
+
+    @staticmethod
+    def backward(ctx, h):
+        x, g = ctx.saved
+        need = ctx.needs_input_grad
+        gx = gg = None
+        if need[0]:
+            gx = ctx.call(Conv2dInputGrad, g, h, x_hw=ctx.x_hw, **ctx.params)
+        if need[1]:
+            gg = ctx.call(Conv2d, x, h, None, **ctx.params)
+        return gx, gg
+
+
+def _shape_of(t):
+    return tuple(t.shape)
+
+
+def _check_float(op, **arrays):
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    for name, dt in dtypes.items():
+        if not backend.is_floating(dt):
+            raise TypeError(f"{op}: {name} must be a floating-point tensor, got dtype {dt}")
+    if len(set(dtypes.values())) > 1:
+        described = ", ".join(f"{k} {v}" for k, v in dtypes.items())
+        raise TypeError(f"{op}: all operands must have one dtype, got {described}; convert "
+                        "with .to(dtype=...)")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in, kH, kW) plus bias
+    (C_out,), as torch.nn.functional.conv2d: y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] *
+    x_pad[n, c, s_h*p + d_h*i, s_w*q + d_w*j].
+
+    stride, padding (zeros) and dilation are ints or (h, w) pairs. Output spatial size is
+    floor((H + 2p - d(k-1) - 1) / s) + 1. Differentiable in x, weight and bias to any order.
+    """
+    stride = _pair(stride, "stride", "conv2d")
+    padding = _pair(padding, "padding", "conv2d")
+    dilation = _pair(dilation, "dilation", "conv2d")
+    xs, ws = _shape_of(x), _shape_of(weight)
+    if len(ws) != 4:
+        raise ValueError(f"conv2d: weight must be 4-D (C_out, C_in, kH, kW), got shape {ws}")
+    if len(xs) != 4:
+        raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape {xs} (weight "
+                         f"{ws}); add a batch axis with x.unsqueeze(0) for a single image")
+    if xs[1] != ws[1]:
+        raise ValueError(f"conv2d: input has {xs[1]} channels (shape {xs}) but the weight "
+                         f"expects C_in={ws[1]} (weight shape {ws})")
+    if bias is not None and _shape_of(bias) != (ws[0],):
+        raise ValueError(f"conv2d: bias must have shape ({ws[0]},) for weight {ws}, got "
+                         f"{_shape_of(bias)}")
+    _check_float("conv2d", input=x, weight=weight, bias=bias)
+    _geometry("conv2d", xs, ws[2:], stride, padding, dilation)
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+# ---------------------------------------------------------------- max pooling
+
+def _pool_args(op, x, kernel_size, stride, padding):
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else _pair(stride, "stride", op)
+    padding = _pair(padding, "padding", op)
+    xs = _shape_of(x)
+    out_hw = _geometry(op, xs, kernel, stride, padding, (1, 1))
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
+                         f"{kernel} (as in PyTorch)")
+    if not backend.is_floating(x.dtype):
+        raise TypeError(f"{op}: input must be a floating-point tensor, got dtype {x.dtype}")
+    return kernel, stride, padding, out_hw
+
+
+def _index_dtype(count):
+    import numpy as np
+    return np.int8 if count <= 127 else np.int32
+
+
+class MaxPool2d(Function):
+    """y[n,c,p,q] = max over the window of x_pad (padding = -inf)"""
+    derivative = "dy/dx = 1 at the window's first arg-max, 0 elsewhere"
+    op_name = "max_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, out_hw):
+        xp = ctx.xp
+        xpad = _pad(xp, x, padding, value=-float("inf"))
+        slices = _offset_slices(kernel, stride, (1, 1), out_hw)
+        _, r0, c0 = slices[0]
+        out = xpad[:, :, r0, c0].copy()
+        for _, rows, cols in slices[1:]:
+            xp.maximum(out, xpad[:, :, rows, cols], out=out)
+        ctx.geom = (kernel, stride, padding, out_hw)
+        ctx.x_shape = x.shape
+        ctx.save(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved
+        xd = x.data if isinstance(x, Tensor) else x
+        od = out.data if isinstance(out, Tensor) else out
+        idx = _argmax_index(backend.array_module(xd), xd, od, *ctx.geom)
+        kernel, stride, padding, out_hw = ctx.geom
+        return ctx.call(MaxPoolScatter, g, index=idx, x_shape=ctx.x_shape, kernel=kernel,
+                        stride=stride, padding=padding)
+
+
+def _argmax_index(xp, x, out, kernel, stride, padding, out_hw):
+    """For every window, the offset i*kW + j of its first maximum (torch's tie rule); a
+    window holding NaN points at its first NaN."""
+    xpad = _pad(xp, x, padding, value=-float("inf"))
+    slices = _offset_slices(kernel, stride, (1, 1), out_hw)
+    idx = xp.zeros(out.shape, dtype=_index_dtype(len(slices)))
+    has_nan = bool(xp.isnan(out).any())
+    # Walk the offsets backwards so the first maximum is the last one written.
+    for o, rows, cols in reversed(slices[1:]):
+        win = xpad[:, :, rows, cols]
+        hit = win == out
+        if has_nan:
+            hit |= win != win
+        idx[hit] = o
+    first = xpad[:, :, slices[0][1], slices[0][2]]
+    hit = first == out
+    if has_nan:
+        hit |= first != first
+    idx[hit] = 0
+    return idx
+
+
+class MaxPoolScatter(Function):
+    """dx: each window's g placed at its arg-max offset (index), summed where windows overlap"""
+    derivative = "d/dg = gather of h at each window's arg-max"
+    op_name = "max_pool2d_backward"
+
+    @staticmethod
+    def forward(ctx, g, index, x_shape, kernel, stride, padding):
+        xp = ctx.xp
+        out_hw = g.shape[2:]
+        ctx.params = dict(index=index, kernel=kernel, stride=stride, padding=padding)
+        n, c, h, w = x_shape
+        ph, pw = padding
+        dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+        zero = xp.zeros((), dtype=g.dtype)
+        for o, rows, cols in _offset_slices(kernel, stride, (1, 1), out_hw):
+            part = xp.where(index == o, g, zero)
+            if disjoint:
+                dx[:, :, rows, cols] = part
+            else:
+                dx[:, :, rows, cols] += part
+        return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
+
+    @staticmethod
+    def backward(ctx, h):
+        return ctx.call(MaxPoolGather, h, **ctx.params)
+
+
+class MaxPoolGather(Function):
+    """y[n,c,p,q] = h_pad[n, c, window (p, q) at its arg-max offset]"""
+    derivative = "d/dh = scatter of g to each window's arg-max"
+    op_name = "max_pool2d_gather"
+
+    @staticmethod
+    def forward(ctx, h, index, kernel, stride, padding):
+        xp = ctx.xp
+        ctx.params = dict(index=index, x_shape=h.shape, kernel=kernel, stride=stride,
+                          padding=padding)
+        hpad = _pad(xp, h, padding)
+        out = xp.zeros(index.shape, dtype=h.dtype)
+        for o, rows, cols in _offset_slices(kernel, stride, (1, 1), index.shape[2:]):
+            sel = index == o
+            out += xp.where(sel, hpad[:, :, rows, cols], xp.zeros((), dtype=h.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.call(MaxPoolScatter, g, **ctx.params)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over kH x kW windows of x (N, C, H, W), as torch.nn.functional.max_pool2d:
+    y[n,c,p,q] = max_{i,j} x_pad[n, c, s_h*p + i, s_w*q + j], padding with -inf.
+
+    stride defaults to kernel_size; padding is at most half the kernel. The gradient goes
+    to each window's first maximum (ties: the first in row-major order, as torch).
+    """
+    kernel, stride, padding, out_hw = _pool_args("max_pool2d", x, kernel_size, stride, padding)
+    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out_hw=out_hw)
+
+
+# ---------------------------------------------------------------- average pooling
+
+def _window_counts(xp, x_hw, kernel, stride, padding, out_hw, dtype):
+    """Number of non-padding elements in each window, (OH, OW)."""
+    import numpy as np
+    per_axis = []
+    for a in range(2):
+        start = np.arange(out_hw[a]) * stride[a] - padding[a]
+        stop = np.minimum(start + kernel[a], x_hw[a])
+        per_axis.append(stop - np.maximum(start, 0))
+    counts = np.outer(per_axis[0], per_axis[1]).astype(dtype)
+    return xp.asarray(counts)
+
+
+class AvgPool2d(Function):
+    """y[n,c,p,q] = sum over the window of x_pad / divisor"""
+    derivative = "dy/dx = 1/divisor for each window containing x"
+    op_name = "avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, out_hw, count_include_pad):
+        xp = ctx.xp
+        ctx.params = dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
+                          count_include_pad=count_include_pad)
+        ctx.x_hw = x.shape[2:]
+        return _avg_pool(xp, x, kernel, stride, padding, out_hw, count_include_pad)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.call(AvgPoolAdjoint, g, x_hw=ctx.x_hw, **ctx.params)
+
+
+def _avg_pool(xp, x, kernel, stride, padding, out_hw, count_include_pad):
+    acc = backend.accumulation_dtype(x.dtype)
+    xpad = _pad(xp, _work(x, acc), padding)
+    slices = _offset_slices(kernel, stride, (1, 1), out_hw)
+    _, r0, c0 = slices[0]
+    total = xpad[:, :, r0, c0].copy()
+    for _, rows, cols in slices[1:]:
+        total += xpad[:, :, rows, cols]
+    if count_include_pad or (padding[0] == 0 and padding[1] == 0):
+        total *= total.dtype.type(1.0 / (kernel[0] * kernel[1]))
+    else:
+        total /= _window_counts(xp, x.shape[2:], kernel, stride, padding, out_hw, total.dtype)
+    return total.astype(x.dtype) if acc is not None else total
+
+
+class AvgPoolAdjoint(Function):
+    """dx[n,c,h,w] = sum over windows containing (h, w) of g / divisor"""
+    derivative = "d/dg = avg_pool2d(h)"
+    op_name = "avg_pool2d_backward"
+
+    @staticmethod
+    def forward(ctx, g, x_hw, kernel, stride, padding, out_hw, count_include_pad):
+        xp = ctx.xp
+        ctx.params = dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
+                          count_include_pad=count_include_pad)
+        acc = backend.accumulation_dtype(g.dtype)
+        gw = _work(g, acc)
+        if count_include_pad or (padding[0] == 0 and padding[1] == 0):
+            gw = gw * gw.dtype.type(1.0 / (kernel[0] * kernel[1]))
+        else:
+            gw = gw / _window_counts(xp, x_hw, kernel, stride, padding, out_hw, gw.dtype)
+        n, c = g.shape[:2]
+        ph, pw = padding
+        dx = xp.zeros((n, c, x_hw[0] + 2 * ph, x_hw[1] + 2 * pw), dtype=gw.dtype)
+        disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+        for _, rows, cols in _offset_slices(kernel, stride, (1, 1), out_hw):
+            if disjoint:
+                dx[:, :, rows, cols] = gw
+            else:
+                dx[:, :, rows, cols] += gw
+        dx = dx[:, :, ph:ph + x_hw[0], pw:pw + x_hw[1]] if ph or pw else dx
+        return dx.astype(g.dtype) if acc is not None else dx
+
+    @staticmethod
+    def backward(ctx, h):
+        p = ctx.params
+        return ctx.call(AvgPool2d, h, **p)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """Mean over kH x kW windows of x (N, C, H, W), as torch.nn.functional.avg_pool2d:
+    y[n,c,p,q] = sum_{i,j} x_pad[n, c, s_h*p + i, s_w*q + j] / divisor, zero padding.
+
+    The divisor is kH*kW, or with count_include_pad=False the number of non-padding
+    elements in the window. stride defaults to kernel_size.
+    """
+    kernel, stride, padding, out_hw = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
+    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
+                           count_include_pad=bool(count_include_pad))

@@ -1,0 +1,324 @@
+"""conv2d, max_pool2d, avg_pool2d: values and gradients vs torch, gradcheck, double
+backward, half precision, clear errors."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autodiff as ad
+from autodiff.ops.conv import conv_output_size
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _t(a, device="cpu", requires_grad=True):
+    return ad.tensor(a, device=device, requires_grad=requires_grad)
+
+
+def _np(t):
+    return t.cpu().numpy() if hasattr(t, "cpu") else np.asarray(t)
+
+
+# ---------------------------------------------------------------- reference implementations
+
+def conv2d_reference(x, w, b, stride, padding, dilation):
+    """Direct loop-over-kernel-offsets definition of cross-correlation, in float64."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    co, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh = conv_output_size(h, kh, sh, ph, dh)
+    ow = conv_output_size(wd, kw, sw, pw, dw)
+    y = np.zeros((n, co, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                       j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            y += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+@st.composite
+def conv_cases(draw):
+    """Valid (x shape, w shape, stride, padding, dilation), small."""
+    n = draw(st.integers(1, 2))
+    c = draw(st.integers(1, 3))
+    co = draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    # the input must hold at least one dilated window once padded
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 7))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 7))
+    return (n, c, h, w), (co, c, kh, kw), (sh, sw), (ph, pw), (dh, dw)
+
+
+# ---------------------------------------------------------------- conv2d
+
+@given(conv_cases(), st.booleans())
+def test_conv2d_matches_reference_and_gradcheck(case, with_bias):
+    xs, ws, stride, padding, dilation = case
+    rng = _rng(1)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = ad.conv2d(_t(x), _t(w), _t(b) if with_bias else None, stride, padding, dilation)
+    np.testing.assert_allclose(y.numpy(), conv2d_reference(x, w, b if with_bias else None,
+                                                           stride, padding, dilation),
+                               rtol=1e-10, atol=1e-10)
+    inputs = [_t(x), _t(w)] + ([_t(b)] if with_bias else [])
+    assert ad.gradcheck(lambda *a: ad.conv2d(*a, stride=stride, padding=padding,
+                                             dilation=dilation), inputs)
+
+
+@given(conv_cases())
+@settings(max_examples=15)
+def test_conv2d_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    xs, ws, stride, padding, dilation = case
+    rng = _rng(2)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    X, W, B = _t(x), _t(w), _t(b)
+    y = ad.conv2d(X, W, B, stride, padding, dilation)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride, padding, dilation)
+    ty.backward(torch.tensor(g))
+    assert y.dtype == ad.float32
+    for ours, theirs in ((y, ty), (X.grad, tx.grad), (W.grad, tw.grad), (B.grad, tb.grad)):
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_on_device(device):
+    rng = _rng(3)
+    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    X, W, B = _t(x, device), _t(w, device), _t(b, device)
+    y = ad.conv2d(X, W, B, stride=2, padding=1)
+    assert y.device == X.device
+    (y * y).sum().backward()
+    ref = conv2d_reference(x, w, b, (2, 2), (1, 1), (1, 1))
+    np.testing.assert_allclose(_np(y), ref, rtol=1e-10)
+    assert ad.gradcheck(lambda *a: ad.conv2d(*a, stride=2, padding=1), [X, W, B])
+
+
+def test_conv2d_double_backward_gradcheck():
+    rng = _rng(4)
+    X = _t(rng.standard_normal((2, 2, 6, 5)))
+    W = _t(rng.standard_normal((3, 2, 3, 2)))
+    B = _t(rng.standard_normal(3))
+
+    def f(x, w, b):
+        y = ad.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2))
+        gx, gw, gb = ad.grad((y * y).sum(), [x, w, b], create_graph=True)
+        return (gx * gx).sum() + (gw ** 3).sum() + (gb * gb).sum()
+    assert ad.gradcheck(f, [X, W, B])
+
+
+def test_conv2d_double_backward_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = _rng(5)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    X, W = _t(x), _t(w)
+    y = ad.conv2d(X, W, padding=1)
+    gx, gw = ad.grad((y.tanh()).sum(), [X, W], create_graph=True)
+    ((gx * gx).sum() + (gw * gw).sum()).backward()
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=1)
+    tgx, tgw = torch.autograd.grad(ty.tanh().sum(), [tx, tw], create_graph=True)
+    ((tgx * tgx).sum() + (tgw * tgw).sum()).backward()
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(W.grad.numpy(), tw.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [ad.float16, ad.bfloat16])
+def test_conv2d_half_accumulates_in_float32(dtype):
+    rng = _rng(6)
+    x = rng.standard_normal((2, 8, 6, 6))
+    w = rng.standard_normal((4, 8, 3, 3)) * 0.1
+    X, W = _t(x.astype(dtype)), _t(w.astype(dtype))
+    y = ad.conv2d(X, W, padding=1)
+    assert y.dtype == dtype
+    ref = conv2d_reference(X.numpy().astype(np.float64), W.numpy().astype(np.float64), None,
+                           (1, 1), (1, 1), (1, 1))
+    tol = 1e-2 if dtype == ad.float16 else 4e-2
+    np.testing.assert_allclose(y.numpy().astype(np.float64), ref, rtol=tol, atol=tol)
+    y.sum().backward()
+    assert X.grad.dtype == dtype and W.grad.dtype == dtype
+
+
+def test_conv2d_only_needed_grads():
+    rng = _rng(7)
+    x = _t(rng.standard_normal((1, 1, 4, 4)), requires_grad=False)
+    W = _t(rng.standard_normal((2, 1, 3, 3)))
+    ad.conv2d(x, W).sum().backward()
+    assert x.grad is None and W.grad is not None
+    assert W.grad.shape == (2, 1, 3, 3)
+
+
+def test_conv2d_errors():
+    x = ad.zeros((2, 3, 5, 5))
+    w = ad.zeros((4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: input has 2 channels.*C_in=3"):
+        ad.conv2d(ad.zeros((2, 2, 5, 5)), w)
+    with pytest.raises(ValueError, match=r"conv2d: input must be 4-D.*\(3, 5, 5\)"):
+        ad.conv2d(ad.zeros((3, 5, 5)), w)
+    with pytest.raises(ValueError, match=r"conv2d: weight must be 4-D"):
+        ad.conv2d(x, ad.zeros((4, 3, 3)))
+    with pytest.raises(ValueError, match=r"conv2d: kernel \(3, 3\).*larger than the padded"):
+        ad.conv2d(ad.zeros((1, 3, 2, 5)), w)
+    with pytest.raises(ValueError, match=r"conv2d: kernel.*dilated extent 5"):
+        ad.conv2d(ad.zeros((1, 3, 4, 4)), w, dilation=2, padding=(0, 2))
+    with pytest.raises(ValueError, match=r"conv2d: stride must be >= 1"):
+        ad.conv2d(x, w, stride=0)
+    with pytest.raises(ValueError, match=r"conv2d: padding must be >= 0"):
+        ad.conv2d(x, w, padding=(-1, 0))
+    with pytest.raises(ValueError, match=r"conv2d: dilation must be >= 1"):
+        ad.conv2d(x, w, dilation=0)
+    with pytest.raises(TypeError, match=r"conv2d: stride must be an int or a pair"):
+        ad.conv2d(x, w, stride=(1, 2, 3))
+    with pytest.raises(ValueError, match=r"conv2d: bias must have shape \(4,\)"):
+        ad.conv2d(x, w, ad.zeros(3))
+    with pytest.raises(TypeError, match=r"conv2d: all operands must have one dtype"):
+        ad.conv2d(x, ad.zeros((4, 3, 3, 3), dtype=ad.float64))
+    with pytest.raises(TypeError, match=r"conv2d: input must be a floating-point"):
+        ad.conv2d(ad.zeros((2, 3, 5, 5), dtype=ad.int64), w)
+
+
+# ---------------------------------------------------------------- pooling
+
+@st.composite
+def pool_cases(draw):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), 7))
+    w = draw(st.integers(max(1, kw - 2 * pw), 7))
+    return (n, c, h, w), (kh, kw), (sh, sw), (ph, pw)
+
+
+@given(pool_cases(), st.booleans())
+def test_max_pool2d_matches_torch_with_ties(case, ties):
+    torch = pytest.importorskip("torch")
+    xs, k, s, p = case
+    rng = _rng(8)
+    # rounded values make ties common: the gradient must go to the first maximum
+    x = np.round(rng.standard_normal(xs)) if ties else rng.standard_normal(xs)
+    X = _t(x)
+    y = ad.max_pool2d(X, k, s, p)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(tx, k, s, p)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@given(pool_cases(), st.booleans())
+def test_avg_pool2d_matches_torch(case, count_include_pad):
+    torch = pytest.importorskip("torch")
+    xs, k, s, p = case
+    rng = _rng(9)
+    x = rng.standard_normal(xs)
+    X = _t(x)
+    y = ad.avg_pool2d(X, k, s, p, count_include_pad=count_include_pad)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.avg_pool2d(tx, k, s, p, count_include_pad=count_include_pad)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool2d_reference_and_tie_rule():
+    x = np.array([[[[1., 3., 3., 0.],
+                    [3., 2., 1., 3.],
+                    [0., 0., 5., 5.],
+                    [0., 0., 5., 5.]]]])
+    X = _t(x)
+    y = ad.max_pool2d(X, 2)
+    np.testing.assert_array_equal(y.numpy(), [[[[3., 3.], [0., 5.]]]])
+    y.backward(np.array([[[[1., 2.], [3., 4.]]]]))
+    # every window has tied maxima; each gradient lands on the first in row-major order
+    np.testing.assert_array_equal(X.grad.numpy(), [[[[0., 1., 2., 0.],
+                                                     [0., 0., 0., 0.],
+                                                     [3., 0., 4., 0.],
+                                                     [0., 0., 0., 0.]]]])
+
+
+def test_max_pool2d_nan_propagates_and_gets_gradient():
+    x = np.array([[[[1., np.nan], [2., 0.]]]])
+    X = _t(x)
+    y = ad.max_pool2d(X, 2)
+    assert np.isnan(y.numpy()).all()
+    y.backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(X.grad.numpy(), [[[[0., 1.], [0., 0.]]]])
+
+
+def test_max_pool2d_padding_is_minus_infinity():
+    x = -np.ones((1, 1, 2, 2))
+    y = ad.max_pool2d(_t(x), 2, stride=1, padding=1)
+    np.testing.assert_array_equal(y.numpy(), -np.ones((1, 1, 3, 3)))
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_pool_gradcheck_and_double_backward(device, op):
+    rng = _rng(10)
+    # distinct values keep max pooling away from its (measure-zero) kinks
+    x = rng.permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) / 7.0
+    X = _t(x, device)
+    pool = (lambda a: ad.max_pool2d(a, 3, 2, 1)) if op == "max" else \
+        (lambda a: ad.avg_pool2d(a, 3, 2, 1, count_include_pad=False))
+    assert ad.gradcheck(pool, [X])
+
+    def twice(a):
+        y = pool(a * a)
+        (ga,) = ad.grad((y * y).sum(), [a], create_graph=True)
+        return (ga * ga).sum()
+    assert ad.gradcheck(twice, [X])
+
+
+@pytest.mark.parametrize("dtype", [ad.float16, ad.bfloat16])
+def test_pool_half(dtype):
+    rng = _rng(11)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    X = _t(x)
+    y = ad.max_pool2d(X, 2) + ad.avg_pool2d(X, 3, 2, 1)
+    assert y.dtype == dtype
+    y.sum().backward()
+    assert X.grad.dtype == dtype
+    ref = ad.max_pool2d(_t(x.astype(np.float32)), 2) + ad.avg_pool2d(_t(x.astype(np.float32)), 3, 2, 1)
+    np.testing.assert_allclose(y.numpy().astype(np.float32), ref.numpy(), rtol=2e-2, atol=2e-2)
+
+
+def test_pool_errors():
+    x = ad.zeros((1, 2, 4, 4))
+    for pool in (ad.max_pool2d, ad.avg_pool2d):
+        name = pool.__name__
+        with pytest.raises(ValueError, match=rf"{name}: input must be 4-D"):
+            pool(ad.zeros((2, 4, 4)), 2)
+        with pytest.raises(ValueError, match=rf"{name}: kernel \(5, 5\).*larger than the padded"):
+            pool(x, 5)
+        with pytest.raises(ValueError, match=rf"{name}: padding \(2, 2\) must be at most half"):
+            pool(x, 3, padding=2)
+        with pytest.raises(ValueError, match=rf"{name}: stride must be >= 1"):
+            pool(x, 2, stride=0)
+        with pytest.raises(TypeError, match=rf"{name}: kernel_size must be an int or a pair"):
+            pool(x, 2.5)
+
+
+def test_derivative_strings_and_names():
+    X = _t(_rng().standard_normal((1, 1, 4, 4)))
+    W = _t(_rng().standard_normal((1, 1, 2, 2)))
+    for y, name in ((ad.conv2d(X, W), "conv2d"), (ad.max_pool2d(X, 2), "max_pool2d"),
+                    (ad.avg_pool2d(X, 2), "avg_pool2d")):
+        assert y.grad_fn.name == name
+        assert y.grad_fn.derivative
