@@ -11,3 +11,10 @@ from .module import Module, Parameter, functional_call
 from .serialization import CheckpointError, load, save
 
 # Layers from other files are imported below, one line per file.
+from . import functional, regularization
+from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
+                         Softplus, Tanh)
+from .gates import Gated, Highway, Residual
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss)
+from .regularization import l1_penalty, l2_penalty, penalized_parameters

@@ -12,6 +12,8 @@ import numpy as np
 
 import autodiff as ad
 
+from .linear import dropout, linear  # noqa: F401  (defined with the layers that use them)
+
 __all__ = [
     # activations
     "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "gelu", "silu", "softplus",
@@ -135,34 +137,8 @@ def log_softmax(x, axis=None, *, dim=None):
 
 
 # =====================================================================================
-# Dense layers, dropout, gates
+# Gates (linear and dropout live with their layers in nn/linear.py, imported above)
 # =====================================================================================
-
-def linear(x, weight, bias=None):
-    """x @ weight.T + bias, weight of shape (out_features, in_features)."""
-    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {tuple(x.shape)} does not match weight of "
-                         f"shape {tuple(weight.shape)} (out_features, in_features): the last "
-                         f"axis of the input must have in_features={weight.shape[-1]} entries")
-    out = ad.matmul(x, weight.T)
-    return out if bias is None else out + bias
-
-
-def dropout(x, p=0.5, training=True, inplace=False):
-    """Inverted dropout: zero each entry with probability p and scale the rest by
-    1 / (1 - p) while training; the identity otherwise. Reproducible under ad.manual_seed."""
-    if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p is the probability of zeroing an entry and must lie in "
-                         f"[0, 1], got {p!r}")
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x * 0.0
-    u = ad.rand(*x.shape, dtype=x.dtype, device=x.device).data
-    xp = ad.array_module(u)
-    mask = xp.where(u >= p, 1.0 / (1.0 - p), 0.0).astype(x.dtype)
-    return x * mask
-
 
 def gated_skip(transform, carry, gate=None):
     """The gated skip connection behind residual and highway layers:

@@ -1,0 +1,167 @@
+"""Activation layers: Modules wrapping the functions of nn.functional (PyTorch's names).
+
+`inplace=` is accepted where PyTorch has it, for drop-in compatibility; the result is
+always a new tensor (same values).
+"""
+from __future__ import annotations
+
+import numbers
+
+import autodiff as ad
+
+from . import functional as F
+from .init import constant_
+from .module import Module, Parameter
+
+__all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus",
+           "Softmax", "LogSoftmax"]
+
+
+class ReLU(Module):
+    """max(x, 0)"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x"""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """x if x > 0 else a * x with learnable slopes a: one shared (num_parameters=1) or one
+    per channel (num_parameters = C, the size of axis 1), each starting at `init`."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        if (not isinstance(num_parameters, numbers.Integral) or isinstance(num_parameters, bool)
+                or num_parameters < 1):
+            raise ValueError(f"PReLU: num_parameters must be a positive integer (1 or the "
+                             f"number of channels), got {num_parameters!r}")
+        self.num_parameters = int(num_parameters)
+        self.init = float(init)
+        self.weight = Parameter(ad.full((self.num_parameters,), self.init,
+                                        dtype=dtype or ad.float32, device=device))
+
+    def reset_parameters(self) -> None:
+        constant_(self.weight, self.init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class ELU(Module):
+    """x if x > 0 else alpha * (e^x - 1)"""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = float(alpha)
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x)"""
+
+    def forward(self, x):
+        return ad.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x)"""
+
+    def forward(self, x):
+        return ad.tanh(x)
+
+
+class GELU(Module):
+    """x Phi(x) (approximate="none", the erf form) or its tanh approximation"""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x)"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.silu(x)
+
+
+class Softplus(Module):
+    """log(1 + e^(beta x)) / beta, linear (x) where beta x > threshold"""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = float(beta)
+        self.threshold = float(threshold)
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    """e^(x_i) / sum_j e^(x_j) along `axis` (alias `dim`, PyTorch's name; default -1)"""
+
+    def __init__(self, axis: int | None = None, *, dim: int | None = None):
+        super().__init__()
+        self.axis = F._pick_axis("Softmax", axis, dim)
+
+    def forward(self, x):
+        return ad.softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Module):
+    """x_i - log sum_j e^(x_j) along `axis` (alias `dim`; default -1)"""
+
+    def __init__(self, axis: int | None = None, *, dim: int | None = None):
+        super().__init__()
+        self.axis = F._pick_axis("LogSoftmax", axis, dim)
+
+    def forward(self, x):
+        return ad.log_softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
