@@ -203,14 +203,14 @@ def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs
                            "computed under no_grad)")
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        grads = _run(root, _initial_grad(root, gradient, create_graph), retain_graph,
+        grads = _run([(root, _initial_grad(root, gradient, create_graph))], retain_graph,
                      create_graph, targets=inputs)
         owned = set()
         for t, g in zip(inputs, grads):
             if g is not None:
                 _accumulate_into(t, g if create_graph else g, create_graph, owned)
         return
-    _run(root, _initial_grad(root, gradient, create_graph), retain_graph, create_graph)
+    _run([(root, _initial_grad(root, gradient, create_graph))], retain_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -229,16 +229,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: input {i} does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    totals = [None] * len(inputs_list)
-    for out, g0 in zip(outputs, grad_outputs):
+    for out in outputs:
         if not out.requires_grad:
             raise RuntimeError("grad: an output does not require grad (it does not depend "
                                "on any input that requires grad)")
-        found = _run(out, _initial_grad(out, g0, create_graph), retain_graph, create_graph,
-                     targets=inputs_list)
-        for i, g in enumerate(found):
-            if g is not None:
-                totals[i] = g if totals[i] is None else totals[i] + g
+    # One pass from all outputs: a node they share is visited (and freed) once.
+    totals = _run([(out, _initial_grad(out, g0, create_graph))
+                   for out, g0 in zip(outputs, grad_outputs)],
+                  retain_graph, create_graph, targets=inputs_list)
     result = []
     for i, (t, g) in enumerate(zip(inputs_list, totals)):
         if g is None:
@@ -251,8 +249,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-def _run(root, g0, retain_graph, create_graph, targets=None):
-    """The backward pass. With `targets`, return their gradients instead of accumulating."""
+def _run(roots, retain_graph, create_graph, targets=None):
+    """The backward pass from `roots`, (tensor, initial gradient) pairs. With `targets`,
+    return their gradients instead of accumulating."""
     if create_graph:
         from .ops import symbolic as xp_graph
     anomaly = _mode.anomaly
@@ -260,8 +259,16 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
     epoch = _epoch[0]
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
     found = None if targets is None else [None] * len(targets)
-    grads = {id(root): g0}
-    heap = [(-root._seq, root)]
+    grads = {}
+    heap = []
+    for root, g0 in roots:
+        prev = grads.get(id(root))
+        if prev is None:
+            grads[id(root)] = g0
+            heap.append((-root._seq, root))
+        else:
+            grads[id(root)] = prev + g0
+    heapq.heapify(heap)
     owned = set()
     pop, push, ndarray = heapq.heappop, heapq.heappush, np.ndarray
     # Gradients of a create_graph pass are recorded only if grad mode is on.
@@ -293,12 +300,7 @@ def _run(root, g0, retain_graph, create_graph, targets=None):
             elif saved is None:
                 raise _released_error(node)
             if create_graph:
-                saved_arrays, xp_fast = node.saved, node.xp
-                node.saved, node.xp, node.create_graph = _symbolic_saved(node, t), xp_graph, True
-                try:
-                    in_grads = node.backward(node, g)
-                finally:
-                    node.saved, node.xp, node.create_graph = saved_arrays, xp_fast, False
+                in_grads = _symbolic_backward(node, t, g, xp_graph)
             else:
                 in_grads = node.backward(node, g)
             if type(in_grads) is not tuple:
@@ -357,7 +359,39 @@ def _as_gradient_array(g, like):
     return backend.array_module(like).asarray(g, dtype=like.dtype)
 
 
-def _opaque_gradient(node, g):
+def _symbolic_backward(node, t, g, xp_graph):
+    """Run node's rule on Tensors (create_graph), so its gradients are graph nodes.
+
+    A rule written with raw NumPy calls cannot: it fails on Tensors, or turns one into an
+    array (Tensor.__array__ flags that). It then runs on arrays instead and its gradients
+    become values that raise a clear error if differentiated again."""
+    saved_arrays, xp_fast = node.saved, node.xp
+    node.saved, node.xp, node.create_graph = _symbolic_saved(node, t), xp_graph, True
+    outer, _mode.array_escape = _mode.array_escape, False
+    failure = None
+    try:
+        in_grads = node.backward(node, g)
+    except (TypeError, AttributeError) as exc:
+        failure = exc
+    finally:
+        escaped = _mode.array_escape
+        _mode.array_escape = outer
+        node.saved, node.xp, node.create_graph = saved_arrays, xp_fast, False
+    if failure is None and not escaped:
+        return in_grads
+    if failure is not None:
+        reason = f"its backward fails on Tensors ({type(failure).__name__}: {failure})"
+        in_grads = node.backward(node, g.data)
+    else:
+        reason = "its backward converts a Tensor to a NumPy array"
+    if type(in_grads) is not tuple:
+        in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
+    return tuple(None if gi is None else
+                 _opaque_gradient(node, gi.data if isinstance(gi, Tensor) else gi, reason)
+                 for gi in in_grads)
+
+
+def _opaque_gradient(node, g, reason="its backward computed the gradient with raw arrays"):
     """A raw-array gradient in a create_graph pass: usable as a value, not differentiable."""
     from .function import Function
 
@@ -371,9 +405,9 @@ def _opaque_gradient(node, g):
         @staticmethod
         def backward(ctx, gg):
             raise RuntimeError(
-                f"{node.name}: its backward computed the gradient with raw arrays, so it cannot "
-                "be differentiated again (double backward). Write the backward with autodiff "
-                "operators / ctx.xp functions instead of numpy calls to support create_graph")
+                f"{node.name}: {reason}, so its gradient cannot be differentiated again "
+                "(double backward). Write the backward with autodiff operators and ctx.xp "
+                "functions instead of numpy calls to support create_graph")
 
     anchor = next((i for i in node.inputs if isinstance(i, Tensor) and i.requires_grad), None)
     return OpaqueGradient.apply(anchor) if anchor is not None else Tensor._make(g, None, False)

@@ -14,6 +14,9 @@ class _State(threading.local):
         self.anomaly = False
         self.scope = None        # innermost active Scope (nodes record it), or None
         self.observers = ()      # callbacks that watch each backward step
+        # False while a create_graph backward rule runs; Tensor.__array__ sets it True
+        # (the rule left the graph); None otherwise.
+        self.array_escape = None
 
 
 state = _State()

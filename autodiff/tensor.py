@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 
 from . import backend
+from .mode import state as _mode
 
 __all__ = ["Tensor"]
 
@@ -164,6 +165,8 @@ class Tensor:
         return bool(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        if self.requires_grad and _mode.array_escape is False:
+            _mode.array_escape = True  # a create_graph backward rule is leaving the graph
         arr = backend.to_device(self.data, "cpu")
         return arr if dtype is None else arr.astype(dtype)
 
