@@ -18,3 +18,6 @@ from .gates import Gated, Highway, Residual
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss)
 from .regularization import l1_penalty, l2_penalty, penalized_parameters
+from .conv import AvgPool2d, Conv2d, MaxPool2d
+from .embedding import Embedding
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm

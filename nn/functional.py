@@ -440,3 +440,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * _const(weight, input)
     return _reduce(loss, reduction, fname)
+
+
+# =====================================================================================
+# Convolution, pooling, normalisation, embedding (defined with their layers; re-exported)
+# =====================================================================================
+
+from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
+from .embedding import embedding  # noqa: E402
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
+
+__all__ += ["conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "group_norm",
+            "instance_norm", "embedding"]

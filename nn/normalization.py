@@ -1,0 +1,432 @@
+"""Normalisation layers and their functional forms: BatchNorm1d/2d, LayerNorm, GroupNorm,
+InstanceNorm2d.
+
+All of them compute y = (x - mean) / sqrt(var + eps) * weight + bias with the biased variance;
+they differ in the axes the statistics are taken over:
+
+    batch_norm     per channel, over the batch and every spatial axis (N, *)
+    layer_norm     per sample, over the trailing `normalized_shape`
+    group_norm     per sample and group of channels, over the group and spatial axes
+    instance_norm  per sample and channel, over the spatial axes
+
+Running statistics follow PyTorch: running = (1 - momentum) * running + momentum * batch,
+with the UNBIASED batch variance (n / (n - 1) * biased) going into running_var.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import autodiff as ad
+
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
+           "batch_norm", "layer_norm", "group_norm", "instance_norm", "normalize"]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def normalize(x, axes, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) over `axes` (biased variance), composed from autodiff ops
+    so every step is a node of the graph (slower than the fused batch_norm op)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return (x - mean) / ad.sqrt(var + eps)
+
+
+def _channel_shape(x, num):
+    """Shape that broadcasts a per-channel vector (axis 1) against x: (1, C, 1, ..., 1)."""
+    return (1, num) + (1,) * (x.ndim - 2)
+
+
+def _affine(y, weight, bias, shape):
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def _update_running(running, batch_stat, factor):
+    """running <- (1 - factor) * running + factor * batch_stat, in place, outside the graph."""
+    data = running.data
+    stat = batch_stat.data if isinstance(batch_stat, ad.Tensor) else batch_stat
+    data *= 1.0 - factor
+    data += (factor * stat).astype(data.dtype, copy=False)
+    ad.mark_modified(running)
+
+
+def _check_eps_momentum(owner, eps, momentum):
+    if not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
+    if momentum is not None and (not isinstance(momentum, numbers.Real)
+                                 or not 0 <= momentum <= 1):
+        raise ValueError(f"{owner}: momentum must be a number in [0, 1] or None (cumulative "
+                         f"average), got {momentum!r}")
+
+
+# ---------------------------------------------------------------------------- functional
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c per channel c (axis 1) of
+    x (N, C, *): batch statistics when training (running stats then updated in place,
+    running_var with the unbiased variance), else running_mean/running_var."""
+    x = input
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got shape "
+                         f"{tuple(x.shape)}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input with "
+                             f"{c} channels (shape {tuple(x.shape)}), got {tuple(t.shape)}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    use_batch = training or running_mean is None
+    if not use_batch:
+        # y = x * scale + shift with scale = w / sqrt(rv + eps), shift = b - rm * scale
+        shape = _channel_shape(x, c)
+        inv = 1.0 / ad.sqrt(running_var.detach() + eps)
+        scale = inv if weight is None else weight * inv
+        shift = -running_mean.detach() * scale
+        if bias is not None:
+            shift = shift + bias
+        return x * scale.reshape(shape) + shift.reshape(shape)
+    n = x.size // c if c else 0
+    if n <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input shape {tuple(x.shape)} ({n} value per channel); use a "
+                         "batch of 2 or more, or call model.eval()")
+    y, mean, var = _fused_batch_norm(x, weight, bias, eps)
+    if training and running_mean is not None:
+        with ad.no_grad():
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var * (n / (n - 1)), momentum)
+    return y
+
+
+def _fused_batch_norm(x, weight, bias, eps):
+    """(y, batch mean, biased batch var) from the engine's fused op (one graph node)."""
+    # TODO(H6's ad.batch_norm): composed until the fused op lands
+    axes = (0,) + tuple(range(2, x.ndim))
+    y = _affine(normalize(x, axes, eps), weight, bias, _channel_shape(x, x.shape[1]))
+    return y, x.data.mean(axis=axes), x.data.var(axis=axes)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics per sample over the
+    trailing axes that make up `normalized_shape`."""
+    shape = _shape_tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must match the trailing "
+                         f"axes of the input, got input shape {tuple(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got "
+                             f"{tuple(t.shape)}")
+    y = normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Split the C channels of x (N, C, *) into num_groups groups of C / num_groups and
+    normalise each sample's group over its channels and spatial axes; then per-channel
+    weight and bias."""
+    x = input
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, *), got shape "
+                         f"{tuple(x.shape)}")
+    n, c = x.shape[0], x.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: the {c} channels of input shape {tuple(x.shape)} "
+                         f"cannot be split into {num_groups} equal groups")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},), got "
+                             f"{tuple(t.shape)}")
+    grouped = x.reshape(n, num_groups, -1) if x.size else x.reshape(n, num_groups, 0)
+    y = normalize(grouped, 2, eps).reshape(x.shape)
+    return _affine(y, weight, bias, _channel_shape(x, c))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each sample and channel of x (N, C, *) over its spatial axes; with
+    use_input_stats=False use running_mean/running_var instead. When running stats are
+    given and use_input_stats is on, they move towards the batch average of the per-instance
+    means and unbiased variances (as PyTorch does)."""
+    x = input
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, *spatial), got "
+                         f"shape {tuple(x.shape)}")
+    c = x.shape[1]
+    shape = _channel_shape(x, c)
+    if not use_input_stats:
+        if running_mean is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                             "running_var")
+        y = (x - running_mean.detach().reshape(shape)) / ad.sqrt(
+            running_var.detach().reshape(shape) + eps)
+        return _affine(y, weight, bias, shape)
+    axes = tuple(range(2, x.ndim))
+    m = x.size // (x.shape[0] * c) if x.shape[0] * c else 0
+    if m <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when "
+                         f"training, got input shape {tuple(x.shape)}")
+    y = normalize(x, axes, eps)
+    if running_mean is not None:
+        with ad.no_grad():
+            data = x.data
+            mean = data.mean(axis=axes).mean(axis=0)
+            var = data.var(axis=axes, ddof=1).mean(axis=0)
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var, momentum)
+    return _affine(y, weight, bias, shape)
+
+
+def _shape_tuple(normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+# ---------------------------------------------------------------------------- layers
+
+class _BatchNorm(Module):
+    """Shared code of BatchNorm1d/2d: parameters, buffers, the momentum convention."""
+
+    _expected = ""  # the accepted input shapes, for errors
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None, device=None):
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
+            raise ValueError(f"{name}: num_features must be a positive integer, got "
+                             f"{num_features!r}")
+        _check_eps_momentum(name, eps, momentum)
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        kw = dict(dtype=dtype or ad.float32, device=device)
+        if affine:
+            self.weight = Parameter(ad.ones(num_features, **kw))
+            self.bias = Parameter(ad.zeros(num_features, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", ad.zeros(num_features, **kw))
+            self.register_buffer("running_var", ad.ones(num_features, **kw))
+            self.register_buffer("num_batches_tracked",
+                                 ad.tensor(0, dtype=ad.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            with ad.no_grad():
+                self.running_mean.data[...] = 0
+                self.running_var.data[...] = 1
+                self.num_batches_tracked.data[...] = 0
+            ad.mark_modified(self.running_mean, self.running_var, self.num_batches_tracked)
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input(self, x):
+        raise NotImplementedError
+
+    def forward(self, x):
+        self._check_input(x)
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}): expected "
+                             f"{self.num_features} channels (axis 1), got input shape "
+                             f"{tuple(x.shape)}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            # torch: count the batch, then momentum=None means a cumulative average
+            # (factor 1 / batches seen so far).
+            with ad.no_grad():
+                self.num_batches_tracked.data[...] += 1
+            ad.mark_modified(self.num_batches_tracked)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        # without tracked statistics the batch statistics are used in eval mode too
+        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          self.training, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) inputs per feature/channel C, over N (and
+    L): y = (x - mean) / sqrt(var + eps) * weight + bias."""
+
+    def _check_input(self, x):
+        if x.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d({self.num_features}): expected a 2-D (N, C) or "
+                             f"3-D (N, C, L) input, got shape {tuple(x.shape)}")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) inputs per channel, over N, H and W:
+    y = (x - mean) / sqrt(var + eps) * weight + bias."""
+
+    def _check_input(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"BatchNorm2d({self.num_features}): expected a 4-D (N, C, H, W) "
+                             f"input, got shape {tuple(x.shape)}")
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its trailing `normalized_shape` axes (same in training and
+    eval): y = (x - mean) / sqrt(var + eps) * weight + bias, weight/bias of that shape."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None, device=None):
+        super().__init__()
+        shape = _shape_tuple(normalized_shape)
+        if not shape or any(s <= 0 for s in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a "
+                             f"non-empty tuple of them, got {normalized_shape!r}")
+        _check_eps_momentum("LayerNorm", eps, None)
+        self.normalized_shape = shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        kw = dict(dtype=dtype or ad.float32, device=device)
+        if elementwise_affine:
+            self.weight = Parameter(ad.ones(shape, **kw))
+            self.bias = Parameter(ad.zeros(shape, **kw)) if bias else None
+            if not bias:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalise each sample's groups of num_channels / num_groups channels over the group
+    and spatial axes, then per-channel weight and bias."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None,
+                 device=None):
+        super().__init__()
+        if (not isinstance(num_groups, numbers.Integral) or num_groups <= 0
+                or not isinstance(num_channels, numbers.Integral) or num_channels <= 0
+                or num_channels % num_groups):
+            raise ValueError(f"GroupNorm: num_channels ({num_channels!r}) must be a positive "
+                             f"multiple of num_groups ({num_groups!r})")
+        _check_eps_momentum("GroupNorm", eps, None)
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        kw = dict(dtype=dtype or ad.float32, device=device)
+        if affine:
+            self.weight = Parameter(ad.ones(num_channels, **kw))
+            self.bias = Parameter(ad.zeros(num_channels, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected an "
+                             f"input of shape (N, {self.num_channels}, *), got shape "
+                             f"{tuple(x.shape)}")
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class InstanceNorm2d(Module):
+    """Normalise each sample and channel of (N, C, H, W) (or unbatched (C, H, W)) over H and
+    W; optional per-channel affine and running statistics (used in eval when tracked)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, dtype=None, device=None):
+        super().__init__()
+        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
+            raise ValueError(f"InstanceNorm2d: num_features must be a positive integer, got "
+                             f"{num_features!r}")
+        _check_eps_momentum("InstanceNorm2d", eps, momentum)
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        kw = dict(dtype=dtype or ad.float32, device=device)
+        if affine:
+            self.weight = Parameter(ad.ones(num_features, **kw))
+            self.bias = Parameter(ad.zeros(num_features, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", ad.zeros(num_features, **kw))
+            self.register_buffer("running_var", ad.ones(num_features, **kw))
+            self.register_buffer("num_batches_tracked",
+                                 ad.tensor(0, dtype=ad.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"InstanceNorm2d({self.num_features}): expected a 4-D "
+                             f"(N, C, H, W) or 3-D (C, H, W) input, got shape "
+                             f"{tuple(x.shape)}")
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x.unsqueeze(0)
+        if x.shape[1] != self.num_features:
+            message = (f"InstanceNorm2d({self.num_features}): expected {self.num_features} "
+                       f"channels, got input shape {tuple(x.shape)}")
+            if self.affine or self.track_running_stats:
+                raise ValueError(message)
+            # without per-channel state num_features is unused (PyTorch only warns too)
+            warnings.warn(message, stacklevel=2)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            with ad.no_grad():
+                self.num_batches_tracked.data[...] += 1
+            ad.mark_modified(self.num_batches_tracked)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_input_stats = self.training or not self.track_running_stats
+        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          use_input_stats, factor, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
