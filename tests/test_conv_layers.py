@@ -1,0 +1,202 @@
+"""Conv2d, MaxPool2d, AvgPool2d layers: vs a direct NumPy loop, vs torch with copied
+weights, gradcheck in float64, PyTorch's default init, clear errors."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import autodiff as ad
+import nn
+from nn import functional as F
+
+RNG = np.random.default_rng(2)
+
+
+def _np_conv(x, w, b, stride, padding, dilation):
+    """Direct definition: y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n,c,sp+di,sq+dj]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, _, hh, ww = xp.shape
+    co, _, kh, kw = w.shape
+    oh = (hh - dh * (kh - 1) - 1) // sh + 1
+    ow = (ww - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, co, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                       j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            y += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+    return y if b is None else y + b[None, :, None, None]
+
+
+@st.composite
+def conv_configs(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    # spatial sizes at least the dilated kernel extent minus padding: always valid
+    h = draw(st.integers(max(1, d[0] * (k[0] - 1) + 1 - 2 * p[0]), 6))
+    w = draw(st.integers(max(1, d[1] * (k[1] - 1) + 1 - 2 * p[1]), 6))
+    return dict(n=draw(st.integers(1, 2)), cin=draw(st.integers(1, 3)),
+                cout=draw(st.integers(1, 3)), hw=(h, w), k=k, s=s, p=p, d=d,
+                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+@given(cfg=conv_configs())
+def test_conv2d_layer_matches_direct_definition(cfg):
+    rng = np.random.default_rng(cfg["seed"])
+    layer = nn.Conv2d(cfg["cin"], cfg["cout"], cfg["k"], stride=cfg["s"], padding=cfg["p"],
+                      dilation=cfg["d"], bias=cfg["bias"]).to(ad.float64)
+    x_np = rng.standard_normal((cfg["n"], cfg["cin"]) + cfg["hw"])
+    y = layer(ad.tensor(x_np))
+    b = layer.bias.data if cfg["bias"] else None
+    expect = _np_conv(x_np, layer.weight.data, b, cfg["s"], cfg["p"], cfg["d"])
+    assert y.shape == expect.shape
+    np.testing.assert_allclose(y.data, expect, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=2),
+                                dict(stride=(2, 1), padding=(0, 1), bias=False),
+                                dict(padding="same"), dict(padding="valid")])
+def test_conv2d_matches_torch(kw):
+    torch = pytest.importorskip("torch")
+    ours = nn.Conv2d(3, 4, 3, **kw).to(ad.float64)
+    theirs = torch.nn.Conv2d(3, 4, 3, **kw).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.data))
+        if ours.bias is not None:
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    x_np = RNG.standard_normal((2, 3, 7, 6))
+    x, xt = ad.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    g = RNG.standard_normal(yt.shape)
+    y.backward(ad.tensor(g))
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10)
+    if ours.bias is not None:
+        np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind,kw", [("MaxPool2d", dict(kernel_size=2)),
+                                     ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1)),
+                                     ("AvgPool2d", dict(kernel_size=2)),
+                                     ("AvgPool2d", dict(kernel_size=3, stride=1, padding=1)),
+                                     ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1,
+                                                        count_include_pad=False))])
+def test_pooling_matches_torch(kind, kw):
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw)
+    x_np = RNG.standard_normal((2, 3, 6, 5))
+    x, xt = ad.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    g = RNG.standard_normal(yt.shape)
+    y.backward(ad.tensor(g))
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    # unbatched (C, H, W) input
+    np.testing.assert_allclose(ours(ad.tensor(x_np[0])).data,
+                               theirs(torch.from_numpy(x_np[0])).numpy(), rtol=1e-12)
+
+
+def test_small_convnet_loss_and_grads_match_torch():
+    """Conv -> BN -> ReLU -> MaxPool -> Conv -> AvgPool -> Flatten -> Linear -> CE."""
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+    ours = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(4, 6, 3), nn.AvgPool2d(2), nn.Flatten(),
+                         nn.Linear(6, 3)).to(ad.float64)
+    theirs = tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU(),
+                            tnn.MaxPool2d(2), tnn.Conv2d(4, 6, 3), tnn.AvgPool2d(2),
+                            tnn.Flatten(), tnn.Linear(6, 3)).double()
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.data))
+                            for k, v in ours.state_dict().items()})
+    x_np = RNG.standard_normal((5, 1, 8, 8))
+    t_np = RNG.integers(0, 3, size=5)
+    loss = F.cross_entropy(ours(ad.tensor(x_np)), ad.tensor(t_np))
+    loss.backward()
+    loss_t = tnn.functional.cross_entropy(theirs(torch.from_numpy(x_np)),
+                                          torch.from_numpy(t_np))
+    loss_t.backward()
+    assert abs(loss.item() - loss_t.item()) < 1e-12
+    for (name, p), (name_t, pt) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert name == name_t
+        np.testing.assert_allclose(p.grad.data, pt.grad.numpy(), rtol=1e-8, atol=1e-12,
+                                   err_msg=name)
+
+
+def test_default_init_bounds_like_torch():
+    ad.manual_seed(0)
+    layer = nn.Conv2d(8, 64, 3)
+    fan_in = 8 * 3 * 3
+    bound = 1 / math.sqrt(fan_in)
+    w, b = layer.weight.data, layer.bias.data
+    assert w.shape == (64, 8, 3, 3) and w.dtype == np.float32
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound  # uniform(-a, a) std = a/sqrt 3
+    assert np.abs(b).max() <= bound and b.std() > 0.3 * bound
+    assert nn.Conv2d(2, 3, 2, bias=False).bias is None
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(dilation=2, padding=1)])
+def test_gradcheck_float64(kw):
+    x = ad.tensor(RNG.standard_normal((2, 2, 5, 4)), requires_grad=True)
+    w = ad.tensor(RNG.standard_normal((3, 2, 2, 3)), requires_grad=True)
+    b = ad.tensor(RNG.standard_normal(3), requires_grad=True)
+    assert ad.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), (x, w, b))
+    # pooling: x without ties (distinct values) so the max is differentiable
+    xp = ad.tensor(RNG.permutation(40).reshape(2, 1, 5, 4) / 7.0, requires_grad=True)
+    assert ad.gradcheck(lambda x: F.max_pool2d(x, 2, 1, 1), (xp,))
+    assert ad.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (xp,))
+
+
+def test_errors():
+    conv = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4\): expected 3 input channels.*2 "
+                                         "channels"):
+        conv(ad.randn(1, 2, 5, 5))
+    with pytest.raises(ValueError, match="kernel.*larger than the padded input"):
+        conv(ad.randn(1, 3, 2, 5))
+    nn.Conv2d(3, 4, 3, padding=1)(ad.randn(1, 3, 1, 1))  # padded input 3x3: fine
+    with pytest.raises(ValueError, match="4-D"):
+        conv(ad.randn(3, 5))
+    with pytest.raises(ValueError, match="'same' needs stride 1"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="uneven padding"):
+        nn.Conv2d(3, 4, 2, padding="same")
+    with pytest.raises(ValueError, match="padding must be"):
+        nn.Conv2d(3, 4, 3, padding="full")
+    with pytest.raises(ValueError, match="in_channels"):
+        nn.Conv2d(0, 4, 3)
+    with pytest.raises(TypeError, match="kernel_size"):
+        nn.Conv2d(1, 4, 2.5)
+    with pytest.raises(ValueError, match="at most half the kernel"):
+        nn.MaxPool2d(2, padding=2)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        nn.MaxPool2d(3)(ad.randn(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="kernel_size and stride must be >= 1"):
+        nn.AvgPool2d(2, stride=0)
+
+
+def test_reprs():
+    assert repr(nn.Conv2d(1, 2, 3, padding=1, bias=False)) == (
+        "Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)")
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+
+
+def test_on_device(device):
+    conv = nn.Conv2d(2, 3, 3, padding=1).to(device)
+    x_np = RNG.standard_normal((2, 2, 4, 4)).astype(np.float32)
+    x = ad.tensor(x_np, device=device, requires_grad=True)
+    y = nn.MaxPool2d(2)(conv(x))
+    y.sum().backward()
+    assert y.device.startswith(device) and x.grad.device.startswith(device)
+    ref = _np_conv(x_np, conv.weight.cpu().numpy(), conv.bias.cpu().numpy(), (1, 1), (1, 1),
+                   (1, 1))
+    ref = ref.reshape(2, 3, 2, 2, 2, 2).max(axis=(3, 5))
+    np.testing.assert_allclose(y.cpu().numpy(), ref, rtol=1e-5, atol=1e-5)
