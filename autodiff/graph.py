@@ -117,6 +117,8 @@ def _initial_grad(root, gradient, create_graph):
             g = g.astype(root.dtype)
         if create_graph and isinstance(gradient, Tensor):
             return gradient
+        # A view: accumulation copies views, so no leaf's .grad aliases the caller's buffer.
+        g = g.view()
     if create_graph:
         return Tensor._make(g, None, False)
     return g
