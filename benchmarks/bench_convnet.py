@@ -1,0 +1,181 @@
+"""ConvNet training step on 1x28x28 inputs, batch 64 (issue 5), float32, single thread:
+
+    conv3x3(1->8, pad 1) -> ReLU -> maxpool2 -> conv3x3(8->16, pad 1) -> ReLU -> maxpool2
+    -> Linear(16*7*7 -> 10) -> softmax cross-entropy -> SGD step
+
+The engine version uses raw autodiff ops (parameters are Tensors with requires_grad), the
+baselines are torch (same architecture, torch.set_num_threads(1)) and a hand-written NumPy
+im2col implementation with its backward by hand. Target: autodiff <= 1.5 x torch.
+Run: OMP_NUM_THREADS=1 python benchmarks/bench_convnet.py [--repeats N]
+"""
+import argparse
+
+import _common  # noqa: F401  (single-threaded set-up first)
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+import autodiff as ad
+
+LR = 0.05
+BATCH = 64
+
+
+def make_params(seed=0):
+    rng = np.random.default_rng(seed)
+
+    def uniform(shape, fan_in):
+        bound = 1 / np.sqrt(fan_in)
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+    return [uniform((8, 1, 3, 3), 9), uniform(8, 9),
+            uniform((16, 8, 3, 3), 72), uniform(16, 72),
+            uniform((16 * 7 * 7, 10), 784), uniform(10, 784)]
+
+
+def autodiff_step(params, x, labels):
+    p = [ad.tensor(a.copy(), requires_grad=True) for a in params]
+    xt = ad.tensor(x)
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = p
+        h = ad.max_pool2d(ad.conv2d(xt, w1, b1, padding=1).relu(), 2)
+        h = ad.max_pool2d(ad.conv2d(h, w2, b2, padding=1).relu(), 2)
+        logits = h.reshape(h.shape[0], -1) @ w3 + b3
+        loss = ad.softmax_cross_entropy(logits, labels).mean()
+        loss.backward()
+        with ad.no_grad():
+            for t in p:
+                t.data -= LR * t.grad.data
+                t.grad = None
+        return loss
+    return step
+
+
+# ---------------------------------------------------------------- hand-written NumPy
+
+def _im2col(x, k=3, pad=1):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    s = xp.strides
+    view = as_strided(xp, (n, c, k, k, h, w), (s[0], s[1], s[2], s[3], s[2], s[3]))
+    return view.reshape(n, c * k * k, h * w)
+
+
+def _col2im(cols, shape, k=3, pad=1):
+    n, c, h, w = shape
+    six = cols.reshape(n, c, k, k, h, w)
+    out = np.zeros((n, c, h + 2 * pad, w + 2 * pad), cols.dtype)
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i:i + h, j:j + w] += six[:, :, i, j]
+    return out[:, :, pad:pad + h, pad:pad + w]
+
+
+def _pool_forward(x):
+    n, c, h, w = x.shape
+    win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(
+        n, c, h // 2, w // 2, 4)
+    arg = win.argmax(axis=-1)
+    return np.take_along_axis(win, arg[..., None], -1)[..., 0], arg
+
+
+def _pool_backward(g, arg, shape):
+    n, c, h, w = shape
+    onehot = (arg[..., None] == np.arange(4)) * g[..., None]
+    return onehot.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(shape)
+
+
+def numpy_step(params, x, labels):
+    w1, b1, w2, b2, w3, b3 = [a.copy() for a in params]
+    n = len(labels)
+    rows = np.arange(n)
+
+    def step():
+        cols1 = _im2col(x)
+        z1 = (w1.reshape(8, -1) @ cols1 + b1[:, None]).reshape(n, 8, 28, 28)
+        a1 = np.maximum(z1, 0)
+        p1, arg1 = _pool_forward(a1)
+        cols2 = _im2col(p1)
+        z2 = (w2.reshape(16, -1) @ cols2 + b2[:, None]).reshape(n, 16, 14, 14)
+        a2 = np.maximum(z2, 0)
+        p2, arg2 = _pool_forward(a2)
+        flat = p2.reshape(n, -1)
+        logits = flat @ w3 + b3
+        z = logits - logits.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -logp[rows, labels].mean()
+        g = np.exp(logp)
+        g[rows, labels] -= 1
+        g /= n
+        gw3, gb3 = flat.T @ g, g.sum(axis=0)
+        gp2 = (g @ w3.T).reshape(p2.shape)
+        gz2 = _pool_backward(gp2, arg2, a2.shape) * (z2 > 0)
+        g2 = gz2.reshape(n, 16, -1)
+        gw2 = (g2 @ cols2.transpose(0, 2, 1)).sum(axis=0).reshape(w2.shape)
+        gb2 = g2.sum(axis=(0, 2))
+        gp1 = _col2im(w2.reshape(16, -1).T @ g2, p1.shape)
+        gz1 = _pool_backward(gp1, arg1, a1.shape) * (z1 > 0)
+        g1 = gz1.reshape(n, 8, -1)
+        gw1 = (g1 @ cols1.transpose(0, 2, 1)).sum(axis=0).reshape(w1.shape)
+        gb1 = g1.sum(axis=(0, 2))
+        for w, gw in ((w1, gw1), (b1, gb1), (w2, gw2), (b2, gb2), (w3, gw3), (b3, gb3)):
+            w -= LR * gw
+        return loss
+    return step
+
+
+def torch_step(torch, params, x, labels):
+    F = torch.nn.functional
+    p = [torch.tensor(a, requires_grad=True) for a in params]
+    xt, yt = torch.tensor(x), torch.tensor(labels)
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = p
+        h = F.max_pool2d(F.conv2d(xt, w1, b1, padding=1).relu(), 2)
+        h = F.max_pool2d(F.conv2d(h, w2, b2, padding=1).relu(), 2)
+        logits = h.reshape(h.shape[0], -1) @ w3 + b3
+        loss = F.cross_entropy(logits, yt)
+        loss.backward()
+        with torch.no_grad():
+            for t in p:
+                t -= LR * t.grad
+                t.grad = None
+        return loss
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=60)
+    args = parser.parse_args()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, BATCH)
+    params = make_params()
+    # The three implementations compute the same numbers: compare two steps' losses.
+    ad_run, np_run = autodiff_step(params, x, labels), numpy_step(params, x, labels)
+    for _ in range(2):
+        np.testing.assert_allclose(float(ad_run().item()), float(np_run()), rtol=1e-4)
+    torch = _common.try_torch()
+    timers = [("torch", None if torch is None else torch_step(torch, params, x, labels)),
+              ("hand-written NumPy im2col", numpy_step(params, x, labels)),
+              ("autodiff", autodiff_step(params, x, labels))]
+    # Interleave the measurements so that load changes on a shared machine hit all alike.
+    times = {name: [] for name, fn in timers if fn is not None}
+    for fn in (fn for _, fn in timers if fn is not None):
+        _common.median_time(fn, repeats=1, warmup=3)
+    for _ in range(args.repeats):
+        for name, fn in timers:
+            if fn is not None:
+                times[name].append(_common.median_time(fn, repeats=1, warmup=0))
+    med = {name: float(np.median(ts)) for name, ts in times.items()}
+    base = med.get("torch")
+    print(f"ConvNet step, batch {BATCH}, 1x28x28, float32, one thread (median of "
+          f"{args.repeats}; ratio vs torch)")
+    for name in times:
+        print(_common.row(name, med[name], baseline=base))
+    if base is not None:
+        print(f"  target: autodiff <= 1.50x torch; measured {med['autodiff'] / base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
