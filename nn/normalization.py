@@ -73,48 +73,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                momentum=0.1, eps=1e-5):
     """y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c per channel c (axis 1) of
     x (N, C, *): batch statistics when training (running stats then updated in place,
-    running_var with the unbiased variance), else running_mean/running_var."""
-    x = input
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got shape "
-                         f"{tuple(x.shape)}")
-    c = x.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != (c,):
-            raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input with "
-                             f"{c} channels (shape {tuple(x.shape)}), got {tuple(t.shape)}")
+    running_var with the unbiased variance), else running_mean/running_var; without
+    running statistics the batch statistics are used in eval too (as PyTorch).
+
+    Training runs the engine's fused `ad.batch_norm` op: one graph node whose backward is
+    the closed form of the Batch Normalization paper."""
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-    use_batch = training or running_mean is None
-    if not use_batch:
-        # y = x * scale + shift with scale = w / sqrt(rv + eps), shift = b - rm * scale
-        shape = _channel_shape(x, c)
-        inv = 1.0 / ad.sqrt(running_var.detach() + eps)
-        scale = inv if weight is None else weight * inv
-        shift = -running_mean.detach() * scale
-        if bias is not None:
-            shift = shift + bias
-        return x * scale.reshape(shape) + shift.reshape(shape)
-    n = x.size // c if c else 0
-    if n <= 1:
-        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                         f"got input shape {tuple(x.shape)} ({n} value per channel); use a "
-                         "batch of 2 or more, or call model.eval()")
-    y, mean, var = _fused_batch_norm(x, weight, bias, eps)
-    if training and running_mean is not None:
-        with ad.no_grad():
-            _update_running(running_mean, mean, momentum)
-            _update_running(running_var, var * (n / (n - 1)), momentum)
-    return y
-
-
-def _fused_batch_norm(x, weight, bias, eps):
-    """(y, batch mean, biased batch var) from the engine's fused op (one graph node)."""
-    # TODO(H6's ad.batch_norm): composed until the fused op lands
-    axes = (0,) + tuple(range(2, x.ndim))
-    y = _affine(normalize(x, axes, eps), weight, bias, _channel_shape(x, x.shape[1]))
-    return y, x.data.mean(axis=axes), x.data.var(axis=axes)
+    use_batch = bool(training) or running_mean is None
+    return ad.batch_norm(input, running_mean, running_var, weight, bias,
+                         training=use_batch, momentum=momentum, eps=eps)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

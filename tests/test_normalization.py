@@ -168,7 +168,6 @@ def test_fused_batch_norm_backward_matches_composed_formula(shape):
         np.testing.assert_allclose(fused, composed, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.skipif(not hasattr(ad, "batch_norm"), reason="ad.batch_norm not landed yet")
 def test_fused_batch_norm_is_one_node():
     x = ad.randn(4, 3, requires_grad=True)
     w, b = ad.ones(3, requires_grad=True), ad.zeros(3, requires_grad=True)
