@@ -58,12 +58,20 @@ class _Switch:
         return ()
 
 
-class no_grad(_Switch):
+class _BareDecorator(_Switch):
+    """A switch without arguments: `@no_grad` works as well as `@no_grad()`."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
+
+
+class no_grad(_BareDecorator):
     """Disable graph recording inside the block (or decorated function); thread-local."""
     _attr, _value = "grad_enabled", False
 
 
-class enable_grad(_Switch):
+class enable_grad(_BareDecorator):
     """Enable graph recording inside the block, e.g. within a `no_grad` region."""
     _attr, _value = "grad_enabled", True
 
