@@ -1,0 +1,172 @@
+"""Grad mode (no_grad / enable_grad / set_grad_enabled), thread-locality, anomaly mode."""
+import threading
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+
+
+@pytest.fixture
+def x():
+    return ad.tensor([1.0, 2.0], requires_grad=True)
+
+
+def test_no_grad_context_manager(x):
+    assert ad.is_grad_enabled()
+    with ad.no_grad():
+        assert not ad.is_grad_enabled()
+        y = x * 2
+    assert ad.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    np.testing.assert_array_equal(y.numpy(), [2.0, 4.0])
+    assert (x * 2).requires_grad
+
+
+def test_enable_grad_inside_no_grad(x):
+    with ad.no_grad():
+        with ad.enable_grad():
+            assert ad.is_grad_enabled()
+            y = x * 2
+        assert not ad.is_grad_enabled()
+    assert y.requires_grad and y.grad_fn.name == "mul"
+
+
+@pytest.mark.parametrize("mode", [True, False])
+def test_set_grad_enabled(x, mode):
+    with ad.set_grad_enabled(mode):
+        assert ad.is_grad_enabled() is mode
+        assert (x * 2).requires_grad is mode
+    assert ad.is_grad_enabled()
+
+
+def test_modes_restore_after_exceptions():
+    with pytest.raises(ZeroDivisionError):
+        with ad.no_grad():
+            1 / 0
+    assert ad.is_grad_enabled()
+    with pytest.raises(KeyError):
+        with ad.no_grad():
+            with ad.enable_grad():
+                raise KeyError
+    assert ad.is_grad_enabled()
+
+
+def test_modes_as_decorators(x):
+    @ad.no_grad()
+    def frozen(t):
+        return t * 2, ad.is_grad_enabled()
+
+    @ad.no_grad
+    def bare(t):          # torch also accepts the decorator without parentheses
+        return t * 2
+
+    @ad.enable_grad()
+    def tracked(t):
+        return t * 2
+
+    @ad.set_grad_enabled(False)
+    def switched_off(t):
+        return t * 2
+
+    y, flag = frozen(x)
+    assert not y.requires_grad and not flag
+    assert not bare(x).requires_grad
+    assert ad.is_grad_enabled()
+    with ad.no_grad():
+        assert tracked(x).requires_grad
+        assert not ad.is_grad_enabled()
+    assert not switched_off(x).requires_grad
+    assert frozen.__name__ == "frozen" and bare.__name__ == "bare"
+
+
+def test_decorated_function_is_reentrant(x):
+    @ad.no_grad()
+    def f(t, depth):
+        if depth:
+            with ad.enable_grad():
+                inner = f(t, depth - 1)
+            assert not ad.is_grad_enabled()
+            return inner
+        return t * 2
+
+    assert not f(x, 3).requires_grad
+    assert ad.is_grad_enabled()
+
+
+def test_backward_itself_works_under_no_grad(x):
+    loss = (x * x).sum()
+    with ad.no_grad():
+        loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    assert not x.grad.requires_grad
+
+
+def test_no_grad_is_thread_local(x):
+    barrier = threading.Barrier(2, timeout=10)
+    seen = {}
+
+    def worker_off():
+        with ad.no_grad():
+            barrier.wait()        # both threads are inside their blocks now
+            seen["off"] = ((x * 2).requires_grad, ad.is_grad_enabled())
+            barrier.wait()
+
+    def worker_on():
+        barrier.wait()
+        seen["on"] = ((x * 2).requires_grad, ad.is_grad_enabled())
+        barrier.wait()
+
+    threads = [threading.Thread(target=worker_off), threading.Thread(target=worker_on)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert seen == {"off": (False, False), "on": (True, True)}
+    assert ad.is_grad_enabled()
+
+
+def test_new_thread_starts_with_grad_enabled():
+    result = []
+    with ad.no_grad():
+        t = threading.Thread(target=lambda: result.append(ad.is_grad_enabled()))
+        t.start()
+        t.join()
+    assert result == [True]
+
+
+def test_anomaly_off_by_default_and_context():
+    assert not ad.is_anomaly_enabled()
+    with ad.detect_anomaly():
+        assert ad.is_anomaly_enabled()
+        with ad.detect_anomaly(False):
+            assert not ad.is_anomaly_enabled()
+    assert not ad.is_anomaly_enabled()
+
+
+def test_anomaly_forward_names_op_and_user_line():
+    x = ad.tensor([1.0, -1.0], requires_grad=True)
+    with np.errstate(all="ignore"), ad.detect_anomaly():
+        with pytest.raises(FloatingPointError) as info:
+            ad.log(x)  # the line the message must point at
+    msg = str(info.value)
+    assert "forward of log produced NaN or Inf" in msg
+    assert "test_modes.py" in msg and "the line the message must point at" in msg
+
+
+def test_anomaly_backward_names_op_and_user_line():
+    x = ad.tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(all="ignore"), ad.detect_anomaly():
+        y = ad.sqrt(x)  # sqrt'(0) is infinite
+        with pytest.raises(FloatingPointError) as info:
+            y.sum().backward()
+    msg = str(info.value)
+    assert "backward of sqrt produced NaN or Inf" in msg and "input 0" in msg
+    assert "test_modes.py" in msg and "sqrt'(0) is infinite" in msg
+
+
+def test_without_anomaly_mode_nan_passes_silently():
+    x = ad.tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(all="ignore"):
+        ad.sqrt(x).sum().backward()
+    assert np.isinf(x.grad.numpy()[0])
