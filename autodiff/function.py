@@ -112,9 +112,13 @@ class Function:
                 else:
                     arrays = (a.data, b)
                     needs = (a.requires_grad, False)
+                    if type(b) is float and a.data.dtype == _bfloat16:
+                        arrays = (a.data, _bf16_scalar(b))
             elif isinstance(b, Tensor):
                 arrays = (a, b.data)
                 needs = (False, b.requires_grad)
+                if type(a) is float and b.data.dtype == _bfloat16:
+                    arrays = (_bf16_scalar(a), b.data)
             else:
                 arrays = args
                 needs = (False, False)
@@ -124,6 +128,9 @@ class Function:
         else:
             arrays = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            if float in map(type, args) and any(getattr(a, "dtype", None) == _bfloat16
+                                                for a in arrays):
+                arrays = tuple(_bf16_scalar(a) if type(a) is float else a for a in arrays)
         ctx.xp = xp = np if type(arrays[0]) is _ndarray else backend.array_module(*arrays)
         ctx.needs_input_grad = needs
         try:
@@ -162,6 +169,15 @@ class Function:
         if mode.anomaly:
             _anomaly_forward(ctx, out)
         return result
+
+
+def _bf16_scalar(value):
+    """A Python float operand of a bfloat16 op, as a 0-d bfloat16 array.
+
+    NumPy treats Python scalars as "weak" (float16 * 0.5 stays float16), but ml_dtypes'
+    bfloat16 does not: bfloat16 * 0.5 would come back as float32. Rounding the scalar to
+    bfloat16 keeps the result in the input's dtype, as in PyTorch."""
+    return np.asarray(value, dtype=_bfloat16)
 
 
 def is_recording(*tensors) -> bool:

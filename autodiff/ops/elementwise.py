@@ -187,7 +187,9 @@ class Clip(Function):
     def forward(ctx, x, lo=None, hi=None):
         ctx.save(x)
         ctx.lo, ctx.hi = lo, hi
-        return ctx.xp.clip(x, lo, hi)
+        out = ctx.xp.clip(x, lo, hi)
+        # bfloat16 does not treat float bounds as weak scalars (would give float32)
+        return out.astype(x.dtype) if x.dtype == backend.bfloat16 else out
 
     @staticmethod
     def backward(ctx, g):
@@ -278,9 +280,13 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.tanh(x * 0.5)
+        # half types in float32 (bfloat16 * 0.5 would promote anyway), rounded once at the end
+        acc = backend.accumulation_dtype(x.dtype)
+        out = ctx.xp.tanh((x.astype(acc) if acc is not None else x) * 0.5)
         out *= 0.5
         out += 0.5
+        if acc is not None:
+            out = out.astype(x.dtype)
         ctx.save(out)
         return out
 
