@@ -287,6 +287,8 @@ def _run(roots, retain_graph, create_graph, targets=None):
             if target_ids is not None and id(t) in target_ids:
                 found[target_ids[id(t)]] = g
                 if t._node is None:
+                    if observers:
+                        _notify(observers, t, g, None, None)
                     continue
             node = t._node
             if node is None:
