@@ -1,1 +1,25 @@
-"""viz: lecture-grade graphviz diagrams of autodiff computation graphs."""
+"""viz: lecture-grade graphviz diagrams of autodiff computation graphs.
+
+    import viz
+    with viz.record_grads():          # keep every intermediate's gradient too
+        loss.backward()
+    g = viz.draw_graph(loss, show_local_grads=True)   # a graphviz.Digraph
+    viz.save(g, "fig.svg")            # .svg/.png always; .pdf with a system Graphviz
+    viz.draw_backward_graph(loss)     # the graph create_graph=True records
+    viz.backprop_steps(loss, "steps.html")   # one page stepping through backprop
+
+`python -m viz gallery --out DIR` renders the lecture gallery; `python -m viz render
+FILE.py:FUNC --out fig.svg` draws what a function returns.
+"""
+from .draw import draw_backward_graph, draw_graph
+from .record import record_grads
+from .render import Diagram, RenderError, RendererNotFound, find_renderer, render_bytes, save
+
+__all__ = ["draw_graph", "draw_backward_graph", "backprop_steps", "record_grads", "save",
+           "render_bytes", "find_renderer", "Diagram", "RenderError", "RendererNotFound"]
+
+
+def backprop_steps(root, path, **options):
+    """Write one self-contained HTML page stepping through backprop (see viz.steps)."""
+    from .steps import backprop_steps as _steps
+    return _steps(root, path, **options)
