@@ -79,3 +79,7 @@ def clip_grad_value_(parameters, clip_value) -> None:
     c = float(clip_value)
     for g in _grads(parameters):
         g.data = _same_dtype(g.data.clip(-c, c), g.data)
+
+
+from .fuse import fuse_batchnorm  # noqa: E402,F401  (folding BatchNorm for inference)
+__all__ += ["fuse_batchnorm"]
