@@ -152,7 +152,7 @@ class _Extremum(Function):
         x, out = ctx.saved
         mask = x == _expand(ctx, out)
         count = mask.sum(axis=ctx.axes, keepdims=True)
-        return ctx.xp.where(mask, _expand(ctx, g) / count.astype(g.dtype), 0)
+        return ctx.xp.where(mask, _expand(ctx, g) / ctx.xp.asarray(count, dtype=g.dtype), 0)
 
 
 class Max(_Extremum):
