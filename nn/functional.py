@@ -299,7 +299,12 @@ def _reduce_rows(rows_loss, per_row, reduction, shape, fname):
         return rows_loss.sum()
     if per_row is None:
         return rows_loss.mean()
-    return rows_loss.sum() / per_row.sum()  # 0/0 = nan when every row is ignored, as PyTorch
+    total = per_row.sum()
+    if not bool(total != 0):
+        # every target ignored (or zero weight): the mean is 0/0 = nan, but the gradient
+        # is 0, not nan, as in PyTorch: nothing in this batch should move the weights
+        return rows_loss.sum() * 0.0 + float("nan")
+    return rows_loss.sum() / total
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -376,6 +381,9 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_s
 
 # ---------------------------------------------------------------- binary losses
 
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's constant is a C float: the same rounding
+
+
 class _BinaryCrossEntropy(ad.Function):
     """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (as PyTorch)"""
     op_name = "binary_cross_entropy"
@@ -395,7 +403,7 @@ class _BinaryCrossEntropy(ad.Function):
         gx = gt = None
         if ctx.needs_input_grad[0]:
             # PyTorch's rule: the clamp keeps the gradient finite at x = 0 and x = 1
-            gx = g * (x - t) / xp.maximum(x * (1 - x), 1e-12)
+            gx = g * (x - t) / xp.maximum(x * (1 - x), _BCE_EPS)
         if ctx.needs_input_grad[1]:
             log_x, log_1mx = _clamped_logs(xp, x)
             gt = g * (log_1mx - log_x)
