@@ -22,7 +22,12 @@ def _check_features(layer: str, **sizes):
             raise ValueError(f"{layer}: {name} must be a positive integer, got {n!r}")
 
 
-def _check_input(layer: str, x, in_features: int, what: str = "in_features"):
+def _check_input(layer, x, in_features: int, what: str = "in_features"):
+    """Raise a clear error unless x is a Tensor whose last dimension is in_features
+    (`layer` is the layer's name, or a function giving it, formatted only on error)."""
+    if isinstance(x, ad.Tensor) and x.ndim and x.shape[-1] == in_features:
+        return
+    layer = layer() if callable(layer) else layer
     if not isinstance(x, ad.Tensor):
         raise TypeError(f"{layer}: expected an ad.Tensor input, got {type(x).__name__} "
                         "(wrap data with ad.tensor(...))")
@@ -72,8 +77,11 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         _reset_affine(self.weight, self.bias)
 
+    def _label(self):
+        return f"Linear({self.in_features}, {self.out_features})"
+
     def forward(self, x):
-        _check_input(f"Linear({self.in_features}, {self.out_features})", x, self.in_features)
+        _check_input(self._label, x, self.in_features)
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 
@@ -106,9 +114,11 @@ class Maxout(Module):
     def reset_parameters(self) -> None:
         _reset_affine(self.weight, self.bias)
 
+    def _label(self):
+        return f"Maxout({self.in_features}, {self.out_features}, pieces={self.pieces})"
+
     def forward(self, x):
-        _check_input(f"Maxout({self.in_features}, {self.out_features}, "
-                     f"pieces={self.pieces})", x, self.in_features)
+        _check_input(self._label, x, self.in_features)
         z = x @ self.weight.T
         if self.bias is not None:
             z = z + self.bias

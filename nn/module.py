@@ -100,20 +100,22 @@ class Module:
         if "_forward_pre_hooks" not in d:
             raise RuntimeError(f"{type(self).__name__} was called before Module.__init__(); "
                                "call super().__init__() first in its __init__")
-        for hook in tuple(d["_forward_pre_hooks"].values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        if d["_forward_pre_hooks"]:
+            for hook in tuple(d["_forward_pre_hooks"].values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         if ad.is_grad_enabled():
             # Recorded nodes carry the scope; without recording there is nothing to label.
             with ad.scope(self._scope_label(), owner=self):
                 out = self.forward(*args, **kwargs)
         else:
             out = self.forward(*args, **kwargs)
-        for hook in tuple(d["_forward_hooks"].values()):
-            result = hook(self, args, out)
-            if result is not None:
-                out = result
+        if d["_forward_hooks"]:
+            for hook in tuple(d["_forward_hooks"].values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
         return out
 
     def register_forward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
