@@ -109,3 +109,142 @@ def test_hessian_matches_torch_for_table_ops(row, data, seed):
         for j in range(len(case.arrays)):
             np.testing.assert_allclose(ours[i][j].data, ref[i][j].numpy(), rtol=1e-8, atol=1e-9,
                                        err_msg=f"{row.name}: d2/dx{i}dx{j}")
+
+
+# ---------------------------------------------------------------- closed forms
+
+TANH_POINTS = [-2.0, -0.5, 0.0, 0.3, 1.7]
+
+
+def _tanh_derivatives(x):
+    t = np.tanh(x)
+    s = 1 - t ** 2
+    return [s, -2 * t * s, s * (6 * t ** 2 - 2), 8 * t * s * (2 - 3 * t ** 2)]
+
+
+def test_tanh_derivatives_up_to_order_4():
+    x = ad.tensor(TANH_POINTS, dtype=ad.float64, requires_grad=True)
+    expected = _tanh_derivatives(np.array(TANH_POINTS))
+    d = ad.tanh(x)
+    for order in range(4):
+        (d,) = ad.grad(d.sum(), x, create_graph=True)  # elementwise: the sum keeps it exact
+        np.testing.assert_allclose(d.data, expected[order], rtol=1e-12, atol=1e-14,
+                                   err_msg=f"order {order + 1}")
+
+
+def test_tanh_derivatives_match_torch():
+    torch = pytest.importorskip("torch")
+    x = ad.tensor(TANH_POINTS, dtype=ad.float64, requires_grad=True)
+    tx = torch.tensor(TANH_POINTS, dtype=torch.float64, requires_grad=True)
+    d, td = ad.tanh(x), torch.tanh(tx)
+    for _ in range(4):
+        (d,) = ad.grad(d.sum(), x, create_graph=True)
+        (td,) = torch.autograd.grad(td.sum(), tx, create_graph=True)
+        np.testing.assert_allclose(d.data, td.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def rosenbrock(x, a=1.0, b=100.0):
+    """sum_i (a - x_i)^2 + b (x_{i+1} - x_i^2)^2"""
+    return ((a - x[:-1]) ** 2 + b * (x[1:] - x[:-1] ** 2) ** 2).sum()
+
+
+@pytest.mark.parametrize("point", [(1.0, 1.0), (-1.2, 1.0), (0.0, 0.0), (0.5, -0.7)])
+def test_rosenbrock_hessian_closed_form(point):
+    x, y = point
+    H = F.hessian(rosenbrock)(ad.tensor(point, dtype=ad.float64))
+    expected = np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x],
+                         [-400 * x, 200.0]])
+    np.testing.assert_allclose(H.data, expected, rtol=1e-12, atol=1e-10)
+    g = F.grad(rosenbrock)(ad.tensor(point, dtype=ad.float64))
+    np.testing.assert_allclose(g.data, [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)],
+                               rtol=1e-12, atol=1e-10)
+
+
+def test_rosenbrock_hessian_n_dimensional_is_tridiagonal_closed_form():
+    x = np.array([0.3, -0.8, 1.1, 0.9, -0.2])
+    H = F.hessian(rosenbrock)(ad.tensor(x, dtype=ad.float64)).data
+    n = len(x)
+    expected = np.zeros((n, n))
+    for i in range(n - 1):  # each term couples x_i and x_{i+1}
+        expected[i, i] += 2 - 400 * (x[i + 1] - x[i] ** 2) + 800 * x[i] ** 2
+        expected[i, i + 1] += -400 * x[i]
+        expected[i + 1, i] += -400 * x[i]
+        expected[i + 1, i + 1] += 200
+    np.testing.assert_allclose(H, expected, rtol=1e-12, atol=1e-10)
+
+
+@given(st.integers(1, 6), st.integers(0, 2 ** 16))
+def test_hessian_of_quadratic_form_is_a_plus_a_transpose(n, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n))
+    x = rng.standard_normal(n)
+    f = lambda v: v @ (ad.tensor(A) @ v)  # noqa: E731
+    np.testing.assert_allclose(F.hessian(f)(ad.tensor(x)).data, A + A.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(F.grad(f)(ad.tensor(x)).data, (A + A.T) @ x, rtol=1e-12,
+                               atol=1e-12)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=6))
+def test_softmax_jacobian_is_diag_s_minus_s_s_transpose(values):
+    x = np.array(values)
+    s = np.exp(x - x.max())
+    s /= s.sum()
+    J = F.jacobian(ad.softmax)(ad.tensor(x)).data
+    np.testing.assert_allclose(J, np.diag(s) - np.outer(s, s), rtol=1e-10, atol=1e-13)
+
+
+def test_softmax_jacobian_batched_along_an_axis():
+    x = np.random.default_rng(0).standard_normal((3, 2))  # softmax over axis 0, per column
+    J = F.jacobian(lambda t: ad.softmax(t, axis=0))(ad.tensor(x)).data  # (3, 2, 3, 2)
+    for c in range(2):
+        s = np.exp(x[:, c]) / np.exp(x[:, c]).sum()
+        np.testing.assert_allclose(J[:, c, :, c], np.diag(s) - np.outer(s, s), atol=1e-13)
+        np.testing.assert_array_equal(J[:, c, :, 1 - c], 0.0)
+
+
+def test_softmax_cross_entropy_double_backward():
+    # loss_n = logsumexp(x_n) - x_n[t_n]: Hessian w.r.t. row n is diag(p_n) - p_n p_n^T.
+    x = np.random.default_rng(1).standard_normal((2, 3))
+    targets = np.array([2, 0])
+    f = lambda t: ad.softmax_cross_entropy(t, targets).sum()  # noqa: E731
+    H = F.hessian(f)(ad.tensor(x)).data
+    for n in range(2):
+        p = np.exp(x[n]) / np.exp(x[n]).sum()
+        np.testing.assert_allclose(H[n, :, n, :], np.diag(p) - np.outer(p, p), atol=1e-13)
+        np.testing.assert_array_equal(H[n, :, 1 - n, :], 0.0)
+    assert ad.gradgradcheck(lambda t: ad.softmax_cross_entropy(t, targets),
+                            (ad.tensor(x, requires_grad=True),))
+
+
+def test_third_order_mixed_partials_are_symmetric():
+    # f = x^2 y^3 z: d3f/dx dy dz = 2x * 3y^2 in any order.
+    x, y, z = (ad.tensor(v, dtype=ad.float64, requires_grad=True) for v in (0.7, -1.3, 2.0))
+    f = x ** 2 * y ** 3 * z
+    (fx,) = ad.grad(f, x, create_graph=True)
+    (fxy,) = ad.grad(fx, y, create_graph=True)
+    (fxyz,) = ad.grad(fxy, z)
+    (fz,) = ad.grad(f, z, create_graph=True)
+    (fzy,) = ad.grad(fz, y, create_graph=True)
+    (fzyx,) = ad.grad(fzy, x)
+    expected = 2 * 0.7 * 3 * 1.3 ** 2
+    assert fxyz.item() == pytest.approx(expected, rel=1e-12)
+    assert fzyx.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_backward_create_graph_fills_differentiable_grad():
+    x = ad.tensor([0.5, 2.0], dtype=ad.float64, requires_grad=True)
+    (x ** 3).sum().backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    np.testing.assert_allclose(g.data, 3 * x.data ** 2)
+    (h,) = ad.grad(g.sum(), x)
+    np.testing.assert_allclose(h.data, 6 * x.data)
+
+
+def test_gradgradcheck_error_names_grad_output_and_validates():
+    x = ad.tensor([1.0, 2.0], dtype=ad.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="no input requires grad"):
+        ad.gradgradcheck(lambda t: t * 2, (x.detach(),))
+    with pytest.raises(ValueError, match=r"grad_outputs\[0\] has shape \(3,\)"):
+        ad.gradgradcheck(lambda t: t * 2, (x,), grad_outputs=(np.ones(3),))
+    assert ad.gradgradcheck(lambda t: t.exp(), (x,), grad_outputs=(np.array([1.0, -2.0]),))
