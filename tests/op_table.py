@@ -206,9 +206,8 @@ def _tdims(x, axis):
 
 def _t_reduce(method):
     def fn(x, axis=None, keepdims=False, **kw):
-        if x.ndim == 0:
-            return getattr(x, method)(**kw) if method not in ("amax", "amin") else x.clone()
-        return getattr(x, method)(dim=_tdims(x, axis), keepdim=keepdims, **kw)
+        dim = 0 if x.ndim == 0 else _tdims(x, axis)  # torch reduces a 0-d tensor over dim 0
+        return getattr(x, method)(dim=dim, keepdim=keepdims, **kw)
     return fn
 
 
@@ -452,10 +451,22 @@ def _setitem_np(x, v, index):
     return y
 
 
+def _flat_positions(shape, index):
+    """The flat positions NumPy's `index` selects from an array of `shape` (as a torch
+    LongTensor of the result's shape): torch has no negative-step slices, but it can
+    gather/scatter at explicit positions with the same meaning."""
+    return _torch().as_tensor(np.arange(int(np.prod(shape))).reshape(shape)[index].copy())
+
+
+def _getitem_torch(x, index):
+    return x.reshape(-1)[_flat_positions(tuple(x.shape), index)]
+
+
 def _setitem_torch(x, v, index):
-    y = x.clone()
-    y[_to_torch_index(index)] = v
-    return y
+    pos = _flat_positions(tuple(x.shape), index)
+    y = x.clone().reshape(-1)
+    y[pos.reshape(-1)] = v.broadcast_to(pos.shape).reshape(-1)
+    return y.reshape(x.shape)
 
 
 def _t_pad(x, pad_width, value):
@@ -597,9 +608,10 @@ OPS = [
             lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
             _t_pad, 1, _pad_maker),
     # --- indexing
-    _custom("getitem_basic", lambda x, index: x[index], lambda x, index: x[index], None, 1,
-            _basic_getitem_maker, kind="index",
-            notes="no torch reference: torch has no negative-step slices"),
+    _custom("getitem_basic", lambda x, index: x[index], lambda x, index: x[index],
+            _getitem_torch, 1, _basic_getitem_maker, kind="index",
+            notes="ints, slices (negative steps too), None, Ellipsis; the torch reference "
+                  "gathers the same flat positions (torch has no negative-step slices)"),
     _custom("getitem_advanced", lambda x, index: x[_on_device(index, x)],
             lambda x, index: x[index], lambda x, index: x[_to_torch_index(index)], 1,
             _advanced_getitem_maker, kind="index",
