@@ -377,6 +377,15 @@ def _symbolic_backward(node, t, g, xp_graph):
         in_grads = node.backward(node, g)
     except (TypeError, AttributeError) as exc:
         failure = exc
+    except FloatingPointError as exc:
+        if not _mode.anomaly:
+            raise
+        # An op recorded inside the rule tripped anomaly mode: report the rule's op.
+        inner = str(exc).split(" produced")[0].removeprefix("anomaly: forward of ")
+        raise FloatingPointError(
+            f"anomaly: backward of {node.name} produced NaN or Inf (in the '{inner}' op its "
+            f"rule records under create_graph).\nThe forward op was created at\n  "
+            f"{node.trace or '<unknown>'}") from exc
     finally:
         escaped = _mode.array_escape
         _mode.array_escape = outer
