@@ -143,8 +143,11 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(backend.to_device(self.data, "cpu"), precision=4, separator=", ",
-                               threshold=100, prefix="tensor(")
+        host = backend.to_device(self.data, "cpu")
+        if host.dtype == backend.bfloat16:
+            host = host.astype(np.float32)  # NumPy prints bfloat16 values like integers ("1")
+        body = np.array2string(host, precision=4, separator=", ", threshold=100,
+                               prefix="tensor(")
         extras = []
         if self.dtype != backend.float32 and self.size > 0:
             extras.append(f"dtype={self.dtype}")

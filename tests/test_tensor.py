@@ -306,6 +306,8 @@ def test_repr():
     x = ad.tensor([1.0], requires_grad=True)
     assert repr(x * 2) == "tensor([2.], grad_fn=<mul>)"
     assert repr(ad.tensor(np.array([0.5]), name="w")) == "tensor([0.5], dtype=float64, name='w')"
+    assert repr(ad.tensor([1.0, 2.5], dtype=ad.bfloat16)) == "tensor([1. , 2.5], dtype=bfloat16)"
+    assert repr(ad.tensor([1.0], dtype=ad.float16)) == "tensor([1.], dtype=float16)"
     long = repr(ad.arange(1000, dtype=ad.float32))
     assert "..." in long and len(long) < 200
 
