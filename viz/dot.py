@@ -249,7 +249,8 @@ class _Emitter:
                         src = f"c{i}_{k}"
                         self.kinds_used.add("constant")
                         fill, border, _ = STYLE["constant"]
-                        put(m.scope[i], f"\t{src} [label={quoted(number(entry[1], o.precision))} "
+                        text = "\n".join(array_lines(entry[1], o.precision, o.max_exact))
+                        put(m.scope[i], f"\t{src} [label={quoted(text)} "
                                         f"shape=box style=\"rounded,filled\" fillcolor=\"{fill}\" "
                                         f"color=\"{border}\" fontsize=9 height=0.25 width=0.3]")
                     edges.append(self.input_edge(src, i, k, parts if entry[0] == "t" else None,
@@ -288,7 +289,8 @@ class _Emitter:
         ops, params = self.m.box_stats.get(id(b), (0, 0))
         fill, border, _ = STYLE["module"]
         self.kinds_used.add("module")
-        text = f"{b.label}\n{ops} ops" + (f", {params} parameters" if params else "")
+        text = f"{b.label}\n{ops} op{'s' if ops != 1 else ''}" + \
+            (f", {params} parameter{'s' if params != 1 else ''}" if params else "")
         return (f"\t{bid} [label={quoted(text)} shape=box3d style=filled "
                 f"fillcolor=\"{fill}\" color=\"{border}\" fontsize=12]")
 

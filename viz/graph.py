@@ -17,10 +17,11 @@ KINDS = ("input", "parameter", "constant", "intermediate", "output", "op", "modu
 
 
 def _is_constant_value(v) -> bool:
-    """A non-tensor op argument worth drawing (a number), not None/slices/tuples."""
+    """A non-tensor op argument worth drawing (a number or an array, e.g. class targets),
+    not None/slices/tuples."""
     if isinstance(v, (bool, numbers.Number)):
         return True
-    return getattr(v, "ndim", None) == 0 and hasattr(v, "dtype")
+    return hasattr(v, "dtype") and hasattr(v, "shape") and hasattr(v, "ndim")
 
 
 def _normalise_collapse(collapse):

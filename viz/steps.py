@@ -17,7 +17,7 @@ import numpy as np
 
 import autodiff as ad
 
-from ._format import array_lines, html, number, to_numpy
+from ._format import array_lines, html, to_numpy
 from .dot import Frame, Options, derivative_parts, emit
 from .draw import to_diagram
 from .graph import GraphModel
@@ -104,7 +104,7 @@ def frames(model: GraphModel, root, opts: Options):
             local = f" (local derivative {parts[pos]})" if parts[pos] else ""
             pieces.append(f"{names[j]} receives {_text(gi, opts)}{local}")
         args = ", ".join(names[e[1]] if e is not None and e[0] == "t" else
-                         (number(e[1], opts.precision) if e is not None else "...")
+                         (_text(e[1], opts) if e is not None else "...")
                          for e in model.inputs[i])
         caption = (f"Step {k} of {len(steps)}: {names[i]} = {node.name}({args}). Its gradient "
                    f"is complete: d{root_name}/d{names[i]} = {_text(g, opts)}. Chain rule, "

@@ -1,0 +1,236 @@
+"""The lecture gallery: the figures `python -m viz gallery --out DIR` renders.
+
+Each figure is a function returning (output tensor, draw options). All are deterministic
+(fixed numbers or a fixed seed) and use float64 where values are read off the slide, so
+the SVG/PNG/DOT files are the same on every run.
+
+Notation of the lecture: a layer with input p computes s = W p + b; the plain layer outputs
+sigma(s), the residual layer sigma(s) + p, the highway layer
+sigma(p) sigma(s) + (1 - sigma(p)) p (gate sigma(p) mixes the transform and the carry).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import autodiff as ad
+
+from ._format import html
+from .draw import draw_graph
+from .record import record_grads
+from .render import save
+from .steps import backprop_steps
+
+__all__ = ["FIGURES", "Figure", "build_gallery", "two_layer_network"]
+
+f64 = ad.float64
+
+
+def _named(t, name):
+    t.name = name
+    return t
+
+
+def _leaf(value, name, grad=True):
+    return ad.tensor(value, dtype=f64, requires_grad=grad, name=name)
+
+
+def two_layer_network(hidden="plain"):
+    """The lecture's network for x = (0, 1), t = 1: s = W1 x + b1, h = layer(s, p = x),
+    y = sigma(W2 . h + b2), E = (t - y)^2 / 2. `hidden` is "plain" (h = sigma(s)),
+    "residual" (h = sigma(s) + p) or "highway" (h = sigma(p) sigma(s) + (1 - sigma(p)) p)."""
+    # with a skip connection the input p = x is differentiated too (as the output of an
+    # earlier layer would be), so the gradient it receives along the skip path shows
+    x = _leaf([0.0, 1.0], "x", grad=hidden != "plain")
+    W1 = _leaf([[3.0, 4.0], [2.0, 3.0]], "W1")
+    b1 = _leaf([-2.0, -4.0], "b1")
+    W2 = _leaf([5.0, -5.0], "W2")
+    b2 = _leaf(-2.0, "b2")
+    t = _leaf(1.0, "t", grad=False)
+    s = _named(W1 @ x + b1, "s")
+    if hidden == "plain":
+        h = _named(s.sigmoid(), "h")
+    elif hidden == "residual":
+        h = _named(_named(s.sigmoid(), "sigma(s)") + x, "h")
+    elif hidden == "highway":
+        gate = _named(x.sigmoid(), "sigma(p)")
+        transform = _named(s.sigmoid(), "sigma(s)")
+        h = _named(gate * transform + (1 - gate) * x, "h")
+    else:
+        raise ValueError(f"two_layer_network: hidden={hidden!r}; use plain, residual or highway")
+    p = _named((W2 * h).sum() + b2, "p")
+    y = _named(p.sigmoid(), "y")
+    return _named((t - y) ** 2 / 2, "E")
+
+
+def fig_two_layer():
+    return two_layer_network("plain"), {}
+
+
+def fig_residual():
+    return two_layer_network("residual"), {}
+
+
+def fig_highway():
+    return two_layer_network("highway"), {}
+
+
+def fig_batchnorm():
+    """Batch normalisation of 4 examples with 2 features: mean and variance over the batch."""
+    X = _leaf([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0], [7.0, 0.0]], "X", grad=False)
+    gamma = _leaf([1.5, 0.5], "gamma")
+    beta = _leaf([0.0, 1.0], "beta")
+    target = _leaf([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0], [2.0, 0.0]], "target", grad=False)
+    mu = _named(X.mean(axis=0), "mean")
+    var = _named(X.var(axis=0), "var")
+    std = _named((var + 1e-5).sqrt(), "std")
+    xhat = _named((X - mu) / std, "xhat")
+    y = _named(gamma * xhat + beta, "y")
+    return _named(((y - target) ** 2).sum() / 2, "E"), {"precision": 3}
+
+
+def fig_micrograd():
+    """A single tanh neuron, micrograd style: every leaf's gradient and each edge's local
+    derivative (formula and value)."""
+    x1, x2 = _leaf(2.0, "x1"), _leaf(0.0, "x2")
+    w1, w2 = _leaf(-3.0, "w1"), _leaf(1.0, "w2")
+    b = _leaf(6.8813735870195432, "b")
+    x1w1 = _named(x1 * w1, "x1*w1")
+    x2w2 = _named(x2 * w2, "x2*w2")
+    n = _named(_named(x1w1 + x2w2, "x1*w1 + x2*w2") + b, "n")
+    return _named(n.tanh(), "o"), {"show_local_grads": True, "show_shapes": False}
+
+
+def _mlp():
+    import nn  # noqa: PLC0415  (nn is optional for the rest of the gallery)
+    from nn import functional as F  # noqa: PLC0415
+
+    ad.manual_seed(7)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3))
+    x = _named(ad.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]]), "x")
+    target = ad.tensor([2, 0], name="target")
+    return _named(F.cross_entropy(model(x), target), "loss")
+
+
+def fig_mlp():
+    return _mlp(), {"precision": 3}
+
+
+def fig_mlp_collapsed():
+    return _mlp(), {"precision": 3, "collapse": 1}
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str
+    description: str
+    build: object
+    steps: bool = True
+    steps_of: str | None = None  # another figure whose step page this one links
+    extra: dict = field(default_factory=dict)
+
+
+FIGURES = [
+    Figure("a_two_layer", "(a) Two-layer sigmoid network",
+           "x = (0, 1), t = 1, W1 = [[3, 4], [2, 3]], b1 = [-2, -4], W2 = [5, -5], b2 = -2; "
+           "s = W1 x + b1, h = sigma(s), p = W2 . h + b2, y = sigma(p), E = (t - y)^2 / 2. "
+           "Forward values and all gradients: y = 0.7426, dE/db1 = [-0.0258, 0.0484].",
+           fig_two_layer),
+    Figure("b_residual", "(b) The same network with a residual connection",
+           "Hidden layer with input p = x: h = sigma(s) + p, so dE/dh reaches x along the "
+           "skip connection unchanged (x requires grad here, as an earlier layer's output "
+           "would).", fig_residual),
+    Figure("c_highway", "(c) Highway gate",
+           "Hidden layer with input p = x: h = sigma(p) sigma(s) + (1 - sigma(p)) p. The gate "
+           "sigma(p) is drawn once and used twice; its gradient is the sum over both uses.",
+           fig_highway),
+    Figure("d_batchnorm", "(d) Batch normalisation of a small batch",
+           "X has 4 examples and 2 features; mean and var are taken over the batch, "
+           "xhat = (X - mean) / sqrt(var + 1e-5), y = gamma xhat + beta, "
+           "E = sum (y - target)^2 / 2.", fig_batchnorm),
+    Figure("e_micrograd", "(e) A scalar expression, micrograd style",
+           "o = tanh(x1 w1 + x2 w2 + b): every edge carries the op's local derivative, as a "
+           "formula and as a number; the gradient at each node is the product along the path.",
+           fig_micrograd),
+    Figure("f_mlp", "(f) A small MLP with cross-entropy loss, module clusters",
+           "nn.Sequential(Linear(3, 4), ReLU(), Linear(4, 3)) on a batch of 2, "
+           "F.cross_entropy; every module call is a labelled cluster.", fig_mlp),
+    Figure("f_mlp_collapsed", "(f) The same MLP with its layers collapsed",
+           "draw_graph(loss, collapse=1): each layer is one box (ops and parameters inside "
+           "counted); the tensors between layers keep their values and gradients.",
+           fig_mlp_collapsed, steps=False, steps_of="f_mlp"),
+]
+
+
+def _render_figure(fig: Figure, out: Path, formats, steps: bool, renderer):
+    root, options = fig.build()
+    written = []
+    if steps and fig.steps:
+        page = out / f"{fig.name}_steps.html"
+        step_opts = {k: v for k, v in options.items() if k != "collapse"}
+        backprop_steps(root, page, title=fig.title, renderer=renderer, **step_opts)
+        written.append(page)
+    with record_grads():
+        root.backward()
+    g = draw_graph(root, title=fig.title, **options)
+    gv = out / f"{fig.name}.gv"
+    gv.write_text(g.source, encoding="utf-8")
+    written.append(gv)
+    for fmt in formats:
+        written.append(Path(save(g, out / f"{fig.name}.{fmt}", renderer=renderer)))
+    return written
+
+
+def _index(figures, formats, steps: bool) -> str:
+    items = []
+    stepped = {f.name for f in figures if f.steps}
+    for fig in figures:
+        links = [f'<a href="{fig.name}.{fmt}">{fmt.upper()}</a>' for fmt in formats]
+        links.append(f'<a href="{fig.name}.gv">DOT</a>')
+        target = fig.name if fig.steps else fig.steps_of
+        if steps and target in stepped:
+            links.append(f'<a href="{target}_steps.html">step through backprop</a>')
+        image = f"{fig.name}.svg" if "svg" in formats else f"{fig.name}.{formats[0]}"
+        items.append(
+            f'<section id="{fig.name}">\n<h2>{html(fig.title)}</h2>\n'
+            f'<p>{html(fig.description)}</p>\n<p class="links">{" | ".join(links)}</p>\n'
+            f'<a href="{image}"><img src="{image}" alt="{html(fig.title)}"></a>\n</section>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<title>Backprop diagram gallery</title>\n<style>\n"
+            "body{font-family:Arial,Helvetica,sans-serif;max-width:1400px;margin:20px auto;"
+            "padding:0 16px;color:#111827}\nsection{margin:28px 0;border-top:1px solid "
+            "#e5e7eb}\nimg{max-width:100%;height:auto;border:1px solid #f3f4f6}\n"
+            ".links a{margin-right:4px}\n</style>\n</head>\n<body>\n"
+            "<h1>Backprop diagram gallery</h1>\n<p>Computation graphs with forward values and "
+            "gradients, drawn by <code>viz.draw_graph</code>; each figure also has a page that "
+            "steps through backprop (arrow keys). Regenerate with <code>python -m viz gallery "
+            "--out DIR</code>.</p>\n" + "\n".join(items) + "\n</body>\n</html>\n")
+
+
+def build_gallery(out, formats=("svg", "png"), steps=True, only=None, renderer=None):
+    """Render the gallery into folder `out`; returns the paths written (index.html last).
+
+    `formats`: image formats per figure ("svg", "png", "pdf" with a system Graphviz);
+    `steps`: also write each figure's step-by-step page; `only`: names or letters
+    (e.g. ["a", "e"]) to render a subset."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    formats = tuple(f.lower().lstrip(".") for f in formats)
+    figures = FIGURES
+    if only:
+        wanted = set(only)
+        figures = [f for f in FIGURES if f.name in wanted or f.name.split("_")[0] in wanted]
+        if not figures:
+            raise ValueError(f"gallery: no figure matches {sorted(wanted)}; the figures are "
+                             f"{', '.join(f.name for f in FIGURES)}")
+    written = []
+    for fig in figures:
+        written += _render_figure(fig, out, formats, steps, renderer)
+    index = out / "index.html"
+    tmp = out / "index.html.tmp"
+    tmp.write_text(_index(figures, formats, steps), encoding="utf-8")
+    os.replace(tmp, index)
+    written.append(index)
+    return [str(p) for p in written]
