@@ -241,3 +241,23 @@ def test_custom_op_with_ctx_call_supports_double_backward():
     w = t64(np.random.default_rng(1).standard_normal((3, 2)), requires_grad=True)
     assert ad.gradcheck(Affine.apply, (x, w))
     assert ad.gradgradcheck(lambda a, b: Affine.apply(a, b).tanh(), (x, w))
+
+
+def _readme_section():
+    import pathlib
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("## Higher-order gradients")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_readme_code_blocks_run():
+    blocks = _readme_section().split("```python\n")[1:]
+    assert len(blocks) >= 3
+    namespace = {"ad": ad}
+    for block in blocks:
+        exec(block.split("```")[0], namespace)  # noqa: S102 (our own README)
+    np.testing.assert_allclose(namespace["t"].grad.data, [3.0, 12.0])
+    F = namespace["F"]
+    H = F.hessian(namespace["rosen"])(ad.tensor([1.0, 1.0]))
+    np.testing.assert_allclose(H.data, [[802.0, -400.0], [-400.0, 200.0]], rtol=1e-6)
+    np.testing.assert_allclose(namespace["h"].data, 6 * namespace["x"].data)
