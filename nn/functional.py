@@ -394,7 +394,8 @@ class _BinaryCrossEntropy(ad.Function):
         xp = ctx.xp
         log_x, log_1mx = _clamped_logs(xp, x)
         ctx.save(x, t)
-        return -(t * log_x + (1 - t) * log_1mx)
+        loss = -(t * log_x + (1 - t) * log_1mx)
+        return loss.astype(x.dtype, copy=False)  # bfloat16 logs come back as float32
 
     @staticmethod
     def backward(ctx, g):
@@ -442,8 +443,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _as_target(target, input, fname)
     softplus_neg = _softplus_unit(-input)  # log(1 + e^-x), finite for any x
     if pos_weight is not None:
-        pw = _const(pos_weight, input)
-        softplus_neg = softplus_neg * (1.0 + (pw - 1.0) * target)
+        pw_minus_1 = (_const(pos_weight, input) - 1).astype(input.dtype)
+        softplus_neg = softplus_neg * (target * pw_minus_1 + 1.0)
     loss = (1.0 - target) * input + softplus_neg
     if weight is not None:
         loss = loss * _const(weight, input)

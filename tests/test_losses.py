@@ -406,3 +406,25 @@ def test_cross_entropy_hessian_vector_product_against_torch():
     (thv,) = torch.autograd.grad((tg * torch.tensor(v)).sum(), ta)
     np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(hv.numpy(), thv.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_losses_keep_dtype_and_stay_close(dtype):
+    data = RNG.standard_normal((4, 3)) * 3
+    t_idx = np.array([0, 1, 2, 1])
+    t_bin = (RNG.random((4, 3)) > 0.5).astype(np.float64)
+    cases = [
+        lambda x, tb: F.cross_entropy(x, t_idx, weight=np.ones(3), label_smoothing=0.1),
+        lambda x, tb: F.nll_loss(F.log_softmax(x, 1), t_idx),
+        lambda x, tb: F.binary_cross_entropy_with_logits(x, tb, pos_weight=np.full(3, 2.0)),
+        lambda x, tb: F.binary_cross_entropy(F.sigmoid(x), tb),
+        lambda x, tb: F.huber_loss(x, tb),
+    ]
+    for fn in cases:
+        x = ad.tensor(data, dtype=dtype, requires_grad=True)
+        loss = fn(x, ad.tensor(t_bin, dtype=dtype))
+        loss.backward()
+        assert str(loss.dtype) == dtype
+        assert str(x.grad.dtype) == dtype and np.all(np.isfinite(x.grad.numpy().astype(np.float32)))
+        exact = fn(ad.tensor(data), ad.tensor(t_bin)).item()
+        assert float(loss.item()) == pytest.approx(exact, rel=3e-2, abs=3e-2)
