@@ -26,17 +26,21 @@ def _as_array(data, dtype=None, device=None):
         if dtype is not None and arr.dtype != dtype:
             arr = arr.astype(dtype)
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"tensor: cannot make an array from the data: {exc}") from None
         if dtype is None:
             if arr.dtype == np.float64 and not isinstance(data, (np.generic,)):
                 arr = arr.astype(np.float32)
             elif arr.dtype.kind in "iu" and not isinstance(data, np.generic):
                 arr = arr.astype(np.int64)
-            elif arr.dtype.kind not in "biuf" and arr.dtype != backend.bfloat16:
-                raise TypeError(f"tensor: unsupported data of dtype {arr.dtype}; expected "
-                                "numbers, bools or arrays of them")
         else:
             arr = arr.astype(dtype)
+    if arr.dtype.kind not in "biuf" and arr.dtype != backend.bfloat16:
+        # complex, strings, objects: the ops and their derivative rules do not cover them
+        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype}; expected "
+                        "numbers, bools or arrays of them (float, int or bool dtypes)")
     if device is not None:
         arr = backend.to_device(arr, backend.parse_device(device))
     return arr

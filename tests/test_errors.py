@@ -83,9 +83,22 @@ def test_int_tensor_in_a_graph_gets_no_gradient():
     assert i.grad is None and not i.requires_grad
 
 
-def test_unsupported_data_dtype():
+@pytest.mark.parametrize("data", [["a", "b"], [1 + 2j], [1, 2 ** 70], None,
+                                  np.array([1 + 2j]), np.array(["a"]), np.array([None])])
+def test_unsupported_data_dtype(data):
+    # Regression: NumPy arrays of complex/str/object dtype used to be accepted.
     with pytest.raises(TypeError, match="tensor: unsupported data of dtype"):
-        ad.tensor(["a", "b"])
+        ad.tensor(data)
+
+
+def test_unsupported_dtype_conversion():
+    with pytest.raises(TypeError, match="tensor: unsupported data of dtype complex"):
+        ad.tensor([1.0], dtype=np.complex64)
+
+
+def test_ragged_data_names_tensor():
+    with pytest.raises(ValueError, match="tensor: cannot make an array"):
+        ad.tensor([[1.0, 2.0], [3.0]])
 
 
 def test_unknown_dtype_name():
