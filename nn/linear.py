@@ -82,8 +82,10 @@ class Linear(Module):
 
     def forward(self, x):
         _check_input(self._label, x, self.in_features)
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        p = self._parameters  # one dict lookup instead of Module.__getattr__ per access
+        y = x @ p["weight"].T
+        b = p["bias"]
+        return y if b is None else y + b
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -119,9 +121,10 @@ class Maxout(Module):
 
     def forward(self, x):
         _check_input(self._label, x, self.in_features)
-        z = x @ self.weight.T
-        if self.bias is not None:
-            z = z + self.bias
+        p = self._parameters
+        z = x @ p["weight"].T
+        if p["bias"] is not None:
+            z = z + p["bias"]
         z = z.reshape(*x.shape[:-1], self.out_features, self.pieces)
         return z.max(axis=-1)
 

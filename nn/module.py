@@ -275,19 +275,25 @@ class Module:
 
     # ---------------------------------------------------------------- iteration
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
-        """Yield (dotted name, module) for this module and every descendant, each once."""
+        """Yield (dotted name, module) for this module and every descendant (pre-order),
+        each once unless remove_duplicate=False."""
         if memo is None:
             memo = set()
-        if remove_duplicate:
-            if id(self) in memo:
-                return
-            memo.add(id(self))
-        yield prefix, self
-        for name, child in self._modules.items():
-            if child is None:
-                continue
-            yield from child.named_modules(memo, prefix + "." + name if prefix else name,
-                                           remove_duplicate)
+        # An explicit stack: no recursion limit for deeply nested models, and cheaper than
+        # nested generators.
+        stack = [(prefix, self)]
+        while stack:
+            name, mod = stack.pop()
+            if remove_duplicate:
+                if id(mod) in memo:
+                    continue
+                memo.add(id(mod))
+            yield name, mod
+            children = mod.__dict__["_modules"]
+            if children:
+                dot = name + "." if name else ""
+                stack.extend((dot + k, c) for k, c in reversed(children.items())
+                             if c is not None)
 
     def modules(self):
         for _, m in self.named_modules():
