@@ -31,6 +31,10 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm
 def normalize(x, axes, eps=1e-5):
     """(x - mean) / sqrt(var + eps) over `axes` (biased variance), composed from autodiff ops
     so every step is a node of the graph (slower than the fused batch_norm op)."""
+    if x.dtype in (ad.float16, ad.bfloat16):
+        # Centring in half precision would round the mean to the input's coarse grid (a
+        # step of 1/16 near 100 in float16): compute in float32, store in the input dtype.
+        return normalize(x.to(dtype=ad.float32), axes, eps).to(dtype=x.dtype)
     mean = x.mean(axis=axes, keepdims=True)
     var = x.var(axis=axes, keepdims=True)
     return (x - mean) / ad.sqrt(var + eps)

@@ -352,3 +352,21 @@ def test_every_norm_matches_numpy_reference(n, c, h, w, seed):
     for key in expect:
         np.testing.assert_allclose(got[key].data, expect[key], rtol=1e-9, atol=1e-9,
                                    err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_inputs_are_normalised_in_float32(dtype):
+    """Far from zero (mean 100, std 1) the statistics must not be rounded to the half grid."""
+    dt = getattr(ad, dtype)
+    x_np = (RNG.standard_normal((4, 4, 3, 3)) + 100).astype(np.float32)
+    x = ad.tensor(x_np).to(dtype=dt)
+    exact = x.to(dtype=ad.float32).data.astype(np.float64)  # the rounded input, exactly
+    tol = 0.01 if dtype == "float16" else 0.03  # about 4 ulps of a value of size 2
+    for layer, axes in ((nn.LayerNorm((4, 3, 3)), (1, 2, 3)), (nn.GroupNorm(2, 4), None),
+                        (nn.InstanceNorm2d(4), (2, 3)), (nn.BatchNorm2d(4), (0, 2, 3))):
+        y = layer.to(dt)(x)
+        assert y.dtype == dt
+        ref = (_np_norm(exact.reshape(4, 2, -1), 2).reshape(exact.shape) if axes is None
+               else _np_norm(exact, axes))
+        np.testing.assert_allclose(y.to(dtype=ad.float32).data, ref, atol=tol,
+                                   err_msg=type(layer).__name__)
