@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import autodiff as ad
 from autodiff import functional as F
+import op_table  # tests/ is on sys.path under pytest (rootdir-relative import)
 
 F64 = ad.float64
 
@@ -301,3 +302,42 @@ def test_float32_inputs_keep_their_dtype(device):
     assert J.dtype == ad.float32 and J.device == x.device
     s = 1 / (1 + np.exp(-x.cpu().data))
     np.testing.assert_allclose(J.cpu().data, np.diag(s * (1 - s)), rtol=1e-6)
+
+
+def test_transforms_do_not_touch_the_callers_graph():
+    x = t64([0.4, -0.9], requires_grad=True)
+    y = x * 2.0  # a non-leaf input: its graph must survive the transforms
+    f = lambda a: (a.tanh() ** 2).sum()  # noqa: E731
+    H = F.hessian(f)(y)
+    _, hv = F.hvp(f, y, t64([1.0, 0.0]))
+    _, jv = F.jvp(ad.tanh, y, t64([1.0, 1.0]))
+    _, vj = F.vjp(ad.tanh, y, t64([1.0, 1.0]))
+    J = F.jacobian(ad.tanh)(y)
+    for r in (H, hv, jv, vj, J):
+        assert not r.requires_grad
+    np.testing.assert_allclose(hv.data, H.data[:, 0])
+    np.testing.assert_allclose(jv.data, vj.data)
+    np.testing.assert_allclose(J.data, np.diag(jv.data))
+    assert x.grad is None
+    y.sum().backward()  # not freed by the transforms
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+
+
+ELEMENTWISE_UNARY = [r for r in op_table.DIFFERENTIABLE
+                     if r.kind == "elementwise" and r.arity == 1 and r.maker is None]
+
+
+@pytest.mark.parametrize("row", ELEMENTWISE_UNARY, ids=str)
+@given(data=st.data())
+def test_jacobian_of_table_elementwise_op_is_diagonal(row, data):
+    case = data.draw(row.inputs(np.float64))
+    (x,) = case.arrays
+    f = lambda a: row.fn(a, **case.kwargs)  # noqa: E731
+    J = F.jacobian(f)(t64(x)).data.reshape(x.size, x.size)
+    np.testing.assert_array_equal(J - np.diag(np.diag(J)), 0.0)
+    # the diagonal is the elementwise derivative, i.e. J v for v = ones
+    _, jv = F.jvp(f, t64(x), t64(np.ones(x.shape)))
+    np.testing.assert_allclose(np.diag(J), jv.data.reshape(-1), rtol=1e-12, atol=1e-14)
+    if x.size:
+        np.testing.assert_allclose(J, numeric_jacobian(f, x).reshape(x.size, x.size),
+                                   rtol=1e-5, atol=1e-7)
