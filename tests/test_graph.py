@@ -360,3 +360,26 @@ def test_deep_chain_topological_order():
     assert order[0] is x and order[-1] is y and len(order) == 40_001
     y.backward()
     assert x.grad.item() == 1.0
+
+
+def test_concurrent_backward_in_threads():
+    import threading
+    errors, results = [], {}
+
+    def work(k):
+        try:
+            x = ad.tensor(np.full(8, float(k)), requires_grad=True)
+            for _ in range(200):
+                x.grad = None
+                ((x * x).tanh() * k + x).sum().backward()
+            v = np.full(8, float(k))
+            results[k] = np.allclose(x.grad.numpy(), k * (1 - np.tanh(v * v) ** 2) * 2 * v + 1)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and results == {1: True, 2: True, 3: True, 4: True}
