@@ -58,6 +58,45 @@ def test_conv2d_layer_matches_direct_definition(cfg):
     np.testing.assert_allclose(y.data, expect, rtol=1e-10, atol=1e-12)
 
 
+def _np_pool(x, kernel, stride, padding, op, count_include_pad=True):
+    """Direct definition of max/avg pooling (max pads with -inf, avg with zeros)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    fill = -np.inf if op == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    real = np.pad(np.ones(x.shape[2:]), ((ph, ph), (pw, pw)))
+    oh = (xp.shape[2] - kh) // sh + 1
+    ow = (xp.shape[3] - kw) // sw + 1
+    y = np.empty(x.shape[:2] + (oh, ow))
+    for p in range(oh):
+        for q in range(ow):
+            win = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw]
+            if op == "max":
+                y[:, :, p, q] = win.max(axis=(2, 3))
+            else:
+                n = kh * kw if count_include_pad else real[p * sh:p * sh + kh,
+                                                           q * sw:q * sw + kw].sum()
+                y[:, :, p, q] = win.sum(axis=(2, 3)) / n
+    return y
+
+
+@given(k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       s=st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
+       data=st.data(), op=st.sampled_from(["max", "avg", "avg_exclude_pad"]))
+def test_pooling_layers_match_direct_definition(k, s, data, op):
+    p = (data.draw(st.integers(0, k[0] // 2)), data.draw(st.integers(0, k[1] // 2)))
+    h = data.draw(st.integers(max(1, k[0] - 2 * p[0]), 6))
+    w = data.draw(st.integers(max(1, k[1] - 2 * p[1]), 6))
+    x_np = np.random.default_rng(h * 7 + w).standard_normal((2, 2, h, w))
+    if op == "max":
+        layer = nn.MaxPool2d(k, s, p)
+    else:
+        layer = nn.AvgPool2d(k, s, p, count_include_pad=(op == "avg"))
+    y = layer(ad.tensor(x_np))
+    expect = _np_pool(x_np, k, s or k, p, op[:3], count_include_pad=(op != "avg_exclude_pad"))
+    assert y.shape == expect.shape
+    np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=2),
                                 dict(stride=(2, 1), padding=(0, 1), bias=False),
                                 dict(padding="same"), dict(padding="valid")])
