@@ -1,8 +1,9 @@
 """nn.functional: stateless building blocks on autodiff Tensors (PyTorch's names and semantics).
 
 Every function is composed from public autodiff ops (or is a small `ad.Function`), so the
-results are differentiable to any order. Sections: activations, dense layers and dropout,
-gates, losses; convolution, pooling, normalisation and embedding follow below them.
+results are differentiable to any order. Sections: activations; gates (linear and dropout
+are re-exported from nn/linear.py); losses; convolution, pooling, normalisation and
+embedding follow below them.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ __all__ = [
     # activations
     "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "gelu", "silu", "softplus",
     "softmax", "log_softmax",
-    # dense layers, dropout, gates
+    # dense layers and dropout (from nn/linear.py), gates
     "linear", "dropout", "gated_skip",
     # losses
     "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
