@@ -387,13 +387,9 @@ class InstanceNorm2d(Module):
                 raise ValueError(message)
             # without per-channel state num_features is unused (PyTorch only warns too)
             warnings.warn(message, stacklevel=2)
+        # PyTorch's instance norm neither counts batches nor averages cumulatively: with
+        # momentum=None the running statistics stay as they are.
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            with ad.no_grad():
-                self.num_batches_tracked.data[...] += 1
-            ad.mark_modified(self.num_batches_tracked)
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
         use_input_stats = self.training or not self.track_running_stats
         y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                           use_input_stats, factor, self.eps)

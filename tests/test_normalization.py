@@ -281,14 +281,15 @@ def test_groupnorm_gradcheck_and_errors():
 
 # ------------------------------------------------------------------ InstanceNorm2d
 
-@pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True),
-                                          (False, True)])
-def test_instancenorm_matches_torch(affine, track):
+@pytest.mark.parametrize("affine,track,momentum", [(False, False, 0.3), (True, False, 0.3),
+                                                   (True, True, 0.3), (False, True, 0.3),
+                                                   (False, True, None)])
+def test_instancenorm_matches_torch(affine, track, momentum):
     torch = pytest.importorskip("torch")
     ours = nn.InstanceNorm2d(3, affine=affine, track_running_stats=track,
-                             momentum=0.3).to(ad.float64)
+                             momentum=momentum).to(ad.float64)
     theirs = torch.nn.InstanceNorm2d(3, affine=affine, track_running_stats=track,
-                                     momentum=0.3).double()
+                                     momentum=momentum).double()
     if affine:
         _randomise(ours, RNG)
     _copy_to_torch(ours, theirs)
@@ -301,6 +302,7 @@ def test_instancenorm_matches_torch(affine, track):
                                        rtol=1e-12)
             np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(),
                                        rtol=1e-12)
+            assert int(ours.num_batches_tracked.data) == int(theirs.num_batches_tracked)
     ours.eval(), theirs.eval()
     _compare_step(ours, theirs, RNG.standard_normal(shape), RNG.standard_normal(shape))
     # unbatched (C, H, W)
