@@ -258,3 +258,12 @@ def test_mc_dropout_stays_active_in_eval():
     nn.set_mc_dropout(model, False)
     assert np.array_equal(model(x).data, model(x).data)
     assert nn.Dropout(0.5, mc=True).eval()(x) is not x
+
+
+def test_dropout_gradcheck_with_a_fixed_mask():
+    def fn(x):
+        ad.manual_seed(7)  # the same mask at every evaluation
+        return dropout(x, 0.3)
+    x = _f64(6, 5, requires_grad=True)
+    assert ad.gradcheck(fn, [x])
+    assert ad.gradcheck(lambda x: nn.Identity()(x) * 1.0, [x])
