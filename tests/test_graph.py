@@ -383,3 +383,52 @@ def test_concurrent_backward_in_threads():
     for t in threads:
         t.join(timeout=60)
     assert errors == [] and results == {1: True, 2: True, 3: True, 4: True}
+
+
+_UNARY = ["tanh", "sigmoid", "neg"]
+_BINARY = ["add", "sub", "mul"]
+
+
+def _program_step(pool, step, lib):
+    kind, i, j = step
+    a, b = pool[i % len(pool)], pool[j % len(pool)]
+    if kind == "add":
+        return a + b
+    if kind == "sub":
+        return a - b
+    if kind == "mul":
+        return a * b
+    if kind == "neg":
+        return -a
+    return getattr(lib, kind)(a)
+
+
+def test_random_dags_match_torch():
+    """Random programs with heavy reuse (diamonds, repeated operands) vs torch, float64."""
+    torch = pytest.importorskip("torch")
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    step = st.tuples(st.sampled_from(_BINARY + _UNARY), st.integers(0, 50),
+                     st.integers(0, 50))
+
+    @given(steps=st.lists(step, min_size=1, max_size=25),
+           shape_b=st.sampled_from([(3,), (1,), (2, 1), (2, 3)]))
+    def check(steps, shape_b):
+        rng = np.random.default_rng(len(steps))
+        va, vb = rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, shape_b)
+        ours = [_leaf(va), _leaf(vb)]
+        theirs = [torch.tensor(va, requires_grad=True), torch.tensor(vb, requires_grad=True)]
+        for s in steps:
+            ours.append(_program_step(ours, s, ad))
+            theirs.append(_program_step(theirs, s, torch))
+        loss = sum((t * (k + 1)).sum() for k, t in enumerate(ours[2:]))
+        tloss = sum((t * (k + 1)).sum() for k, t in enumerate(theirs[2:]))
+        loss.backward()
+        tloss.backward()
+        for o, t in zip(ours[:2], theirs[:2]):
+            got = np.zeros(o.shape) if o.grad is None else o.grad.numpy()
+            want = np.zeros(o.shape) if t.grad is None else t.grad.numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+    check()
