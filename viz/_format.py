@@ -9,14 +9,13 @@ import autodiff as ad
 
 
 def to_numpy(value):
-    """A host NumPy array (float32 for half types) from a Tensor, NumPy/CuPy array or number."""
+    """A host NumPy array (bfloat16 as float32) from a Tensor, NumPy/CuPy array or number."""
     if isinstance(value, ad.Tensor):
         value = value.data
     if hasattr(value, "get") and not isinstance(value, np.ndarray):  # a CuPy array
         value = value.get()
     arr = np.asarray(value)
-    if arr.dtype.kind == "f" and arr.dtype.itemsize < 4 or arr.dtype.kind == "V" \
-            or str(arr.dtype) == "bfloat16":
+    if arr.dtype.kind == "V":  # ml_dtypes' bfloat16: format through float32
         arr = arr.astype(np.float32)
     return arr
 

@@ -1,0 +1,334 @@
+"""viz.draw_graph: DOT structure, exact values and gradients of gallery figure (a), one node
+per tensor, stable text, local derivatives, record_grads, clusters and collapse, and the
+backward graph."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("graphviz")
+
+import autodiff as ad  # noqa: E402
+import viz  # noqa: E402
+from viz._format import array_lines, number  # noqa: E402
+from viz.gallery import two_layer_network  # noqa: E402
+
+NODE = re.compile(r"^\t+(\w+) \[label=(<<TABLE.*</TABLE>>|\"(?:[^\"\\]|\\.)*\")", re.M)
+EDGE = re.compile(r"^\t+(\w+) -> (\w+)", re.M)
+
+
+def nodes(source):
+    """{node id: label text} for graph nodes (the legend excluded)."""
+    return {k: v for k, v in NODE.findall(source) if not k.startswith("legend_")}
+
+
+def edges(source):
+    return EDGE.findall(source)
+
+
+def by_name(source):
+    """{tensor name: label} using the bold name in each tensor label."""
+    out = {}
+    for k, label in nodes(source).items():
+        m = re.search(r"<B>(.*?)</B>", label)
+        if m and k.startswith("t"):
+            out[m.group(1)] = label
+    return out
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def lecture_closed_form():
+    """Figure (a) by hand in float64: forward values and every gradient."""
+    x, W1, b1 = np.array([0.0, 1.0]), np.array([[3.0, 4.0], [2.0, 3.0]]), np.array([-2.0, -4.0])
+    W2, b2, t = np.array([5.0, -5.0]), -2.0, 1.0
+    s = W1 @ x + b1
+    h = sigmoid(s)
+    p = W2 @ h + b2
+    y = sigmoid(p)
+    E = (t - y) ** 2 / 2
+    dy = y - t
+    dp = dy * y * (1 - y)
+    dh = W2 * dp
+    ds = dh * h * (1 - h)
+    return dict(s=(s, ds), h=(h, dh), p=(p, dp), y=(y, dy), E=(E, 1.0),
+                b1=(b1, ds), W1=(W1, np.outer(ds, x)), W2=(W2, dp * h), b2=(b2, dp))
+
+
+def fmt(a, precision=4):
+    """The text a label shows for array `a` (matrix rows on separate lines)."""
+    return '<BR ALIGN="LEFT"/>'.join(array_lines(np.asarray(a), precision, 12))
+
+
+@pytest.fixture
+def figure_a():
+    E = two_layer_network("plain")
+    with viz.record_grads():
+        E.backward()
+    return E
+
+
+def test_figure_a_lecture_numbers(figure_a):
+    labels = by_name(viz.draw_graph(figure_a).source)
+    assert "data 0.7426" in labels["y"]                   # y = 0.743
+    assert "grad [-0.0258, 0.0484]" in labels["b1"]       # dE/db1 of the lecture
+
+
+def test_figure_a_every_value_and_gradient_exact(figure_a):
+    labels = by_name(viz.draw_graph(figure_a).source)
+    for name, (value, grad) in lecture_closed_form().items():
+        assert f"data {fmt(value)}<" in labels[name], name
+        assert f"grad {fmt(grad)}<" in labels[name], name
+    # more decimals are exact too
+    labels8 = by_name(viz.draw_graph(figure_a, precision=8).source)
+    for name in ("y", "p", "E"):
+        value, grad = lecture_closed_form()[name]
+        assert f"data {number(value, 8)}" in labels8[name]
+        assert f"grad {number(grad, 8)}" in labels8[name]
+
+
+def test_figure_a_structure_counts(figure_a):
+    src = viz.draw_graph(figure_a).source
+    n = nodes(src)
+    tensors = [k for k in n if re.fullmatch(r"t\d+", k)]
+    ops = [k for k in n if re.fullmatch(r"o\d+", k)]
+    consts = [k for k in n if re.fullmatch(r"c\d+_\d+", k)]
+    # x W1 b1 W2 b2 t | W1x s h W2*h sum p y t-y (t-y)^2 E
+    assert len(tensors) == 16 == len(ad.topological_order(figure_a))
+    # matmul add sigmoid mul sum add sigmoid sub pow div
+    assert len(ops) == 10
+    assert len(consts) == 2                                   # the two 2s in (t-y)^2/2
+    # every op: one edge per input + one to its output
+    assert len(edges(src)) == (2 + 2 + 1 + 2 + 1 + 2 + 1 + 2 + 2 + 2) + 10
+    assert "legend_parameter" in src and "legend_output" in src and "legend_input" in src
+
+
+def test_grad_placeholder_before_backward():
+    E = two_layer_network("plain")
+    labels = by_name(viz.draw_graph(E).source)
+    for name in ("W1", "b1", "s", "y", "E"):
+        assert "grad -" in labels[name]
+    assert "grad" not in labels["x"]                       # needs no gradient: no grad row
+    hidden = by_name(viz.draw_graph(E, show_grads=False, show_values=False).source)
+    assert "grad" not in hidden["W1"] and "data" not in hidden["W1"]
+
+
+def test_one_node_per_tensor_however_often_used():
+    x = ad.tensor(3.0, requires_grad=True, name="x")
+    y = x * x + x * 2.0 + x.exp() * x
+    src = viz.draw_graph(y).source
+    names = [re.search(r"<B>(.*?)</B>", v).group(1) for k, v in nodes(src).items()
+             if k.startswith("t")]
+    assert names.count("x") == 1
+    x_id = next(k for k, v in nodes(src).items() if "<B>x</B>" in v)
+    assert sum(1 for a, _ in edges(src) if a == x_id) == 5    # x*x (twice), x*2, exp, *x
+
+
+def test_stable_text_same_graph_same_dot(figure_a):
+    first = viz.draw_graph(figure_a, show_local_grads=True).source
+    again = two_layer_network("plain")
+    with viz.record_grads():
+        again.backward()
+    assert viz.draw_graph(again, show_local_grads=True).source == first
+    assert "0x" not in first and str(id(figure_a)) not in first
+
+
+def test_stable_text_across_processes(tmp_path):
+    code = ("import viz; from viz.gallery import two_layer_network as f\n"
+            "E = f('plain')\nwith viz.record_grads(): E.backward()\n"
+            "print(viz.draw_graph(E).source, end='')")
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)]
+    assert outs[0] == outs[1]
+    E = two_layer_network("plain")
+    with viz.record_grads():
+        E.backward()
+    assert viz.draw_graph(E).source == outs[0]
+
+
+def test_generated_names_follow_topological_order():
+    a = ad.tensor([1.0, 2.0], requires_grad=True)
+    b = (a * 3.0).sum()
+    labels = by_name(viz.draw_graph(b).source)
+    assert set(labels) == {"t0", "t1", "t2"}
+    assert "data [1, 2]" in labels["t0"] and "data 9" in labels["t2"]
+    named = by_name(viz.draw_graph(b, names={"a": a}).source)
+    assert "a" in named
+
+
+def test_large_tensors_are_summarised():
+    x = ad.tensor(np.arange(100.0), requires_grad=True, name="big")
+    y = (x * 2.0).sum()
+    y.backward()
+    label = by_name(viz.draw_graph(y).source)["big"]
+    assert "min 0  mean 49.5  max 99" in label
+    assert "grad [" not in label and "min 2  mean 2  max 2" in label
+    assert "(100,)" in label
+
+
+def test_dtypes_and_shapes_options():
+    x = ad.tensor(np.ones((2, 3)), dtype=ad.float64, requires_grad=True, name="x")
+    y = x.sum()
+    on = by_name(viz.draw_graph(y, show_dtypes=True).source)["x"]
+    assert "(2, 3)" in on and "float64" in on
+    off = by_name(viz.draw_graph(y, show_shapes=False).source)["x"]
+    assert "(2, 3)" not in off and "float64" not in off
+
+
+def test_kinds_are_styled_differently(figure_a):
+    n = nodes(viz.draw_graph(figure_a).source)
+    colour = {}
+    for k, label in n.items():
+        m = re.search(r"<B>(.*?)</B>", label)
+        if m:
+            colour[m.group(1)] = re.search(r'BGCOLOR="(#\w+)"', label).group(1)
+    assert colour["x"] == colour["t"]                                   # inputs
+    assert colour["W1"] == colour["b2"]                                 # parameters
+    assert len({colour["x"], colour["W1"], colour["s"], colour["E"]}) == 4
+
+
+def test_local_derivatives_on_edges_micrograd():
+    a = ad.tensor(2.0, dtype=ad.float64, requires_grad=True, name="a")
+    b = ad.tensor(-3.0, dtype=ad.float64, requires_grad=True, name="b")
+    n = a * b
+    n.name = "n"
+    o = n.tanh()
+    o.name = "o"
+    before = viz.draw_graph(o, show_local_grads=True).source
+    assert 'label="d(a*b)/da = b\\n= -3"' in before
+    assert 'label="d(a*b)/db = a\\n= 2"' in before
+    expected = number(1 - np.tanh(-6.0) ** 2, 4)
+    assert f'label="d tanh(x)/dx = 1 - tanh(x)^2\\n= {expected}"' in before
+    # after backward freed the saved values, the recorded gradients give the same numbers
+    with viz.record_grads():
+        o.backward()
+    after = viz.draw_graph(o, show_local_grads=True).source
+    assert edges(after) == edges(before)
+    assert [e for e in before.splitlines() if "->" in e] == \
+        [e for e in after.splitlines() if "->" in e]
+
+
+def test_record_grads_records_intermediates_and_stops():
+    x = ad.tensor([1.0, -2.0], dtype=ad.float64, requires_grad=True)
+    h = x.tanh()
+    y = (h * h).sum()
+    with viz.record_grads() as rec:
+        y.backward(retain_graph=True)
+    np.testing.assert_allclose(rec.grad(h), 2 * np.tanh([1.0, -2.0]))
+    np.testing.assert_allclose(rec.grad(x), x.grad.numpy())
+    assert h.grad is None                                    # no retain_grad needed
+    processed = [id(s.tensor) for s in rec.steps]
+    assert processed.index(id(y)) < processed.index(id(h)) < processed.index(id(x))
+    # the context is closed: a later backward is not recorded into it
+    y.backward()
+    np.testing.assert_allclose(rec.grad(x), x.grad.numpy() / 2)
+
+
+def scoped_model(owner=None):
+    """Two 'layers' in an outer scope, each owning its weight (like nn modules)."""
+    class Owner:
+        def __init__(self, params):
+            self.params = params
+
+        def named_parameters(self):
+            return list(self.params.items())
+
+    w1 = ad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    w2 = ad.tensor([0.5, -0.5], requires_grad=True)
+    x = ad.tensor([1.0, 1.0], name="x")
+    outer = Owner({"l1.weight": w1, "l2.weight": w2})
+    with ad.scope("net", owner=outer):
+        with ad.scope("l1: Layer", owner=Owner({"weight": w1})):
+            h = (w1 @ x).tanh()
+        with ad.scope("l2: Layer", owner=Owner({"weight": w2})):
+            y = (w2 * h).sum()
+    return (y * y), (w1, w2, x, h)
+
+
+def test_module_clusters_nest_and_name_parameters():
+    y, _ = scoped_model()
+    src = viz.draw_graph(y).source
+    assert src.count("subgraph cluster_") == 4                      # legend + net + 2 layers
+    net = src.index('label="net"')
+    l1, l2 = src.index('label="l1: Layer"'), src.index('label="l2: Layer"')
+    assert net < l1 < l2
+    # parameters sit in their module's cluster under their local name; x stays outside
+    l1_block = src[l1:src.index("}", l1)]
+    assert "<B>weight</B>  (2, 2)" in l1_block and "<B>x</B>" not in l1_block
+    flat = viz.draw_graph(y, cluster_modules=False).source
+    assert "subgraph cluster_0" not in flat and "<B>l1.weight</B>" in flat
+
+
+def test_collapse_by_depth_and_by_label():
+    y, _ = scoped_model()
+    with viz.record_grads():
+        y.backward()
+    whole = viz.draw_graph(y, collapse=0).source
+    boxes = [k for k in nodes(whole) if k.startswith("m")]
+    assert len(boxes) == 1 and "net\\n4 ops, 6 parameters" in whole
+    ops = [k for k in nodes(whole) if k.startswith("o")]
+    assert len(ops) == 1                                            # y * y outside the module
+    layers = viz.draw_graph(y, collapse=1).source
+    assert len([k for k in nodes(layers) if k.startswith("m")]) == 2
+    assert 'label="net"' in layers                                  # still a cluster around
+    by_label = viz.draw_graph(y, collapse={"l2: Layer"}).source
+    assert len([k for k in nodes(by_label) if k.startswith("m")]) == 1
+    assert "l2: Layer\\n2 ops, 2 parameters" in by_label
+    # the tensor between the two layers keeps its value and gradient
+    h_label = [v for k, v in nodes(layers).items() if k.startswith("t") and "(2,)" in v
+               and "data" in v and "BGCOLOR=\"#ffffff\"" in v]
+    assert h_label and all("grad [" in v for v in h_label)
+
+
+def test_collapse_makes_big_models_small():
+    x = ad.tensor(np.ones(4), name="x")
+    w = [ad.tensor(np.full(4, 0.1 * k), requires_grad=True) for k in range(40)]
+    h = x
+    for k in range(40):
+        with ad.scope(f"block{k}"):
+            for _ in range(20):
+                h = (h * w[k]).tanh()
+    y = h.sum()
+    full = nodes(viz.draw_graph(y).source)
+    small = nodes(viz.draw_graph(y, collapse=0).source)
+    assert len(full) > 1600
+    assert len(small) <= 40 + 41 + 3                     # boxes + tensors between them + tail
+
+
+def test_bad_options_raise_clearly():
+    y = (ad.tensor([1.0], requires_grad=True) * 2.0).sum()
+    with pytest.raises(ValueError, match="rankdir"):
+        viz.draw_graph(y, rankdir="sideways")
+    with pytest.raises(ValueError, match="collapse"):
+        viz.draw_graph(y, collapse=-1)
+    with pytest.raises(TypeError, match="Tensor"):
+        viz.draw_graph([1.0, 2.0])
+
+
+def test_draw_backward_graph_is_the_create_graph_graph():
+    x = ad.tensor(1.5, dtype=ad.float64, requires_grad=True, name="x")
+    y = x * x * x
+    y.name = "y"
+    g = viz.draw_backward_graph(y)
+    labels = by_name(g.source)
+    assert "dy/dx" in labels
+    assert f"data {number(3 * 1.5 ** 2, 4)}" in labels["dy/dx"]
+    assert "x" in labels                                   # the forward input feeds it
+    assert len([k for k in nodes(g.source) if k.startswith("o")]) >= 3
+    assert x.grad is None                                   # nothing accumulated
+    (gx,) = ad.grad(y, [x], create_graph=True)
+    assert len(ad.topological_order(gx)) == len(labels)
+    with pytest.raises(ValueError, match="one-element"):
+        viz.draw_backward_graph(ad.tensor([1.0, 2.0], requires_grad=True) * 2.0)
+
+
+def test_derivative_formulas_split_per_input():
+    from viz.dot import derivative_parts
+    a = ad.tensor(1.0, requires_grad=True)
+    b = ad.tensor(2.0, requires_grad=True)
+    assert derivative_parts((a / b).grad_fn) == ["d(a/b)/da = 1/b", "d(a/b)/db = -a/b^2"]
+    assert derivative_parts(a.exp().grad_fn) == ["d exp(x)/dx = exp(x)"]
