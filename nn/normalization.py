@@ -288,8 +288,9 @@ class LayerNorm(Module):
         kw = dict(dtype=dtype or ad.float32, device=device)
         if elementwise_affine:
             self.weight = Parameter(ad.ones(shape, **kw))
-            self.bias = Parameter(ad.zeros(shape, **kw)) if bias else None
-            if not bias:
+            if bias:
+                self.bias = Parameter(ad.zeros(shape, **kw))
+            else:
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)

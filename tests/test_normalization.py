@@ -237,6 +237,11 @@ def test_layernorm_matches_torch(shape, normalized):
 def test_layernorm_no_affine_and_gradcheck():
     ln = nn.LayerNorm((2, 3), elementwise_affine=False)
     assert list(ln.parameters()) == []
+    no_bias = nn.LayerNorm(3, bias=False)
+    assert [n for n, _ in no_bias.named_parameters()] == ["weight"] and no_bias.bias is None
+    x1 = RNG.standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_allclose(no_bias(ad.tensor(x1)).data, _np_norm(x1, 1), rtol=1e-4,
+                               atol=1e-5)
     x = RNG.standard_normal((4, 2, 3))
     np.testing.assert_allclose(ln.to(ad.float64)(ad.tensor(x)).data, _np_norm(x, (1, 2)),
                                rtol=1e-10)
