@@ -32,6 +32,18 @@ def _replace(container, key: str, module) -> None:
     module.__dict__["_name"] = key
 
 
+def _view(cls, items):
+    """A new container holding `items` ((name, module) pairs) without renaming the modules:
+    a slice must not change the scope labels the modules carry in their real parent."""
+    out = cls()
+    out._modules.update(items)
+    return out
+
+
+def _numbered(modules):
+    return [(str(i), m) for i, m in enumerate(modules)]
+
+
 class _Indexed(Module):
     """Shared by Sequential and ModuleList: modules registered under '0', '1', ..."""
 
@@ -101,7 +113,7 @@ class Sequential(_Indexed):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+            return _view(Sequential, list(self._modules.items())[idx])
         return list(self._modules.values())[_index(self, idx)]
 
     def append(self, module):
@@ -124,14 +136,14 @@ class ModuleList(_Indexed):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
+            return _view(ModuleList, _numbered(list(self._modules.values())[idx]))
         return list(self._modules.values())[_index(self, idx)]
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
     def __add__(self, other):
-        return ModuleList(list(self) + list(other))
+        return _view(ModuleList, _numbered(list(self) + list(other)))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your "

@@ -92,6 +92,8 @@ class Module:
                                   "subclass of nn.Module must define forward(self, ...)")
 
     def _scope_label(self) -> str:
+        # "<name>: <Class>", name = the attribute name under which a parent last registered
+        # this module (slices of containers do not count), or just the class for a root.
         cls = type(self).__name__
         return cls if self._name is None else f"{self._name}: {cls}"
 

@@ -482,3 +482,14 @@ def test_functional_call_swaps_and_restores():
     assert m.weight.grad is None
     with pytest.raises(KeyError, match="nope"):
         nn.functional_call(m, {"nope": w}, x)
+
+
+def test_slicing_keeps_the_scope_labels_of_the_original():
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2))
+    ml = nn.ModuleList(list(seq))
+    tail, mtail, both = seq[1:], ml[1:], ml + ml
+    assert isinstance(tail, nn.Sequential) and list(tail._modules) == ["1", "2"]
+    assert list(mtail._modules) == ["0", "1"] and len(both) == 6
+    y = seq(ad.ones(1, 2))
+    assert y.grad_fn.scope.label == "2: Linear"
+    assert tail(ad.ones(1, 2)).grad_fn.scope.label == "2: Linear"
