@@ -222,6 +222,19 @@ def test_errors():
         nn.AvgPool2d(2, stride=0)
 
 
+@given(k=st.integers(2, 4), d=st.integers(1, 2), p=st.integers(0, 1), data=st.data())
+def test_any_kernel_larger_than_the_padded_input_is_refused(k, d, p, data):
+    extent = d * (k - 1) + 1
+    h = data.draw(st.integers(1, max(1, extent - 2 * p - 1)))
+    if h + 2 * p >= extent:  # no too-small size exists for this geometry
+        return
+    layer = nn.Conv2d(2, 3, k, padding=p, dilation=d)
+    with pytest.raises(ValueError, match=r"conv2d: kernel .* larger than the padded input"):
+        layer(ad.randn(1, 2, h, extent + 2))
+    with pytest.raises(ValueError, match=r"conv2d: kernel .* larger than the padded input"):
+        layer(ad.randn(1, 2, extent + 2, h))
+
+
 def test_reprs():
     assert repr(nn.Conv2d(1, 2, 3, padding=1, bias=False)) == (
         "Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)")
