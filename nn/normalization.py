@@ -67,8 +67,8 @@ def _check_eps_momentum(owner, eps, momentum):
         raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
     if momentum is not None and (not isinstance(momentum, numbers.Real)
                                  or not 0 <= momentum <= 1):
-        raise ValueError(f"{owner}: momentum must be a number in [0, 1] or None (cumulative "
-                         f"average), got {momentum!r}")
+        raise ValueError(f"{owner}: momentum must be a number in [0, 1] or None, got "
+                         f"{momentum!r}")
 
 
 # ---------------------------------------------------------------------------- functional
