@@ -78,7 +78,8 @@ def fig_highway():
 
 def fig_batchnorm():
     """Batch normalisation of 4 examples with 2 features: mean and variance over the batch."""
-    X = _leaf([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0], [7.0, 0.0]], "X", grad=False)
+    # X stands for a previous layer's activations: its gradient flows through mean and var
+    X = _leaf([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0], [7.0, 0.0]], "X")
     gamma = _leaf([1.5, 0.5], "gamma")
     beta = _leaf([0.0, 1.0], "beta")
     target = _leaf([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0], [2.0, 0.0]], "target", grad=False)
@@ -149,7 +150,8 @@ FIGURES = [
     Figure("d_batchnorm", "(d) Batch normalisation of a small batch",
            "X has 4 examples and 2 features; mean and var are taken over the batch, "
            "xhat = (X - mean) / sqrt(var + 1e-5), y = gamma xhat + beta, "
-           "E = sum (y - target)^2 / 2.", fig_batchnorm),
+           "E = sum (y - target)^2 / 2. dE/dX flows through xhat directly and through the mean "
+           "and var nodes.", fig_batchnorm),
     Figure("e_micrograd", "(e) A scalar expression, micrograd style",
            "o = tanh(x1 w1 + x2 w2 + b): every edge carries the op's local derivative, as a "
            "formula and as a number; the gradient at each node is the product along the path.",
