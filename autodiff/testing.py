@@ -73,17 +73,26 @@ def _element_strategy(dtype, elements):
     if dtype == backend.bfloat16:
         # Hypothesis cannot draw bfloat16 directly: draw float32 values, round them to
         # bfloat16 and keep those that stay inside the bounds after rounding.
-        return (st.floats(lo, hi, width=32)
+        lo32, hi32 = _representable_bounds(lo, hi, backend.float32)
+        return (st.floats(lo32, hi32, width=32)
                 .map(lambda v: float(np.asarray(v, dtype=backend.bfloat16)))
                 .filter(lambda v: lo <= v <= hi))
-    width = {2: 16, 4: 32, 8: 64}[dtype.itemsize]
+    lo_w, hi_w = _representable_bounds(lo, hi, dtype)
+    return st.floats(lo_w, hi_w, width=8 * dtype.itemsize, allow_nan=False,
+                     allow_infinity=False)
+
+
+def _representable_bounds(lo, hi, dtype):
+    """[lo, hi] shrunk to the nearest values representable in `dtype` (hypothesis wants
+    bounds exactly representable at the float width it draws)."""
     lo_w, hi_w = (float(np.asarray(b, dtype=dtype)) for b in (lo, hi))
-    # The bounds themselves must be representable at this width; move them inwards.
     if lo_w < lo:
-        lo_w = float(np.nextafter(np.asarray(lo_w, dtype=dtype), dtype.type(np.inf)))
+        lo_w = float(np.nextafter(dtype.type(lo_w), dtype.type(np.inf)))
     if hi_w > hi:
-        hi_w = float(np.nextafter(np.asarray(hi_w, dtype=dtype), dtype.type(-np.inf)))
-    return st.floats(lo_w, hi_w, width=width, allow_nan=False, allow_infinity=False)
+        hi_w = float(np.nextafter(dtype.type(hi_w), dtype.type(-np.inf)))
+    if lo_w > hi_w:
+        raise InvalidArgument(f"tensors: no {dtype} value lies in [{lo}, {hi}]")
+    return lo_w, hi_w
 
 
 def _strategy(value):
