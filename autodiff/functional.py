@@ -259,11 +259,11 @@ def jacobian(f, argnums=0, create_graph=False):
                 rows = [[] for _ in xs]
                 if o.requires_grad:
                     xp = backend.array_module(o.data)
-                    flat = xp.zeros(o.size, dtype=o.dtype)
                     for k in range(o.size):
-                        flat[...] = 0
+                        # A fresh one-hot per row: a gradient may alias its seed.
+                        flat = xp.zeros(o.size, dtype=o.dtype)
                         flat[k] = 1
-                        e_k = Tensor._make(flat.reshape(o.shape).copy(), None, False)
+                        e_k = Tensor._make(flat.reshape(o.shape), None, False)
                         gs = _autograd([o], xs, grad_outputs=[e_k], retain_graph=True,
                                        create_graph=create_graph, allow_unused=True)
                         for r, g, x in zip(rows, gs, xs):
