@@ -261,3 +261,26 @@ def test_readme_code_blocks_run():
     H = F.hessian(namespace["rosen"])(ad.tensor([1.0, 1.0]))
     np.testing.assert_allclose(H.data, [[802.0, -400.0], [-400.0, 200.0]], rtol=1e-6)
     np.testing.assert_allclose(namespace["h"].data, 6 * namespace["x"].data)
+
+
+def test_saved_output_stays_connected_under_create_graph():
+    class MyExp(ad.Function):
+        """e^x, saving its output (as built-in exp does)"""
+
+        @staticmethod
+        def forward(ctx, x):
+            out = ctx.xp.exp(x)
+            ctx.save(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            (out,) = ctx.saved
+            return g * out
+
+    x = t64([0.2, -0.7], requires_grad=True)
+    d = MyExp.apply(x)
+    for _ in range(3):  # every derivative of e^x is e^x
+        (d,) = ad.grad(d.sum(), x, create_graph=True)
+        np.testing.assert_allclose(d.data, np.exp(x.data), rtol=1e-14)
+    assert ad.gradgradcheck(MyExp.apply, (x,))
