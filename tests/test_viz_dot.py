@@ -332,3 +332,48 @@ def test_derivative_formulas_split_per_input():
     b = ad.tensor(2.0, requires_grad=True)
     assert derivative_parts((a / b).grad_fn) == ["d(a/b)/da = 1/b", "d(a/b)/db = -a/b^2"]
     assert derivative_parts(a.exp().grad_fn) == ["d exp(x)/dx = exp(x)"]
+
+
+def test_same_drawing_on_every_device(device):
+    def build(dev):
+        w = ad.tensor([[0.5, -1.0], [2.0, 0.25]], dtype=ad.float64, device=dev,
+                      requires_grad=True, name="w")
+        x = ad.tensor([1.0, 3.0], dtype=ad.float64, device=dev, name="x")
+        y = ((w @ x).sigmoid() * 2.0).sum()
+        with viz.record_grads():
+            y.backward()
+        return viz.draw_graph(y, show_local_grads=True).source
+
+    text = build(device)
+    assert text == build("cpu")
+    assert "grad [[" in text
+
+
+def test_nn_modules_cluster_and_collapse_by_class_name():
+    nn = pytest.importorskip("nn")
+    if not hasattr(nn, "Linear") or not hasattr(nn, "Sequential"):
+        pytest.skip("nn.Linear / nn.Sequential are not available yet")
+    ad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = ad.tensor([[1.0, 2.0, 3.0]], name="x")
+    y = model(x).sum()
+    with viz.record_grads():
+        y.backward()
+    src = viz.draw_graph(y).source
+    assert src.count("subgraph cluster_") == 1 + 1 + 3          # legend, Sequential, 3 layers
+    assert src.count("<B>weight</B>") == 2 and src.count("<B>bias</B>") == 2
+    w_label = next(v for v in nodes(src).values() if "<B>weight</B>  (4, 3)" in v)
+    assert f"grad {fmt(model[0].weight.grad.numpy())}<" in w_label
+    linear = viz.draw_graph(y, collapse={"Linear"}).source
+    boxes = [v for k, v in nodes(linear).items() if k.startswith("m")]
+    assert len(boxes) == 2 and all("Linear" in b for b in boxes)
+    assert "16 parameters" in linear and "10 parameters" in linear
+    assert "relu" in linear                                     # ReLU stays expanded
+    flat = viz.draw_graph(y, cluster_modules=False, names=model).source
+    assert "<B>0.weight</B>" in flat and "<B>2.bias</B>" in flat
+
+
+def test_names_are_escaped_in_labels():
+    x = ad.tensor(1.0, requires_grad=True, name='x<1 & "y">')
+    src = viz.draw_graph(x * 2.0).source
+    assert "<B>x&lt;1 &amp; &quot;y&quot;&gt;</B>" in src
