@@ -248,3 +248,32 @@ def test_gradgradcheck_error_names_grad_output_and_validates():
     with pytest.raises(ValueError, match=r"grad_outputs\[0\] has shape \(3,\)"):
         ad.gradgradcheck(lambda t: t * 2, (x,), grad_outputs=(np.ones(3),))
     assert ad.gradgradcheck(lambda t: t.exp(), (x,), grad_outputs=(np.array([1.0, -2.0]),))
+
+
+def test_gradient_penalty_through_an_nn_model_matches_torch():
+    # WGAN-GP style: loss = (||d D(x)/dx|| - 1)^2, backpropagated to D's parameters.
+    torch = pytest.importorskip("torch")
+    import nn
+    model = nn.Sequential(nn.Linear(3, 5, dtype=ad.float64), nn.Tanh(),
+                          nn.Linear(5, 1, dtype=ad.float64))
+    x0 = np.random.default_rng(2).standard_normal((4, 3))
+    x = ad.tensor(x0, requires_grad=True)
+    (gx,) = ad.grad(model(x).sum(), x, create_graph=True)
+    penalty = ((((gx * gx).sum(axis=1)) ** 0.5 - 1.0) ** 2).mean()
+    penalty.backward()
+
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)).double()
+    with torch.no_grad():
+        for ours, theirs in zip(model.parameters(), tm.parameters()):
+            theirs.copy_(torch.tensor(ours.data))
+    tx = torch.tensor(x0, requires_grad=True)
+    (tgx,) = torch.autograd.grad(tm(tx).sum(), tx, create_graph=True)
+    tpen = ((tgx.pow(2).sum(dim=1).sqrt() - 1.0) ** 2).mean()
+    tpen.backward()
+    assert penalty.item() == pytest.approx(tpen.item(), rel=1e-12)
+    for ours, theirs in zip(model.parameters(), tm.parameters()):
+        if theirs.grad is None:  # the output bias does not affect d D(x)/dx
+            assert ours.grad is None or not ours.grad.data.any()
+            continue
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
