@@ -9,7 +9,7 @@ import numpy as np
 
 import autodiff as ad
 
-from ._format import array_lines, html, number, quoted, reduce_to_shape, shape_text, to_numpy
+from ._format import array_lines, html, quoted, reduce_to_shape, shape_text, to_numpy
 from .graph import KINDS, GraphModel
 from .record import recorded_grad, recorded_step
 
