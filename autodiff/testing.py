@@ -3,6 +3,7 @@
 This module needs `hypothesis` (the `test` extra); `import autodiff` does not import it,
 `ad.testing` is loaded on first use.
 
+    import numpy as np
     import autodiff as ad
     from hypothesis import given
 

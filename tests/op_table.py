@@ -3,7 +3,7 @@
 How to use a row (`OpSpec`):
 
     from hypothesis import given, strategies as st
-    from tests.op_table import OPS, DIFFERENTIABLE   # or `from op_table import ...`
+    from op_table import OPS, DIFFERENTIABLE   # tests/ is on sys.path under pytest
 
     @pytest.mark.parametrize("row", DIFFERENTIABLE, ids=str)
     @given(data=st.data())

@@ -236,3 +236,36 @@ def test_assert_grads_close_tolerances_are_used():
     assert_grads_close(WrongCube.apply, x, atol=2.0)
     with pytest.raises(AssertionError):
         assert_grads_close(WrongCube.apply, x)
+
+
+# ----------------------------------------------------------------- the documented use
+class Softplus(ad.Function):
+    """A user's own op: log(1 + e^x), written the stable way."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return np.logaddexp(0.0, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / (1 + np.exp(-x))
+
+
+@given(x=tensors(shape=hnp.array_shapes(max_dims=2), dtype=ad.float64, elements=(-5, 5),
+                 requires_grad=True))
+def test_users_can_property_test_their_own_op(x):
+    assert_grads_close(Softplus.apply, x)
+
+
+@given(shapes=broadcastable_shapes(2), data=st.data())
+def test_users_can_property_test_broadcasting(shapes, data):
+    a, b = (data.draw(tensors(shape=s, dtype=ad.float64, elements=(-3, 3),
+                              requires_grad=True)) for s in shapes)
+
+    def my_binary_op(u, v):
+        return Softplus.apply(u) * v
+
+    assert my_binary_op(a, b).shape == np.broadcast_shapes(*shapes)
+    assert_grads_close(my_binary_op, a, b)
