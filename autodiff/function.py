@@ -112,12 +112,12 @@ class Function:
                 else:
                     arrays = (a.data, b)
                     needs = (a.requires_grad, False)
-                    if type(b) is float and a.data.dtype == _bfloat16:
+                    if type(b) is float and a.data.dtype is _bfloat16:
                         arrays = (a.data, _bf16_scalar(b))
             elif isinstance(b, Tensor):
                 arrays = (a, b.data)
                 needs = (False, b.requires_grad)
-                if type(a) is float and b.data.dtype == _bfloat16:
+                if type(a) is float and b.data.dtype is _bfloat16:
                     arrays = (_bf16_scalar(a), b.data)
             else:
                 arrays = args
