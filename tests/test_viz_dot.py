@@ -317,7 +317,7 @@ def test_draw_backward_graph_is_the_create_graph_graph():
     labels = by_name(g.source)
     assert "dy/dx" in labels
     assert f"data {number(3 * 1.5 ** 2, 4)}" in labels["dy/dx"]
-    assert "x" in labels                                   # the forward input feeds it
+    assert "x" in labels and "dy/dy" in labels            # forward input and the seed
     assert len([k for k in nodes(g.source) if k.startswith("o")]) >= 3
     assert x.grad is None                                   # nothing accumulated
     (gx,) = ad.grad(y, [x], create_graph=True)
@@ -371,6 +371,9 @@ def test_nn_modules_cluster_and_collapse_by_class_name():
     assert "relu" in linear                                     # ReLU stays expanded
     flat = viz.draw_graph(y, cluster_modules=False, names=model).source
     assert "<B>0.weight</B>" in flat and "<B>2.bias</B>" in flat
+    # the backward graph keeps both layers' parameter names
+    bw = viz.draw_backward_graph(model(x).sum()).source
+    assert bw.count("<B>weight</B>") == 2
 
 
 def test_names_are_escaped_in_labels():

@@ -66,21 +66,26 @@ def backward_graph_roots(root, inputs=None):
     if not inputs:
         raise ValueError("draw_backward_graph: the graph has no leaf that requires grad, so "
                          "there is no gradient to draw")
+    names = {id(t): n for t, n in zip(model.tensors, model.name)}
+    root_name = names.get(id(root), "out")
+    # an explicit, named seed: it appears in the drawing as d<root>/d<root> = 1
+    seed = ad.ones_like(root.detach())
+    seed.name = f"d{root_name}/d{root_name}"
     try:
-        grads = ad.grad(root, inputs, retain_graph=True, create_graph=True, allow_unused=True)
+        grads = ad.grad(root, inputs, grad_outputs=seed, retain_graph=True, create_graph=True,
+                        allow_unused=True)
     except RuntimeError as exc:
         raise RuntimeError(f"draw_backward_graph: {exc}. Draw the backward graph before "
                            "calling backward() (or call backward with retain_graph=True)") \
             from exc
-    names = {id(t): n for t, n in zip(model.tensors, model.name)}
     out = []
     for x, g in zip(inputs, grads):
         if g is None:
             continue
-        g.name = f"d{names.get(id(root), 'out')}/d{names.get(id(x), 'x')}"
+        g.name = f"d{root_name}/d{names.get(id(x), 'x')}"
         out.append(g)
     # keep the forward drawing's given names (not the positional t<i>, which would shift)
-    given = {n: t for i, (t, n) in enumerate(zip(model.tensors, model.name)) if n != f"t{i}"}
+    given = [(n, t) for i, (t, n) in enumerate(zip(model.tensors, model.name)) if n != f"t{i}"]
     return out, given
 
 
@@ -93,5 +98,8 @@ def draw_backward_graph(root, inputs=None, **options) -> Diagram:
     the gradients are not computed, so show_grads defaults to False)."""
     options.setdefault("show_grads", False)
     roots, given = backward_graph_roots(root, inputs)
-    given.update(options.pop("names", None) or {})
+    extra = options.pop("names", None)
+    if extra is not None:
+        given += list(extra.named_parameters() if hasattr(extra, "named_parameters")
+                      else extra.items())
     return draw_graph(roots, names=given, **options)

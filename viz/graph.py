@@ -45,16 +45,23 @@ def _normalise_collapse(collapse):
 
 
 def _named_tensors(names) -> dict:
-    """{id(tensor): name} from a {name: tensor} dict or anything with named_parameters()."""
+    """{id(tensor): name} from a {name: tensor} dict, (name, tensor) pairs, or anything with
+    named_parameters() (an nn.Module)."""
     if names is None:
         return {}
     if hasattr(names, "named_parameters"):
-        names = dict(names.named_parameters())
-    if not hasattr(names, "items"):
-        raise TypeError("draw_graph: names must be a {name: tensor} dict or a module with "
-                        f"named_parameters(), not {type(names).__name__}")
+        pairs = list(names.named_parameters())
+    elif hasattr(names, "items"):
+        pairs = list(names.items())
+    else:
+        try:
+            pairs = [(name, t) for name, t in names]
+        except (TypeError, ValueError):
+            raise TypeError("draw_graph: names must be a {name: tensor} dict, (name, tensor) "
+                            "pairs or a module with named_parameters(), not "
+                            f"{type(names).__name__}") from None
     out = {}
-    for name, t in names.items():
+    for name, t in pairs:
         if isinstance(t, ad.Tensor):
             out[id(t)] = str(name)
     return out
