@@ -6,9 +6,19 @@
 The engine version uses raw autodiff ops (parameters are Tensors with requires_grad), the
 baselines are torch (same architecture, torch.set_num_threads(1)) and a hand-written NumPy
 im2col implementation with its backward by hand. Target: autodiff <= 1.5 x torch.
-Run: OMP_NUM_THREADS=1 python benchmarks/bench_convnet.py [--repeats N]
+Each implementation is timed in fresh processes of its own (taking turns), because NumPy's
+step time here is dominated by page faults on freshly allocated arrays, and how many of
+those happen depends on the allocator state every other implementation in the same process
+leaves behind; --in-process times all three in this process instead.
+Run: OMP_NUM_THREADS=1 python benchmarks/bench_convnet.py [--repeats N] [--rounds R]
 """
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
 
 import _common  # noqa: F401  (single-threaded set-up first)
 import numpy as np
@@ -143,38 +153,105 @@ def torch_step(torch, params, x, labels):
     return step
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=60)
-    args = parser.parse_args()
+STEP_FACTORIES = {"autodiff": autodiff_step, "hand-written NumPy im2col": numpy_step}
+
+
+def _make_steps(names):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, BATCH)
     params = make_params()
-    # The three implementations compute the same numbers: compare two steps' losses.
+    steps = {}
+    for name in names:
+        if name == "torch":
+            torch = _common.try_torch()
+            if torch is not None:
+                steps[name] = torch_step(torch, params, x, labels)
+        else:
+            steps[name] = STEP_FACTORIES[name](params, x, labels)
+    return steps, params, x, labels
+
+
+def _time_steps(steps, rounds, per_round):
+    """Per-step (wall, cpu) seconds, the implementations taking turns so that load changes
+    hit all alike. CPU time is the steadier figure on a shared machine."""
+    for fn in steps.values():
+        for _ in range(3):
+            fn()
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            for _ in range(per_round):
+                w0, c0 = time.perf_counter(), time.process_time()
+                fn()
+                times[name].append((time.perf_counter() - w0, time.process_time() - c0))
+    return times
+
+
+def _worker(name, steps_wanted):
+    """Child process: time one implementation alone and print the times as JSON."""
+    steps, *_ = _make_steps([name])
+    times = _time_steps(steps, 1, steps_wanted).get(name, [])
+    print(json.dumps(times))
+
+
+#: glibc settings that keep freed memory in the process instead of returning it to the
+#: system at the end of every step (so later steps reuse already-mapped pages).
+MALLOC_ENV = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(1 << 28)}
+
+
+def _isolated(names, rounds, per_round, env=None):
+    """Each implementation in fresh processes, taking turns: no allocator or cache state
+    left by one implementation changes another's figure."""
+    times = {name: [] for name in names}
+    env = dict(os.environ, **(env or {}))
+    for _ in range(rounds):
+        for name in names:
+            out = subprocess.run([sys.executable, __file__, "--worker", name,
+                                  "--repeats", str(per_round)],
+                                 capture_output=True, text=True, check=True, env=env).stdout
+            times[name].extend(json.loads(out.strip().splitlines()[-1]))
+    return {name: ts for name, ts in times.items() if ts}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=30, help="steps timed per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--in-process", action="store_true",
+                        help="time all implementations in this one process instead")
+    parser.add_argument("--malloc-tuned", action="store_true",
+                        help="run the worker processes with MALLOC_TRIM_THRESHOLD_ and "
+                             "MALLOC_MMAP_THRESHOLD_ raised (no page faults on reuse)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return _worker(args.worker, args.repeats)
+    names = ["torch", "hand-written NumPy im2col", "autodiff"]
+    steps, params, x, labels = _make_steps(names)
+    # The implementations compute the same numbers: compare two steps' losses.
     ad_run, np_run = autodiff_step(params, x, labels), numpy_step(params, x, labels)
     for _ in range(2):
         np.testing.assert_allclose(float(ad_run().item()), float(np_run()), rtol=1e-4)
-    torch = _common.try_torch()
-    timers = [("torch", None if torch is None else torch_step(torch, params, x, labels)),
-              ("hand-written NumPy im2col", numpy_step(params, x, labels)),
-              ("autodiff", autodiff_step(params, x, labels))]
-    # Interleave the measurements so that load changes on a shared machine hit all alike.
-    times = {name: [] for name, fn in timers if fn is not None}
-    for fn in (fn for _, fn in timers if fn is not None):
-        _common.median_time(fn, repeats=1, warmup=3)
-    for _ in range(args.repeats):
-        for name, fn in timers:
-            if fn is not None:
-                times[name].append(_common.median_time(fn, repeats=1, warmup=0))
-    med = {name: float(np.median(ts)) for name, ts in times.items()}
-    base = med.get("torch")
-    print(f"ConvNet step, batch {BATCH}, 1x28x28, float32, one thread (median of "
-          f"{args.repeats}; ratio vs torch)")
-    for name in times:
-        print(_common.row(name, med[name], baseline=base))
-    if base is not None:
-        print(f"  target: autodiff <= 1.50x torch; measured {med['autodiff'] / base:.2f}x")
+    if args.in_process:
+        times = _time_steps(steps, args.rounds, args.repeats)
+        where = "all in one process"
+    else:
+        del steps
+        times = _isolated([n for n in names if n != "torch" or _common.try_torch()],
+                          args.rounds, args.repeats, MALLOC_ENV if args.malloc_tuned else None)
+        where = "each in its own processes" + (", glibc malloc tuned" if args.malloc_tuned
+                                               else "")
+    print(f"ConvNet step, batch {BATCH}, 1x28x28, float32, one thread; median of "
+          f"{args.rounds}x{args.repeats} steps, {where} (ratio vs torch)")
+    for column, label in ((0, "wall time"), (1, "CPU time")):
+        med = {name: statistics.median(t[column] for t in ts) for name, ts in times.items()}
+        base = med.get("torch")
+        print(f" {label}:")
+        for name in times:
+            print(_common.row(name, med[name], baseline=base))
+        if base is not None:
+            print(f"  target: autodiff <= 1.50x torch; measured {med['autodiff'] / base:.2f}x")
 
 
 if __name__ == "__main__":

@@ -102,23 +102,82 @@ def _im2col(xp, x, kernel, stride, padding, dilation, out_hw):
     return view.reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
 
 
-def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation, out_hw):
-    """Adjoint of _im2col: scatter-add columns (N, C*kH*kW, OH*OW) back to (N, C, H, W).
-
-    Overlapping windows add up; one vectorised strided add per kernel offset."""
-    n, c, h, w = x_shape
-    ph, pw = padding
+def _col2im_add(cols, out, kernel, stride, dilation, out_hw):
+    """Adjoint of _im2col: scatter-add columns (n, C*kH*kW, OH*OW) into the padded input
+    gradient `out` (n, C, Hp, Wp); one vectorised strided add per kernel offset."""
+    n, c = out.shape[:2]
     six = cols.reshape(n, c, kernel[0], kernel[1], out_hw[0], out_hw[1])
-    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    disjoint = stride[0] >= dilation[0] * (kernel[0] - 1) + 1 and \
-        stride[1] >= dilation[1] * (kernel[1] - 1) + 1
+    disjoint = (stride[0] >= dilation[0] * (kernel[0] - 1) + 1
+                and stride[1] >= dilation[1] * (kernel[1] - 1) + 1)
     for o, rows, colsl in _offset_slices(kernel, stride, dilation, out_hw):
         i, j = divmod(o, kernel[1])
         if disjoint:  # no two offsets touch the same pixel: plain writes
             out[:, :, rows, colsl] = six[:, :, i, j]
         else:
             out[:, :, rows, colsl] += six[:, :, i, j]
-    return out[:, :, ph:ph + h, pw:pw + w] if ph or pw else out
+
+
+#: Bytes of im2col columns built at a time on the CPU. A full-batch column array is kH*kW
+#: times the input; building it in slices of the batch keeps each slice in cache and lets
+#: the allocator hand the same memory back for the next slice, where one big array costs
+#: fresh page faults every step (measured: most of a small ConvNet's step time).
+CPU_COLUMN_BYTES = 1 << 19
+
+
+def _batches(xp, n, per_sample_bytes):
+    """(start, stop) slices of the batch for one im2col each (the whole batch on a GPU)."""
+    if xp.__name__ != "numpy":
+        return [(0, n)]
+    step = max(1, CPU_COLUMN_BYTES // max(1, per_sample_bytes))
+    return [(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def _column_bytes(c, kernel, out_hw, dtype):
+    return c * kernel[0] * kernel[1] * out_hw[0] * out_hw[1] * dtype.itemsize
+
+
+def _conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc):
+    """y (N, C_out, OH*OW) = W (C_out, C*kH*kW) @ im2col(x_n), batch slice by slice."""
+    xw, w2 = _work(x, acc), _work(w, acc).reshape(w.shape[0], -1)
+    n = x.shape[0]
+    y = xp.empty((n, w.shape[0], out_hw[0] * out_hw[1]), dtype=w2.dtype)
+    for lo, hi in _batches(xp, n, _column_bytes(x.shape[1], kernel, out_hw, w2.dtype)):
+        cols = _im2col(xp, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
+        xp.matmul(w2, cols, out=y[lo:hi])
+    if b is not None:
+        y += _work(b, acc).reshape(-1, 1)
+    return y
+
+
+def _conv_weight_grad(xp, x, g, kernel, stride, padding, dilation, acc):
+    """dL/dw = sum_n g_n (C_out, OH*OW) @ im2col(x_n)^T, shaped (C_out, C, kH, kW)."""
+    n, co = g.shape[:2]
+    out_hw = g.shape[2:]
+    xw = _work(x, acc)
+    g3 = _work(g, acc).reshape(n, co, -1)
+    gw = None
+    for lo, hi in _batches(xp, n, _column_bytes(x.shape[1], kernel, out_hw, xw.dtype)):
+        cols = _im2col(xp, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
+        part = (g3[lo:hi] @ cols.transpose(0, 2, 1)).sum(axis=0)
+        if gw is None:
+            gw = part
+        else:
+            gw += part
+    return gw.reshape((co, x.shape[1]) + tuple(kernel))
+
+
+def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
+    """dL/dx = col2im(W^T (C*kH*kW, C_out) @ g_n): the transposed convolution of g."""
+    n, co, oh, ow = g.shape
+    kernel = w.shape[2:]
+    c = w.shape[1]
+    (ph, pw), (h, wd) = padding, x_hw
+    wt = _work(w, acc).reshape(co, -1).T
+    g3 = _work(g, acc).reshape(n, co, oh * ow)
+    dx = xp.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=wt.dtype)
+    for lo, hi in _batches(xp, n, _column_bytes(c, kernel, (oh, ow), wt.dtype)):
+        _col2im_add(wt @ g3[lo:hi], dx[lo:hi], kernel, stride, dilation, (oh, ow))
+    return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
 
 
 def _work(x, acc):
@@ -135,53 +194,35 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation):
-        xp = ctx.xp
         kernel = w.shape[2:]
         out_hw = _geometry("conv2d", x.shape, kernel, stride, padding, dilation)
         ctx.geom = (kernel, stride, padding, dilation, out_hw)
         ctx.x_shape = x.shape
         acc = backend.accumulation_dtype(x.dtype)
-        cols = _im2col(xp, _work(x, acc), kernel, stride, padding, dilation, out_hw)
-        y = _work(w, acc).reshape(w.shape[0], -1) @ cols
-        if b is not None:
-            y += _work(b, acc).reshape(-1, 1)
-        # cols are what the weight gradient needs; keeping them skips a second im2col.
-        ctx.save(x, w, cols if ctx.needs_input_grad[1] else None)
+        y = _conv_forward(ctx.xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc)
+        # Only x and w are kept (as torch does): the weight gradient rebuilds the columns
+        # slice by slice, cheaper than holding kH*kW copies of the input.
+        ctx.save(x, w)
         y = y.reshape(x.shape[0], w.shape[0], out_hw[0], out_hw[1])
         return y.astype(x.dtype) if acc is not None else y
 
     @staticmethod
     def backward(ctx, g):
-        x, w, cols = ctx.saved
+        x, w = ctx.saved
         need = ctx.needs_input_grad
         kernel, stride, padding, dilation, out_hw = ctx.geom
+        params = dict(stride=stride, padding=padding, dilation=dilation)
         gx = gw = gb = None
         if need[0]:
-            gx = ctx.call(Conv2dInputGrad, g, w, x_hw=ctx.x_shape[2:], stride=stride,
-                          padding=padding, dilation=dilation)
+            gx = ctx.call(Conv2dInputGrad, g, w, x_hw=ctx.x_shape[2:], **params)
         if need[1]:
-            if ctx.create_graph or cols is None:
-                gw = ctx.call(Conv2dWeightGrad, x, g, kernel=kernel, stride=stride,
-                              padding=padding, dilation=dilation)
-            else:
-                gw = _weight_grad(g, cols, w.shape)
-        if len(need) > 2 and need[2]:
+            gw = ctx.call(Conv2dWeightGrad, x, g, kernel=kernel, **params)
+        if need[2]:
             if ctx.create_graph:
                 gb = ctx.xp.sum(g, axis=(0, 2, 3))
             else:
-                acc = backend.accumulation_dtype(g.dtype)
-                gb = g.sum(axis=(0, 2, 3), dtype=acc)
+                gb = g.sum(axis=(0, 2, 3), dtype=backend.accumulation_dtype(g.dtype))
         return gx, gw, gb
-
-
-def _weight_grad(g, cols, w_shape):
-    """dL/dw = sum_n g_n (C_out, OH*OW) @ cols_n^T, in the columns' (accumulation) dtype."""
-    n, co = g.shape[:2]
-    g3 = g.reshape(n, co, -1)
-    if g3.dtype != cols.dtype:
-        g3 = g3.astype(cols.dtype)
-    gw = (g3 @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
-    return gw
 
 
 class Conv2dInputGrad(Function):
@@ -191,17 +232,11 @@ class Conv2dInputGrad(Function):
 
     @staticmethod
     def forward(ctx, g, w, x_hw, stride, padding, dilation):
-        xp = ctx.xp
-        n, co, oh, ow = g.shape
-        kernel = w.shape[2:]
-        x_shape = (n, w.shape[1], x_hw[0], x_hw[1])
         ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
-        ctx.x_hw, ctx.kernel = x_hw, kernel
+        ctx.x_hw, ctx.kernel = x_hw, w.shape[2:]
         ctx.save(g, w)
         acc = backend.accumulation_dtype(g.dtype)
-        wt = _work(w, acc).reshape(co, -1).T
-        dcols = wt @ _work(g, acc).reshape(n, co, oh * ow)
-        dx = _col2im(xp, dcols, x_shape, kernel, stride, padding, dilation, (oh, ow))
+        dx = _conv_input_grad(ctx.xp, g, w, x_hw, stride, padding, dilation, acc)
         return dx.astype(g.dtype) if acc is not None else dx
 
     @staticmethod
@@ -223,14 +258,11 @@ class Conv2dWeightGrad(Function):
 
     @staticmethod
     def forward(ctx, x, g, kernel, stride, padding, dilation):
-        xp = ctx.xp
-        out_hw = g.shape[2:]
         ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
         ctx.x_hw = x.shape[2:]
         ctx.save(x, g)
         acc = backend.accumulation_dtype(x.dtype)
-        cols = _im2col(xp, _work(x, acc), kernel, stride, padding, dilation, out_hw)
-        gw = _weight_grad(g, cols, (g.shape[1], x.shape[1]) + tuple(kernel))
+        gw = _conv_weight_grad(ctx.xp, x, g, kernel, stride, padding, dilation, acc)
         return gw.astype(x.dtype) if acc is not None else gw
 
     @staticmethod
@@ -331,12 +363,48 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved
-        xd = x.data if isinstance(x, Tensor) else x
-        od = out.data if isinstance(out, Tensor) else out
-        idx = _argmax_index(backend.array_module(xd), xd, od, *ctx.geom)
         kernel, stride, padding, out_hw = ctx.geom
+        if not ctx.create_graph:
+            return _max_pool_grad(ctx.xp, x, out, g, *ctx.geom)
+        # Double backward: route g through the arg-max index with the scatter op, whose
+        # derivative (a gather) is itself an op.
+        idx = _argmax_index(backend.array_module(x.data), x.data, out.data, *ctx.geom)
         return ctx.call(MaxPoolScatter, g, index=idx, x_shape=ctx.x_shape, kernel=kernel,
                         stride=stride, padding=padding)
+
+
+def _max_pool_grad(xp, x, out, g, kernel, stride, padding, out_hw):
+    """dx: g routed to each window's first maximum, without building an index.
+
+    Offsets are visited in window order; `rest` holds the part of g not yet delivered, so a
+    later tied maximum finds zero there (torch's first-max rule)."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    xpad = _pad(xp, x, padding, value=-float("inf"))
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    tiles = (disjoint and not (ph or pw) and stride == kernel
+             and h == out_hw[0] * kernel[0] and w == out_hw[1] * kernel[1])
+    # When the windows tile the input exactly every pixel is written once: no zero fill.
+    dx = (xp.empty if tiles else xp.zeros)(xpad.shape, dtype=g.dtype)
+    rest = g.copy()
+    hit = xp.empty(out.shape, dtype=bool)
+    miss = xp.empty(out.shape, dtype=bool)
+    has_nan = bool(xp.isnan(out).any())
+    slices = _offset_slices(kernel, stride, (1, 1), out_hw)
+    for k, (_, rows, cols) in enumerate(slices):
+        win = xpad[:, :, rows, cols]
+        xp.equal(win, out, out=hit)
+        if has_nan:  # a NaN window's gradient goes to its first NaN
+            hit |= xp.isnan(win)
+        if disjoint:
+            xp.multiply(rest, hit, out=dx[:, :, rows, cols])
+        else:
+            dx[:, :, rows, cols] += rest * hit
+        if k < len(slices) - 1:
+            # multiply by the complement: a masked copy branches per element and is slower
+            xp.logical_not(hit, out=miss)
+            xp.multiply(rest, miss, out=rest)
+    return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
 
 
 def _argmax_index(xp, x, out, kernel, stride, padding, out_hw):
