@@ -150,3 +150,10 @@ def test_page_in_headless_chromium(tmp_path):
     pressed = dump("#selftest")                  # the page presses ArrowRight once
     assert 'data-step="1"' in pressed and visible(pressed) == ["1"]
     assert "2 / 12" in pressed
+
+
+@needs_renderer
+def test_frame_ids_are_unique():
+    text = viz.backprop_steps(two_layer_network("plain"), None)
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert len(ids) == len(set(ids)) > 12

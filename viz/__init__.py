@@ -14,12 +14,7 @@ FILE.py:FUNC --out fig.svg` draws what a function returns.
 from .draw import draw_backward_graph, draw_graph
 from .record import record_grads
 from .render import Diagram, RenderError, RendererNotFound, find_renderer, render_bytes, save
+from .steps import backprop_steps
 
 __all__ = ["draw_graph", "draw_backward_graph", "backprop_steps", "record_grads", "save",
            "render_bytes", "find_renderer", "Diagram", "RenderError", "RendererNotFound"]
-
-
-def backprop_steps(root, path, **options):
-    """Write one self-contained HTML page stepping through backprop (see viz.steps)."""
-    from .steps import backprop_steps as _steps
-    return _steps(root, path, **options)

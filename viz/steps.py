@@ -122,8 +122,14 @@ def frames(model: GraphModel, root, opts: Options):
 _PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
 
 
-def _inline_svg(svg: bytes) -> str:
-    return _PROLOG.sub("", svg.decode("utf-8"), count=1)
+_ID = re.compile(r'(<[^>]*?\s)id="')
+
+
+def _inline_svg(svg: bytes, prefix: str) -> str:
+    """The <svg> element without its XML prolog, its ids prefixed so that the frames of one
+    page do not share ids."""
+    text = _PROLOG.sub("", svg.decode("utf-8"), count=1)
+    return _ID.sub(lambda m: f'{m.group(1)}id="{prefix}', text)
 
 
 _CSS = """
@@ -221,9 +227,9 @@ def backprop_steps(root, path=None, *, title=None, max_frames=300, renderer=None
         raise ValueError(f"backprop_steps: {len(todo)} frames (one per op) is more than "
                          f"max_frames={max_frames}; draw a smaller graph, or raise max_frames")
     svgs, captions = [], []
-    for frame, caption in todo:
+    for k, (frame, caption) in enumerate(todo):
         source = to_diagram(emit(model, opts, frame)).source
-        svgs.append(_inline_svg(render_bytes(source, "svg", renderer)))
+        svgs.append(_inline_svg(render_bytes(source, "svg", renderer), f"f{k}_"))
         captions.append(caption)
     text = page(title or f"Backprop through {model.name[model.index[id(root)]]}", svgs,
                 captions)
