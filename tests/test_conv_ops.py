@@ -95,16 +95,28 @@ def test_conv2d_matches_torch(case):
         np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
 
 
+def _run_on(device, fn, arrays):
+    """fn's output and the gradients of sum(out**2) w.r.t. every input, as NumPy arrays."""
+    ts = [_t(a, device) for a in arrays]
+    y = fn(*ts)
+    (y * y).sum().backward()
+    return [_np(y)] + [_np(t.grad) for t in ts]
+
+
 def test_conv2d_on_device(device):
     rng = _rng(3)
-    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    X, W, B = _t(x, device), _t(w, device), _t(b, device)
-    y = ad.conv2d(X, W, B, stride=2, padding=1)
-    assert y.device == X.device
-    (y * y).sum().backward()
-    ref = conv2d_reference(x, w, b, (2, 2), (1, 1), (1, 1))
-    np.testing.assert_allclose(_np(y), ref, rtol=1e-10)
-    assert ad.gradcheck(lambda *a: ad.conv2d(*a, stride=2, padding=1), [X, W, B])
+    arrays = [rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)),
+              rng.standard_normal(4)]
+
+    def fn(*a):
+        return ad.conv2d(*a, stride=2, padding=1)
+    got = _run_on(device, fn, arrays)
+    np.testing.assert_allclose(got[0], conv2d_reference(*arrays, (2, 2), (1, 1), (1, 1)),
+                               rtol=1e-10)
+    # the device agrees with the CPU, whose gradients are checked numerically
+    for a, b in zip(got, _run_on("cpu", fn, arrays)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert ad.gradcheck(fn, [_t(a) for a in arrays])
 
 
 def test_conv2d_double_backward_gradcheck():
@@ -270,11 +282,11 @@ def test_max_pool2d_padding_is_minus_infinity():
 
 
 @pytest.mark.parametrize("op", ["max", "avg"])
-def test_pool_gradcheck_and_double_backward(device, op):
+def test_pool_gradcheck_and_double_backward(op):
     rng = _rng(10)
     # distinct values keep max pooling away from its (measure-zero) kinks
     x = rng.permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) / 7.0
-    X = _t(x, device)
+    X = _t(x)
     pool = (lambda a: ad.max_pool2d(a, 3, 2, 1)) if op == "max" else \
         (lambda a: ad.avg_pool2d(a, 3, 2, 1, count_include_pad=False))
     assert ad.gradcheck(pool, [X])
@@ -284,6 +296,24 @@ def test_pool_gradcheck_and_double_backward(device, op):
         (ga,) = ad.grad((y * y).sum(), [a], create_graph=True)
         return (ga * ga).sum()
     assert ad.gradcheck(twice, [X])
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_pool_on_device(device, op):
+    torch = pytest.importorskip("torch")
+    x = np.round(_rng(12).standard_normal((2, 3, 7, 6)) * 2)  # ties included
+    if op == "max":
+        fn, ref = (lambda a: ad.max_pool2d(a, 3, 2, 1)), \
+            (lambda a: torch.nn.functional.max_pool2d(a, 3, 2, 1))
+    else:
+        fn, ref = (lambda a: ad.avg_pool2d(a, 3, 2, 1, count_include_pad=False)), \
+            (lambda a: torch.nn.functional.avg_pool2d(a, 3, 2, 1, count_include_pad=False))
+    y, gx = _run_on(device, fn, [x])
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [ad.float16, ad.bfloat16])

@@ -73,9 +73,9 @@ def test_backward_is_the_paper_closed_form():
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_gradcheck_and_double_backward(device, shape):
+def test_gradcheck_and_double_backward(shape):
     x, w, b, _ = _inputs(shape, 1)
-    X, W, B = _t(x, device), _t(w, device), _t(b, device)
+    X, W, B = _t(x), _t(w), _t(b)
     assert ad.gradcheck(lambda a, c, d: ad.batch_norm(a, weight=c, bias=d, training=True),
                         [X, W, B])
 
@@ -85,6 +85,32 @@ def test_gradcheck_and_double_backward(device, shape):
         grads = ad.grad(y.tanh().sum(), [a, c, d], create_graph=True)
         return sum((q * q).sum() for q in grads)
     assert ad.gradcheck(second, [X, W, B])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_on_device_matches_composed_ops(device, training):
+    x, w, b, g = _inputs((4, 3, 2, 3), 6)
+    rm, rv = np.linspace(-1, 1, 3), np.linspace(0.5, 2, 3)
+    X, W, B = _t(x, device), _t(w, device), _t(b, device)
+    RM, RV = ad.tensor(rm.copy(), device=device), ad.tensor(rv.copy(), device=device)
+    y = ad.batch_norm(X, RM, RV, W, B, training=training, momentum=0.25)
+    y.backward(ad.tensor(g, device=device))
+    X2, W2, B2 = _t(x), _t(w), _t(b)
+    if training:
+        y2 = composed_batch_norm(X2, W2, B2)
+        count = x.size // 3
+        np.testing.assert_allclose(RM.cpu().numpy(), 0.75 * rm + 0.25 * x.mean(axis=(0, 2, 3)),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(RV.cpu().numpy(), 0.75 * rv + 0.25 * x.var(axis=(0, 2, 3))
+                                   * count / (count - 1), rtol=1e-12)
+    else:
+        cshape = (1, 3, 1, 1)
+        y2 = (X2 - rm.reshape(cshape)) / np.sqrt(rv.reshape(cshape) + 1e-5) * \
+            W2.reshape(cshape) + B2.reshape(cshape)
+    y2.backward(g)
+    np.testing.assert_allclose(y.cpu().numpy(), y2.numpy(), rtol=1e-10, atol=1e-12)
+    for ours, ref in ((X.grad, X2.grad), (W.grad, W2.grad), (B.grad, B2.grad)):
+        np.testing.assert_allclose(ours.cpu().numpy(), ref.numpy(), rtol=1e-9, atol=1e-11)
 
 
 def test_double_backward_matches_torch():
