@@ -47,7 +47,7 @@ def test_gallery_command_on_a_temporary_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     names = [f.name for f in FIGURES]
     assert {"a_two_layer", "b_residual", "c_highway", "d_batchnorm", "e_micrograd", "f_mlp",
-            "f_mlp_collapsed"} <= set(names)
+            "f_mlp_collapsed", "g_backward_graph"} <= set(names)
     for name in names:
         assert (out / f"{name}.svg").read_text(encoding="utf-8").count("<svg") == 1
         assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
@@ -75,6 +75,9 @@ def test_gallery_command_on_a_temporary_folder(tmp_path):
     assert len(re.findall(r"^\t+m\d+ \[", collapsed, re.M)) == 3
     e = (out / "e_micrograd.gv").read_text(encoding="utf-8")
     assert "d tanh(x)/dx = 1 - tanh(x)^2\\n= 0.5" in e
+    bw = (out / "g_backward_graph.gv").read_text(encoding="utf-8")
+    assert "<B>do/dw1</B>" in bw and "<B>do/do</B>" in bw
+    assert 'href="e_micrograd_steps.html"' in index
 
 
 USER_FILE = textwrap.dedent("""

@@ -11,13 +11,13 @@ sigma(p) sigma(s) + (1 - sigma(p)) p (gate sigma(p) mixes the transform and the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import autodiff as ad
 
 from ._format import html
-from .draw import draw_graph
+from .draw import draw_backward_graph, draw_graph
 from .record import record_grads
 from .render import save
 from .steps import backprop_steps
@@ -130,7 +130,7 @@ class Figure:
     build: object
     steps: bool = True
     steps_of: str | None = None  # another figure whose step page this one links
-    extra: dict = field(default_factory=dict)
+    backward_graph: bool = False  # draw the create_graph graph of the output instead
 
 
 FIGURES = [
@@ -163,12 +163,22 @@ FIGURES = [
            "draw_graph(loss, collapse=1): each layer is one box (ops and parameters inside "
            "counted); the tensors between layers keep their values and gradients.",
            fig_mlp_collapsed, steps=False, steps_of="f_mlp"),
+    Figure("g_backward_graph", "(g) The backward graph of (e)",
+           "viz.draw_backward_graph(o): the graph that create_graph=True records while "
+           "differentiating the neuron, with the gradients do/dx1 ... do/db as its outputs and "
+           "the seed do/do = 1 and the forward tensors as its inputs; differentiating it again "
+           "gives second derivatives.", fig_micrograd, steps=False, steps_of="e_micrograd",
+           backward_graph=True),
 ]
 
 
 def _render_figure(fig: Figure, out: Path, formats, steps: bool, renderer):
     root, options = fig.build()
     written = []
+    if fig.backward_graph:
+        options = {k: v for k, v in options.items() if k != "show_local_grads"}
+        g = draw_backward_graph(root, title=fig.title, **options)
+        return written + _save_all(g, fig, out, formats, renderer)
     if steps and fig.steps:
         page = out / f"{fig.name}_steps.html"
         step_opts = {k: v for k, v in options.items() if k != "collapse"}
@@ -177,12 +187,14 @@ def _render_figure(fig: Figure, out: Path, formats, steps: bool, renderer):
     with record_grads():
         root.backward()
     g = draw_graph(root, title=fig.title, **options)
+    return written + _save_all(g, fig, out, formats, renderer)
+
+
+def _save_all(g, fig: Figure, out: Path, formats, renderer):
     gv = out / f"{fig.name}.gv"
     gv.write_text(g.source, encoding="utf-8")
-    written.append(gv)
-    for fmt in formats:
-        written.append(Path(save(g, out / f"{fig.name}.{fmt}", renderer=renderer)))
-    return written
+    return [gv] + [Path(save(g, out / f"{fig.name}.{fmt}", renderer=renderer))
+                   for fmt in formats]
 
 
 def _index(figures, formats, steps: bool) -> str:
