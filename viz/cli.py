@@ -31,7 +31,8 @@ def _parser():
                        description="Render the lecture gallery: (a) two-layer sigmoid network, "
                        "(b) residual, (c) highway, (d) batch normalisation, (e) micrograd-style "
                        "scalar expression with local derivatives, (f) MLP with cross-entropy, "
-                       "module clusters expanded and collapsed. Writes NAME.svg, NAME.png, "
+                       "module clusters expanded and collapsed, (g) the backward graph of (e). "
+                       "Writes NAME.svg, NAME.png, "
                        "NAME.gv and NAME_steps.html per figure, and index.html.")
     g.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     g.add_argument("--formats", default="svg,png", metavar="LIST",
