@@ -97,7 +97,7 @@ def frames(model: GraphModel, root, opts: Options):
             prev = grads.get(j)
             total = gi if prev is None else prev[0] + gi
             waiting[j].discard(i)
-            complete = not waiting[j] and model.nodes[j] is None
+            complete = not waiting[j]
             grads[j] = (total, complete)
             receiving.add(j)
             notes[(i, pos)] = "passes " + _text(gi, opts)
