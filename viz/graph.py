@@ -83,7 +83,7 @@ class GraphModel:
         self.roots = roots
         self.tensors = ad.topological_order(roots)
         self.index = {id(t): i for i, t in enumerate(self.tensors)}
-        self.root_index = sorted({self.index[id(r)] for r in roots})
+        self.root_index = frozenset(self.index[id(r)] for r in roots)
         self.cluster_modules = bool(cluster_modules)
         self.collapse = _normalise_collapse(collapse)
         n = len(self.tensors)
@@ -214,7 +214,7 @@ class GraphModel:
             return box_of_scope[key]
 
         self.box = [box(self.scope[i]) for i in range(n)]
-        roots = set(self.root_index)
+        roots = self.root_index
         visible = [True] * n
         for i in range(n):
             b = self.box[i]
@@ -226,10 +226,9 @@ class GraphModel:
         for i in range(n):
             b = self.box[i]
             self.place[i] = self.scope[i] if b is None else b.parent
-        # Scopes numbered by first appearance (stable); boxes are the collapsed ones.
+        # Scopes numbered by first appearance (stable).
         self.scope_id = {}
         self.scope_list = []
-        self.boxes = []
         for i in range(n):
             for s in (self.scope[i], self.box[i]):
                 if s is None:
@@ -238,9 +237,6 @@ class GraphModel:
                     if id(a) not in self.scope_id:
                         self.scope_id[id(a)] = len(self.scope_list)
                         self.scope_list.append(a)
-            b = self.box[i]
-            if b is not None and not any(x is b for x in self.boxes):
-                self.boxes.append(b)
         # statistics shown in a box's label
         self.box_stats = {}
         for i in range(n):
