@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("graphviz")
 
@@ -380,3 +382,32 @@ def test_names_are_escaped_in_labels():
     x = ad.tensor(1.0, requires_grad=True, name='x<1 & "y">')
     src = viz.draw_graph(x * 2.0).source
     assert "<B>x&lt;1 &amp; &quot;y&quot;&gt;</B>" in src
+
+
+OPS = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
+       lambda a, b: a.tanh(), lambda a, b: (a * b).sum() + a]
+
+
+@given(st.lists(st.tuples(st.integers(0, len(OPS) - 1), st.integers(0, 50), st.integers(0, 50)),
+                min_size=1, max_size=12),
+       st.integers(1, 3))
+def test_random_graphs_one_node_per_tensor_and_per_op(program, size):
+    pool = [ad.tensor(np.linspace(-1, 1, size) + k, requires_grad=True) for k in range(2)]
+    for op, i, j in program:
+        pool.append(OPS[op](pool[i % len(pool)], pool[j % len(pool)]))
+    root = pool[-1].sum()
+    tensors = ad.topological_order(root)
+    src = viz.draw_graph(root).source
+    n = nodes(src)
+    assert len([k for k in n if re.fullmatch(r"t\d+", k)]) == len(tensors)
+    n_ops = sum(1 for t in tensors if t.grad_fn is not None)
+    assert len([k for k in n if re.fullmatch(r"o\d+", k)]) == n_ops
+    n_inputs = sum(len(t.grad_fn.inputs) for t in tensors if t.grad_fn is not None)
+    assert len(edges(src)) == n_inputs + n_ops
+    assert viz.draw_graph(root).source == src                 # deterministic
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False), st.integers(0, 8))
+def test_number_rounds_to_precision(v, precision):
+    text = number(v, precision)
+    assert abs(float(text) - v) <= max(0.5 * 10.0 ** -precision, abs(v) * 10.0 ** -precision)
