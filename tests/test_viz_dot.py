@@ -411,3 +411,27 @@ def test_random_graphs_one_node_per_tensor_and_per_op(program, size):
 def test_number_rounds_to_precision(v, precision):
     text = number(v, precision)
     assert abs(float(text) - v) <= max(0.5 * 10.0 ** -precision, abs(v) * 10.0 ** -precision)
+
+
+def test_recorded_intermediate_grads_match_torch_retain_grad():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    xv, wv, vv = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal(5)
+    x = ad.tensor(xv)
+    w = ad.tensor(wv, requires_grad=True)
+    v = ad.tensor(vv, requires_grad=True)
+    h = (x @ w).tanh()
+    z = h * v
+    loss = (z ** 2).mean()
+    with viz.record_grads() as rec:
+        loss.backward()
+    tx, tw, tv = (torch.tensor(a, requires_grad=r) for a, r in ((xv, False), (wv, True),
+                                                                 (vv, True)))
+    th = (tx @ tw).tanh()
+    th.retain_grad()
+    tz = th * tv
+    tz.retain_grad()
+    (tz ** 2).mean().backward()
+    np.testing.assert_allclose(rec.grad(h), th.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(rec.grad(z), tz.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(rec.grad(w), tw.grad.numpy(), rtol=1e-10)
