@@ -90,6 +90,12 @@ USER_FILE = textwrap.dedent("""
         loss.name = "loss"
         return loss
 
+    def scoped():
+        w = ad.tensor([1.0, -2.0], requires_grad=True)
+        with ad.scope("layer"):
+            h = (w * 3.0).tanh()
+        return h.sum()
+
     def not_a_tensor():
         return 42
 """)
@@ -114,6 +120,11 @@ def test_render_command(tmp_path):
     page = tmp_path / "steps.html"
     assert main(["render", f"{src}:make", "--out", str(page)]) == 0
     assert page.read_text(encoding="utf-8").count('class="frame"') >= 5
+    boxed = tmp_path / "boxed.dot"
+    assert main(["render", f"{src}:scoped", "--out", str(boxed), "--collapse", "0"]) == 0
+    assert 'm0 [label="layer\\n2 ops, 2 parameters"' in boxed.read_text(encoding="utf-8")
+    assert main(["render", f"{src}:scoped", "--out", str(boxed), "--collapse", "layer"]) == 0
+    assert "m0 [" in boxed.read_text(encoding="utf-8")
     bw = tmp_path / "bw.dot"
     assert main(["render", f"{src}:make", "--out", str(bw), "--backward-graph"]) == 0
     assert "dloss/dw" in bw.read_text(encoding="utf-8")
