@@ -194,7 +194,9 @@ def page(title: str, svgs, captions) -> str:
             f"<span id=\"counter\">1 / {n}</span>"
             "<button id=\"next\" title=\"next (right arrow)\">next &rarr;</button>"
             "<button id=\"last\" title=\"last (End)\">last</button>"
-            "<span class=\"hint\">arrow keys step through backprop</span></div>\n"
+            "<span class=\"hint\">arrow keys step through backprop; "
+            "<b style=\"color:#dc2626\">red</b>: the op being processed and its output, "
+            "<b style=\"color:#ea580c\">orange</b>: inputs receiving gradient</span></div>\n"
             "</header>\n<main>\n" + "\n".join(sections) + "\n</main>\n"
             f"<script>{_JS}</script>\n</body>\n</html>\n")
 
