@@ -119,6 +119,23 @@ def test_conv2d_on_device(device):
     assert ad.gradcheck(fn, [_t(a) for a in arrays])
 
 
+@pytest.mark.parametrize("width", [9, 23])
+def test_conv2d_both_stride1_layouts(width):
+    """Narrow maps use row-flattened windows, wide ones plain im2col: both must agree."""
+    from autodiff.ops import conv
+    assert (width <= conv.FLAT_IM2COL_MAX_WIDTH) == (width == 9)
+    rng = _rng(13)
+    arrays = [rng.standard_normal((3, 2, 4, width)), rng.standard_normal((3, 2, 3, 2)),
+              rng.standard_normal(3)]
+
+    def fn(*a):
+        return ad.conv2d(*a, padding=(1, 2), dilation=(1, 2))
+    got = _run_on("cpu", fn, arrays)
+    np.testing.assert_allclose(got[0], conv2d_reference(*arrays, (1, 1), (1, 2), (1, 2)),
+                               rtol=1e-10)
+    assert ad.gradcheck(fn, [_t(a) for a in arrays])
+
+
 def test_conv2d_double_backward_gradcheck():
     rng = _rng(4)
     X = _t(rng.standard_normal((2, 2, 6, 5)))
