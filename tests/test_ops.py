@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import autodiff as ad
-from op_table import DIFFERENTIABLE, FLOATS, OPS
+from op_table import BY_NAME, DIFFERENTIABLE, FLOATS, OPS
 
 # The `device` fixture only returns a string, so reusing it across examples is safe.
 on_every_device = settings(suppress_health_check=list(settings().suppress_health_check)
@@ -55,6 +55,19 @@ def _analytic(row, arrays, kwargs, dtype, device):
     grads = ad.grad(list(outs), xs, [ad.tensor(s, device=device) for s in seeds],
                     allow_unused=True)
     return outs, xs, grads
+
+
+REQUIRED = {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clip",
+            "maximum", "minimum", "where", "tanh", "sigmoid", "relu", "erf", "sum", "mean",
+            "var", "std", "max", "min", "logsumexp", "softmax", "log_softmax", "matmul",
+            "reshape", "transpose", "squeeze", "unsqueeze", "flatten", "broadcast_to",
+            "concatenate", "stack", "split", "pad", "getitem_basic", "getitem_advanced",
+            "setitem"}
+
+
+def test_table_covers_every_op():
+    assert REQUIRED <= set(BY_NAME), f"missing rows: {sorted(REQUIRED - set(BY_NAME))}"
+    assert all(row.differentiable for row in OPS)  # every row is gradient-checked
 
 
 @pytest.mark.parametrize("row", OPS, ids=str)
