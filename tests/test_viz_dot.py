@@ -435,3 +435,17 @@ def test_recorded_intermediate_grads_match_torch_retain_grad():
     np.testing.assert_allclose(rec.grad(h), th.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(rec.grad(z), tz.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(rec.grad(w), tw.grad.numpy(), rtol=1e-10)
+
+
+def test_recordings_do_not_keep_graphs_alive():
+    import gc
+    import weakref
+
+    x = ad.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.tanh() * 3.0).sum()
+    with viz.record_grads():
+        y.backward()
+    ref = weakref.ref(y)
+    del y
+    gc.collect()
+    assert ref() is None

@@ -104,9 +104,9 @@ class record_grads:
                 None if gi is None or not isinstance(inp, ad.Tensor)
                 else reduce_to_shape(to_numpy(gi), inp.shape)
                 for inp, gi in zip(node.inputs, input_grads))
-        step = Step(tensor, g, node, passed)
-        self.steps.append(step)
-        _recorded_steps[tensor] = step
+        self.steps.append(Step(tensor, g, node, passed))
+        # the global registry holds tensors weakly: its value must not point back at the key
+        _recorded_steps[tensor] = Step(None, g, node, passed)
 
 
 def recorded_grad(tensor):
@@ -115,5 +115,6 @@ def recorded_grad(tensor):
 
 
 def recorded_step(tensor):
-    """The backward Step that processed `tensor` in the most recent recording, or None."""
+    """The backward Step that processed `tensor` in the most recent recording, or None
+    (its `.tensor` is None: the caller already has the tensor)."""
     return _recorded_steps.get(tensor)

@@ -51,13 +51,15 @@ def collect_steps(model: GraphModel, root):
     except RuntimeError as exc:
         if "second time" not in str(exc) and "freed" not in str(exc):
             raise
-        found = [recorded_step(t) for t in model.tensors if t.grad_fn is not None]
-        if any(s is None for s in found):
+        found = [(i, recorded_step(t)) for i, t in enumerate(model.tensors)
+                 if t.grad_fn is not None]
+        if any(s is None for _, s in found):
             raise RuntimeError(
                 "backprop_steps: backward() already freed this graph, and it was not run "
                 "inside `with viz.record_grads():`. Call backprop_steps before backward(), "
                 "or run backward with retain_graph=True or inside viz.record_grads()") from exc
-        steps = sorted(found, key=lambda s: -index[id(s.tensor)])
+        return [(i, s.grad, s.node, s.input_grads) for i, s in sorted(found, reverse=True,
+                                                                       key=lambda e: e[0])]
     return [(index[id(s.tensor)], s.grad, s.node, s.input_grads) for s in steps]
 
 
