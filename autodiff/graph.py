@@ -261,6 +261,9 @@ def _run(roots, retain_graph, create_graph, targets=None):
     epoch = _epoch[0]
     target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
     found = None if targets is None else [None] * len(targets)
+    # With targets, only nodes through which a target is reachable run (as in PyTorch's
+    # autograd.grad): the rest keep their saved values and cost nothing.
+    through = None if targets is None else _reaching(roots, targets, target_ids)
     grads = {}
     heap = []
     for root, g0 in roots:
@@ -284,10 +287,12 @@ def _run(roots, retain_graph, create_graph, targets=None):
                 g = _run_hooks(t, g, create_graph)
                 if targets is None and t._node is not None and t._extra.get("retain"):
                     _accumulate_into(t, g, create_graph, owned)
-            if target_ids is not None and id(t) in target_ids:
-                found[target_ids[id(t)]] = g
-                if t._node is None:
-                    if observers:
+            if target_ids is not None:
+                i = target_ids.get(id(t))
+                if i is not None:
+                    found[i] = g
+                if id(t) not in through:
+                    if observers and t._node is None:
                         _notify(observers, t, g, None, None)
                     continue
             node = t._node
@@ -347,6 +352,29 @@ def _run(roots, retain_graph, create_graph, targets=None):
     finally:
         _mode.grad_enabled = previous_mode
     return found
+
+
+def _reaching(roots, targets, target_ids):
+    """ids of the tensors whose node leads to a target (a target strictly upstream)."""
+    # Tensors older than every target cannot lead to one: the walk stops there.
+    floor = min(t._seq for t in targets) if targets else 0
+    seen = {}
+    stack = [r for r, _ in roots]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t._seq < floor:
+            continue
+        seen[id(t)] = t
+        if t._node is not None:
+            stack.extend(i for i in t._node.inputs if isinstance(i, Tensor))
+    through = set()
+    for t in sorted(seen.values(), key=lambda t: t._seq):  # inputs before outputs
+        node = t._node
+        if node is not None and any(isinstance(i, Tensor) and (id(i) in through or
+                                                               id(i) in target_ids)
+                                    for i in node.inputs):
+            through.add(id(t))
+    return through
 
 
 def _notify(observers, t, g, node, in_grads):

@@ -277,3 +277,35 @@ def test_gradient_penalty_through_an_nn_model_matches_torch():
             continue
         np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_grad_wrt_intermediate_runs_only_the_nodes_it_needs():
+    # Regression: ad.grad(z, y) for a non-leaf y also ran (and freed) the nodes above y,
+    # so a later backward through them failed; PyTorch leaves them alone.
+    x = ad.tensor([1.0, 2.0], dtype=ad.float64, requires_grad=True)
+    y = x.exp()
+    w = ad.tensor([0.5], dtype=ad.float64, requires_grad=True)
+    side = w.exp()  # newer than y but not depending on it: not needed for d z / d y
+    z = (y * y).sum() + (side * y).sum()
+    ran = []
+    with ad.observe_backward(lambda t, g, node, gs: ran.append(node and node.name)):
+        (gy,) = ad.grad(z, y)
+    np.testing.assert_allclose(gy.data, 2 * y.data + np.exp(0.5))
+    assert "exp" not in ran  # neither x.exp() nor w.exp() ran
+    assert y.grad_fn.saved and side.grad_fn.saved  # not freed
+    (y.sum() + side.sum()).backward()
+    np.testing.assert_allclose(x.grad.data, np.exp(x.data))
+    np.testing.assert_allclose(w.grad.data, np.exp(w.data))
+
+
+def test_grad_wrt_two_targets_on_one_path():
+    x = ad.tensor([0.3], dtype=ad.float64, requires_grad=True)
+    y = x.tanh()
+    z = (y * y).sum()
+    gx, gy = ad.grad(z, [x, y])
+    np.testing.assert_allclose(gy.data, 2 * y.data)
+    np.testing.assert_allclose(gx.data, 2 * y.data * (1 - y.data ** 2))
+    x.grad = None
+    z2 = (x.tanh() * 3.0).sum()
+    z2.backward(inputs=[x])
+    np.testing.assert_allclose(x.grad.data, 3 * (1 - np.tanh(0.3) ** 2))
