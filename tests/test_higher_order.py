@@ -309,3 +309,19 @@ def test_grad_wrt_two_targets_on_one_path():
     z2 = (x.tanh() * 3.0).sum()
     z2.backward(inputs=[x])
     np.testing.assert_allclose(x.grad.data, 3 * (1 - np.tanh(0.3) ** 2))
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv2d_strided", "max_pool2d", "avg_pool2d"])
+def test_gradgradcheck_conv_and_pool(name):
+    rng = np.random.default_rng(3)
+    x = ad.tensor(rng.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    w = ad.tensor(rng.standard_normal((2, 2, 3, 3)), requires_grad=True)
+    b = ad.tensor(rng.standard_normal(2), requires_grad=True)
+    cases = {
+        "conv2d": (lambda a, k, c: ad.conv2d(a, k, c, padding=1), (x, w, b)),
+        "conv2d_strided": (lambda a, k: ad.conv2d(a, k, stride=2, padding=1, dilation=1), (x, w)),
+        "max_pool2d": (lambda a: ad.max_pool2d(a, 2), (x,)),
+        "avg_pool2d": (lambda a: ad.avg_pool2d(a, 3, stride=1, padding=1), (x,)),
+    }
+    fn, inputs = cases[name]
+    assert ad.gradgradcheck(fn, inputs)
