@@ -136,6 +136,18 @@ def test_conv2d_both_stride1_layouts(width):
     assert ad.gradcheck(fn, [_t(a) for a in arrays])
 
 
+def test_conv2d_non_contiguous_input():
+    rng = _rng(14)
+    base = rng.standard_normal((2, 6, 3, 7))
+    x = base.transpose(0, 2, 3, 1)[:, :, ::-1, :]  # (2, 3, 7, 6), negative strides
+    w = rng.standard_normal((2, 3, 2, 3))
+    for padding, stride in (((0, 0), (1, 1)), ((1, 0), (2, 1)), ((1, 1), (1, 1))):
+        y = ad.conv2d(_t(x), _t(w), stride=stride, padding=padding)
+        np.testing.assert_allclose(
+            y.numpy(), conv2d_reference(np.ascontiguousarray(x), w, None, stride, padding,
+                                        (1, 1)), rtol=1e-10)
+
+
 def test_conv2d_double_backward_gradcheck():
     rng = _rng(4)
     X = _t(rng.standard_normal((2, 2, 6, 5)))

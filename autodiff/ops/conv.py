@@ -456,8 +456,8 @@ class MaxPool2d(Function):
 def _max_pool_grad(xp, x, out, g, kernel, stride, padding, out_hw):
     """dx: g routed to each window's first maximum, without building an index.
 
-    Offsets are visited in window order; `rest` holds the part of g not yet delivered, so a
-    later tied maximum finds zero there (torch's first-max rule)."""
+    Offsets are visited in window order; `taken` marks the windows whose maximum was
+    already found, so a later tied maximum gets nothing (torch's first-max rule)."""
     n, c, h, w = x.shape
     ph, pw = padding
     xpad = _pad(xp, x, padding, value=-float("inf"))
@@ -466,9 +466,8 @@ def _max_pool_grad(xp, x, out, g, kernel, stride, padding, out_hw):
              and h == out_hw[0] * kernel[0] and w == out_hw[1] * kernel[1])
     # When the windows tile the input exactly every pixel is written once: no zero fill.
     dx = (xp.empty if tiles else xp.zeros)(xpad.shape, dtype=g.dtype)
-    rest = g.copy()
     hit = xp.empty(out.shape, dtype=bool)
-    miss = xp.empty(out.shape, dtype=bool)
+    taken = None
     has_nan = bool(xp.isnan(out).any())
     slices = _offset_slices(kernel, stride, (1, 1), out_hw)
     for k, (_, rows, cols) in enumerate(slices):
@@ -476,14 +475,19 @@ def _max_pool_grad(xp, x, out, g, kernel, stride, padding, out_hw):
         xp.equal(win, out, out=hit)
         if has_nan:  # a NaN window's gradient goes to its first NaN
             hit |= xp.isnan(win)
-        if disjoint:
-            xp.multiply(rest, hit, out=dx[:, :, rows, cols])
+        # boolean bookkeeping is several times cheaper than masking g itself
+        if taken is None:
+            taken = hit.copy()
         else:
-            dx[:, :, rows, cols] += rest * hit
-        if k < len(slices) - 1:
-            # multiply by the complement: a masked copy branches per element and is slower
-            xp.logical_not(hit, out=miss)
-            xp.multiply(rest, miss, out=rest)
+            first = hit & ~taken
+            taken |= hit
+            hit = first
+        if disjoint:
+            xp.multiply(g, hit, out=dx[:, :, rows, cols])
+        else:
+            dx[:, :, rows, cols] += g * hit
+        if k == 0:
+            hit = xp.empty(out.shape, dtype=bool)
     return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
 
 
