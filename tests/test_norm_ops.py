@@ -226,3 +226,27 @@ def test_errors():
         ad.batch_norm(ad.zeros((4, 3), dtype=ad.int64), training=True)
     with pytest.raises(ValueError, match=r"batch_norm: eps must be a positive"):
         ad.batch_norm(x, training=True, eps=0)
+    with pytest.raises(TypeError, match=r"batch_norm: weight has dtype float64 but the input"):
+        ad.batch_norm(x, weight=ad.ones(3, dtype=ad.float64), training=True)
+
+
+def test_half_input_with_float32_parameters():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((8, 3, 4)).astype(np.float16)
+    W, B = _t(np.linspace(0.5, 1.5, 3).astype(np.float32)), _t(np.zeros(3, np.float32))
+    X = _t(x)
+    y = ad.batch_norm(X, weight=W, bias=B, training=True)
+    assert y.dtype == ad.float16
+    ref = composed_batch_norm(ad.tensor(x.astype(np.float64)), ad.tensor(W.numpy().astype(np.float64)),
+                              ad.tensor(np.zeros(3)))
+    np.testing.assert_allclose(y.numpy().astype(np.float64), ref.numpy(), atol=1e-2)
+    y.sum().backward()
+    assert X.grad.dtype == ad.float16 and W.grad.dtype == ad.float32
+    X.grad = W.grad = None
+    y = ad.batch_norm(X, ad.zeros(3), ad.ones(3), W, B, training=False)
+    assert y.dtype == ad.float16
+    np.testing.assert_allclose(y.numpy().astype(np.float64),
+                               x.astype(np.float64) / np.sqrt(1 + 1e-5) * W.numpy().reshape(1, 3, 1),
+                               rtol=2e-3, atol=2e-3)
+    y.sum().backward()
+    assert X.grad.dtype == ad.float16 and W.grad.dtype == ad.float32

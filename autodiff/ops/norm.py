@@ -118,6 +118,12 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     for name, v in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
         _check_vector(name, v, c, shape)
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and v.dtype != x.dtype and not (
+                backend.is_half(x.dtype) and v.dtype == backend.float32):
+            raise TypeError(f"batch_norm: {name} has dtype {v.dtype} but the input has "
+                            f"{x.dtype}; convert one with .to(dtype=...) (half inputs may "
+                            "use float32 parameters)")
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if not isinstance(eps, numbers.Real) or eps <= 0:
@@ -181,4 +187,6 @@ def _affine_eval(x, running_mean, running_var, weight, bias, eps):
         shift = _ew.mul(weight, shift_const)
     if bias is not None:
         shift = _ew.add(shift, bias)
+    if scale.dtype != x.dtype:  # float32 parameters with a half input: output stays half
+        scale, shift = scale.to(dtype=x.dtype), shift.to(dtype=x.dtype)
     return _ew.add(_ew.mul(x, scale.reshape(cshape)), shift.reshape(cshape))
