@@ -149,13 +149,21 @@ FLAT_IM2COL_MAX_WIDTH = 16
 def _flat_im2col(stride, ow):
     return stride == (1, 1) and ow <= FLAT_IM2COL_MAX_WIDTH
 
+def _grid(xp, buf, hp, wp):
+    """The (n, C, Hp, Wp) image inside a row-flattened buffer (n, C, Hp*Wp + slack).
+
+    Built with as_strided so that it is a view on every backend (writes must land in buf)."""
+    s0, s1, s2 = buf.strides
+    return xp.lib.stride_tricks.as_strided(buf, buf.shape[:2] + (hp, wp),
+                                           (s0, s1, wp * s2, s2))
+
+
 def _flat_padded(xp, x, padding, slack):
     """x (n, C, H, W) zero-padded and flattened to (n, C, Hp*Wp + slack)."""
     n, c, h, w = x.shape
     hp, wp = h + 2 * padding[0], w + 2 * padding[1]
     buf = xp.zeros((n, c, hp * wp + slack), dtype=x.dtype)
-    buf[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, padding[0]:padding[0] + h,
-                                              padding[1]:padding[1] + w] = x
+    _grid(xp, buf, hp, wp)[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
     return buf
 
 
@@ -252,7 +260,7 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
                 for j in range(kernel[1]):
                     start = i * dilation[0] * wp + j * dilation[1]
                     buf[:, :, start:start + run] += six[:, :, i, j]
-            dx[lo:hi] = buf[:, :, :hp * wp].reshape(m, c, hp, wp)[:, :, ph:ph + h, pw:pw + wd]
+            dx[lo:hi] = _grid(xp, buf, hp, wp)[:, :, ph:ph + h, pw:pw + wd]
         return dx
     g3 = g.reshape(n, co, oh * ow)
     dx = xp.zeros((n, c, hp, wp), dtype=wt.dtype)
