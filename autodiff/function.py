@@ -216,6 +216,9 @@ def apply_inplace(target, op, *args, **params):
     shadow._seq = target._seq
     if target._extra is not None:
         shadow._extra = {"name": target._extra.get("name")}
+    # `x += x`: the operand is the old value too; the node must not list `target` itself
+    # as an input (that made the graph a cycle and backward never ended).
+    args = tuple(shadow if a is target else a for a in args)
     result = op.apply(shadow, *args, **params)
     out = result.data
     if out.shape != target.shape:
