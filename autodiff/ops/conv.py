@@ -4,13 +4,16 @@ conv2d lowers to one matrix product per sample through im2col: a strided view of
 padded input (N, C, kH, kW, OH, OW) copied to columns (N, C*kH*kW, OH*OW), so that
 y_n = W (C_out, C*kH*kW) @ cols_n. That per-sample layout gives the output in NCHW
 without a transpose and measured fastest here (a channels-last column copy was ~3x slower).
+On the CPU the columns are built a slice of the batch at a time and not kept for backward
+(see CPU_COLUMN_BYTES); stride-1 convolutions use row-flattened windows (see _grid).
 
 The backward rules are themselves ops, so create_graph (double backward) works:
     conv2d(x, w)                     d/dx -> conv2d_input_grad(g, w)   (a transposed conv)
                                      d/dw -> conv2d_weight_grad(x, g)
 All three are bilinear and their derivatives are each other, so every order of derivative
-is available. Max pooling routes the gradient through an index of the arg-max (a scatter
-whose adjoint is a gather), average pooling through its adjoint (spread g / count).
+is available. Max pooling sends g to each window's first maximum directly; under
+create_graph it goes through an index of the arg-max instead (a scatter op whose
+derivative is a gather op). Average pooling's backward is its adjoint (spread g / count).
 """
 from __future__ import annotations
 
