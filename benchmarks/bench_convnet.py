@@ -230,15 +230,19 @@ def main():
     names = ["torch", "hand-written NumPy im2col", "autodiff"]
     steps, params, x, labels = _make_steps(names)
     # The implementations compute the same numbers: compare two steps' losses.
-    ad_run, np_run = autodiff_step(params, x, labels), numpy_step(params, x, labels)
+    runs = [autodiff_step(params, x, labels), numpy_step(params, x, labels)]
+    torch = _common.try_torch()
+    if torch is not None:
+        runs.append(torch_step(torch, params, x, labels))
     for _ in range(2):
-        np.testing.assert_allclose(float(ad_run().item()), float(np_run()), rtol=1e-4)
+        losses = [float(run()) for run in runs]
+        np.testing.assert_allclose(losses[1:], losses[0], rtol=1e-4)
     if args.in_process:
         times = _time_steps(steps, args.rounds, args.repeats)
         where = "all in one process"
     else:
         del steps
-        times = _isolated([n for n in names if n != "torch" or _common.try_torch()],
+        times = _isolated([n for n in names if n != "torch" or torch is not None],
                           args.rounds, args.repeats, MALLOC_ENV if args.malloc_tuned else None)
         where = "each in its own processes" + (", glibc malloc tuned" if args.malloc_tuned
                                                else "")
