@@ -95,6 +95,24 @@ def test_other_saved_values_are_fine_after_unrelated_inplace():
     np.testing.assert_allclose(a.grad.numpy(), np.exp([1.0, 2.0]))
 
 
+@pytest.mark.parametrize("use, slope", [(lambda y: y * 3, 3.0), (lambda y: 3 * y, 3.0),
+                                        (lambda y: y / 2, 0.5)])
+def test_writing_to_a_value_only_multiplied_by_constants_is_fine(use, slope):
+    # mul/div by a constant do not need the tensor's value for the gradient (as in torch):
+    # they used to save it anyway, so the later write raised.
+    a = _leaf([1.0, 2.0])
+    y = a * 1
+    c = use(y)
+    y += 1
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [slope, slope])
+    z = a * 1
+    d = 2 / z               # the divisor's value is needed: the write must raise
+    z += 1
+    with pytest.raises(RuntimeError, match="'div'.*in-place"):
+        d.sum().backward()
+
+
 def test_consumer_recorded_before_setitem_keeps_old_history():
     # Regression: ops recorded before an in-place write used to backpropagate through the
     # write's node (zeroing the overwritten entries and crediting the written value).

@@ -45,7 +45,9 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(a, b)
+        # Keep only what a needed gradient uses: `y * 3` then `y += 1` stays legal, as in torch.
+        ga, gb = ctx.needs_input_grad
+        ctx.save(a if gb else None, b if ga else None)
         return a * b
 
     @staticmethod
@@ -61,7 +63,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(a, b)
+        ctx.save(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
