@@ -136,6 +136,25 @@ def test_conv2d_both_stride1_layouts(width):
     assert ad.gradcheck(fn, [_t(a) for a in arrays])
 
 
+@pytest.mark.parametrize("budget", [1, 3000, 13000, 1 << 30])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_batch_slices_agree(monkeypatch, budget, stride):
+    """The CPU builds im2col columns a slice of the batch at a time: one sample per slice,
+    uneven slices (the last one shorter) and the whole batch must all give the same."""
+    from autodiff.ops import conv
+    monkeypatch.setattr(conv, "CPU_COLUMN_BYTES", budget)
+    rng = _rng(15)
+    arrays = [rng.standard_normal((5, 2, 6, 5)), rng.standard_normal((3, 2, 3, 3)),
+              rng.standard_normal(3)]
+
+    def fn(*a):
+        return ad.conv2d(*a, stride=stride, padding=1)
+    got = _run_on("cpu", fn, arrays)
+    np.testing.assert_allclose(got[0], conv2d_reference(*arrays, (stride,) * 2, (1, 1), (1, 1)),
+                               rtol=1e-10)
+    assert ad.gradcheck(fn, [_t(a) for a in arrays])
+
+
 def test_conv2d_non_contiguous_input():
     rng = _rng(14)
     base = rng.standard_normal((2, 6, 3, 7))
