@@ -236,9 +236,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError("grad: an output does not require grad (it does not depend "
                                "on any input that requires grad)")
     # One pass from all outputs: a node they share is visited (and freed) once.
-    totals = _run([(out, _initial_grad(out, g0, create_graph))
-                   for out, g0 in zip(outputs, grad_outputs)],
-                  retain_graph, create_graph, targets=inputs_list)
+    unique = list({id(t): t for t in inputs_list}.values())  # the same input may repeat
+    found = _run([(out, _initial_grad(out, g0, create_graph))
+                  for out, g0 in zip(outputs, grad_outputs)],
+                 retain_graph, create_graph, targets=unique)
+    by_id = {id(t): g for t, g in zip(unique, found)}
+    totals = [by_id[id(t)] for t in inputs_list]
     result = []
     for i, (t, g) in enumerate(zip(inputs_list, totals)):
         if g is None:

@@ -328,6 +328,14 @@ def test_ad_grad_of_intermediate_and_several_outputs():
         ad.grad(y1, ad.ones(2))
 
 
+def test_ad_grad_with_a_repeated_input():
+    # Regression: the first occurrence was reported as "not part of the graph".
+    x = _leaf([1.0, 2.0])
+    g1, g2 = ad.grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(g1.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(g2.numpy(), [2.0, 4.0])
+
+
 def test_backward_inputs_restricts_accumulation():
     a, b = _leaf([1.0]), _leaf([2.0])
     h = a * b
