@@ -235,7 +235,7 @@ def main():
     if torch is not None:
         runs.append(torch_step(torch, params, x, labels))
     for _ in range(2):
-        losses = [float(run()) for run in runs]
+        losses = [float(run().item()) for run in runs]
         np.testing.assert_allclose(losses[1:], losses[0], rtol=1e-4)
     if args.in_process:
         times = _time_steps(steps, args.rounds, args.repeats)
