@@ -362,6 +362,7 @@ def _reaching(roots, targets, target_ids):
     # Tensors older than every target cannot lead to one: the walk stops there.
     floor = min(t._seq for t in targets) if targets else 0
     seen = {}
+    edges = {}
     stack = [r for r, _ in roots]
     while stack:
         t = stack.pop()
@@ -369,13 +370,14 @@ def _reaching(roots, targets, target_ids):
             continue
         seen[id(t)] = t
         if t._node is not None:
-            stack.extend(i for i in t._node.inputs if isinstance(i, Tensor))
+            # the versions backward will follow (see version_seen_by)
+            ins = [i if i._seq < t._seq else version_seen_by(i, t._seq)
+                   for i in t._node.inputs if isinstance(i, Tensor)]
+            edges[id(t)] = ins
+            stack.extend(ins)
     through = set()
     for t in sorted(seen.values(), key=lambda t: t._seq):  # inputs before outputs
-        node = t._node
-        if node is not None and any(isinstance(i, Tensor) and (id(i) in through or
-                                                               id(i) in target_ids)
-                                    for i in node.inputs):
+        if any(id(i) in through or id(i) in target_ids for i in edges.get(id(t), ())):
             through.add(id(t))
     return through
 

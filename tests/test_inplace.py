@@ -133,6 +133,19 @@ def test_consumer_recorded_before_setitem_keeps_old_history():
     np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy())
 
 
+def test_ad_grad_through_a_consumer_recorded_before_a_write():
+    # Regression: ad.grad's pruning followed the written tensor's new history and
+    # reported the leaf as unused.
+    x = _leaf([1.0, 2.0])
+    b = x * 1
+    c = b.exp()
+    b += 1
+    (gx,) = ad.grad(c.sum(), x, retain_graph=True)
+    np.testing.assert_allclose(gx.numpy(), np.exp([1.0, 2.0]))
+    c.sum().backward(inputs=[x])
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]))
+
+
 def test_consumers_before_and_after_several_writes():
     a = _leaf([1.0, 2.0])
     b = a * 1
