@@ -177,6 +177,8 @@ def _run_hooks(t, g, create_graph):
             if r.shape != t.shape:
                 raise ValueError(f"hook {fn!r} returned a gradient of shape {r.shape} for a "
                                  f"tensor of shape {t.shape}")
+            if r.dtype != t.dtype:  # e.g. a Python float: float32 by default
+                r = r.to(dtype=t.dtype)
             g = r if create_graph else r.data
     return g
 

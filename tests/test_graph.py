@@ -267,6 +267,17 @@ def test_hook_handle_as_context_manager():
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
 
 
+def test_hook_may_return_arrays_or_scalars_in_any_dtype():
+    x = _leaf([1.0, 2.0])
+    x.register_hook(lambda g: g.numpy() * 2)            # a NumPy array
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+    y = _leaf(1.0)
+    y.register_hook(lambda g: 5.0)                      # a Python float (float32 by default)
+    (y * 3).backward()
+    assert y.grad.item() == 5.0 and y.grad.dtype == ad.float64   # regression: was float32
+
+
 def test_hook_on_leaf_sees_total_gradient_once():
     x = _leaf([1.0])
     seen = []
