@@ -331,3 +331,19 @@ def test_random_programs_with_inplace_writes_never_give_wrong_grads():
                                        rtol=1e-10, atol=1e-12)
 
     check()
+
+
+def test_topological_order_follows_the_version_an_op_saw():
+    a = _leaf([1.0, 2.0])
+    b = a * 1
+    mul = b.grad_fn
+    c = b.exp()
+    b += 5                      # b now has an 'add' node; c still depends on the old b
+    order = ad.topological_order(c)
+    names = [t.grad_fn.name if t.grad_fn is not None else "leaf" for t in order]
+    assert names == ["leaf", "mul", "exp"]
+    assert order[1].grad_fn is mul and order[1] is not b
+    assert all(t is not b for t in order)
+    both = ad.topological_order([c, b])
+    assert [t.grad_fn.name if t.grad_fn else "leaf" for t in both] == \
+        ["leaf", "mul", "exp", "add"]
