@@ -55,12 +55,16 @@ def topological_order(roots):
         seen[id(t)] = t
         node = t._node
         if node is not None:
-            for inp in node.inputs:
-                if isinstance(inp, Tensor):
-                    if inp._seq > t._seq:
-                        inp = version_seen_by(inp, t._seq)
-                    if id(inp) not in seen:
-                        stack.append(inp)
+            inputs = node.inputs
+            if any(isinstance(i, Tensor) and i._seq > t._seq for i in inputs):
+                # An input was written in place after this op: point the node at the
+                # version it used, so walkers of `node.inputs` (viz) see the right edges.
+                inputs = node.inputs = tuple(
+                    version_seen_by(i, t._seq) if isinstance(i, Tensor) and i._seq > t._seq
+                    else i for i in inputs)
+            for inp in inputs:
+                if isinstance(inp, Tensor) and id(inp) not in seen:
+                    stack.append(inp)
     return sorted(seen.values(), key=lambda t: t._seq)
 
 

@@ -344,6 +344,7 @@ def test_topological_order_follows_the_version_an_op_saw():
     assert names == ["leaf", "mul", "exp"]
     assert order[1].grad_fn is mul and order[1] is not b
     assert all(t is not b for t in order)
+    assert c.grad_fn.inputs[0] is order[1]       # node.inputs now name that version too
     both = ad.topological_order([c, b])
     assert [t.grad_fn.name if t.grad_fn else "leaf" for t in both] == \
         ["leaf", "mul", "exp", "add"]
