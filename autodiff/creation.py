@@ -1,6 +1,8 @@
 """Tensor creation: from data, constant fills, ranges, and seeded random numbers."""
 from __future__ import annotations
 
+import operator
+
 from . import backend
 from .tensor import Tensor
 
@@ -15,10 +17,27 @@ def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Ten
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad, name=name)
 
 
-def _shape(shape):
-    if len(shape) == 1 and not isinstance(shape[0], int):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+def _as_size(s):
+    try:
+        return operator.index(s)  # ints, NumPy integers, integer 0-d tensors; not floats
+    except TypeError:
+        return None
+
+
+def _shape(shape, fn="zeros"):
+    """`f(2, 3)`, `f((2, 3))` or `f([2, 3])` -> (2, 3), checked."""
+    if len(shape) == 1 and _as_size(shape[0]) is None:
+        try:
+            shape = tuple(shape[0])
+        except TypeError:
+            raise TypeError(f"{fn}: shape must be integers or a sequence of them, got "
+                            f"{shape[0]!r}") from None
+    out = tuple(_as_size(s) for s in shape)
+    if any(s is None for s in out):
+        raise TypeError(f"{fn}: shape must be integers, got {tuple(shape)!r}")
+    if any(s < 0 for s in out):
+        raise ValueError(f"{fn}: negative dimension in shape {out}")
+    return out
 
 
 def _finish(arr, requires_grad, name=None):
@@ -41,21 +60,21 @@ def full(shape, value, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
         dtype = (backend.bool_ if isinstance(value, bool) else
                  backend.int64 if isinstance(value, int) else backend.float32)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _shape((shape,), "full")
     return _finish(xp.full(shape, value, dtype=backend.as_dtype(dtype)), requires_grad)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full(_shape(shape), 0.0, dtype or backend.float32, device, requires_grad)
+    return full(_shape(shape, "zeros"), 0.0, dtype or backend.float32, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full(_shape(shape), 1.0, dtype or backend.float32, device, requires_grad)
+    return full(_shape(shape, "ones"), 1.0, dtype or backend.float32, device, requires_grad)
 
 
 def empty(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     xp, _ = _module(device)
-    return _finish(xp.empty(_shape(shape), dtype=backend.as_dtype(dtype) or backend.float32),
+    return _finish(xp.empty(_shape(shape, "empty"), dtype=backend.as_dtype(dtype) or backend.float32),
                    requires_grad)
 
 
@@ -119,12 +138,12 @@ def _random(kind, shape, dtype, device, requires_grad, **kw):
 
 def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples, reproducible under manual_seed."""
-    return _random("randn", _shape(shape), dtype, device, requires_grad)
+    return _random("randn", _shape(shape, "randn"), dtype, device, requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1), reproducible under manual_seed."""
-    return _random("rand", _shape(shape), dtype, device, requires_grad)
+    return _random("rand", _shape(shape, "rand"), dtype, device, requires_grad)
 
 
 def randn_like(x, dtype=None, requires_grad=False) -> Tensor:

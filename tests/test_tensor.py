@@ -59,6 +59,27 @@ def test_creation_shapes(make, shape, device):
     assert t.is_leaf and not t.requires_grad
 
 
+@pytest.mark.parametrize("shape", [(np.int64(2), 3), ((np.int32(2), 3),), (np.array([2, 3]),),
+                                   (ad.tensor(2), 3), ([2, 3],)])
+def test_creation_shape_forms(shape):
+    # Regression: NumPy integers were rejected and a 0-d int tensor gave shape ().
+    for fn in (ad.zeros, ad.ones, ad.empty, ad.randn, ad.rand):
+        assert fn(*shape).shape == (2, 3)
+
+
+@pytest.mark.parametrize("fn", [ad.zeros, ad.ones, ad.randn, ad.rand, ad.empty])
+def test_creation_bad_shapes(fn):
+    name = fn.__name__
+    with pytest.raises(TypeError, match=rf"{name}: shape must be integers"):
+        fn(2.5)
+    with pytest.raises(TypeError, match=rf"{name}: shape must be integers"):
+        fn((2, 3.0))
+    with pytest.raises(ValueError, match=rf"{name}: negative dimension"):
+        fn(2, -1)
+    with pytest.raises(TypeError, match="full: shape"):
+        ad.full(2.5, 1.0)
+
+
 def test_creation_values(device):
     np.testing.assert_array_equal(ad.zeros(2, 2, device=device).numpy(), np.zeros((2, 2)))
     np.testing.assert_array_equal(ad.ones(3, device=device).numpy(), np.ones(3))
