@@ -159,6 +159,6 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
     device = backend.parse_device(device)
-    size = (size,) if isinstance(size, int) else tuple(size)
+    size = _shape((size,), "randint")
     arr = backend.generator(device).integers(low, high, size=size)
     return _finish(arr.astype(backend.as_dtype(dtype) or backend.int64), False)

@@ -142,6 +142,7 @@ def test_random_shapes_dtypes_and_distribution():
     assert u.numpy().min() >= 0 and u.numpy().max() < 1 and abs(u.numpy().mean() - 0.5) < 0.05
     assert ad.randn(3, dtype=ad.bfloat16).dtype == ad.bfloat16
     assert ad.randn(3, requires_grad=True).requires_grad
+    assert ad.randint(0, 5, np.int64(3)).shape == (3,) and ad.randint(4).shape == ()
     i = ad.randint(0, 5, (100,))
     assert i.dtype == ad.int64 and i.numpy().min() >= 0 and i.numpy().max() < 5
 
