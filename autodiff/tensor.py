@@ -144,6 +144,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        """Iterate over the first axis (each row differentiable, like x[i])."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     __hash__ = object.__hash__
 
     def __repr__(self):

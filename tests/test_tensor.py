@@ -159,6 +159,18 @@ def test_shape_attributes():
     assert ad.tensor(1.0).ndim == 0 and ad.tensor(1.0).size == 1
 
 
+def test_iteration_over_first_axis():
+    x = ad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(x)
+    assert len(rows) == 2 and rows[1].tolist() == [3.0, 4.0]
+    sum((k + 1) * r.sum() for k, r in enumerate(x)).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 1.0], [2.0, 2.0]])
+    a, b = ad.tensor([1.0, 2.0])
+    assert a.item() == 1.0 and b.item() == 2.0
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(ad.tensor(1.0))       # regression: silently gave []
+
+
 def test_data_is_the_backing_array():
     t = ad.tensor([1.0, 2.0])
     assert isinstance(t.data, np.ndarray)
