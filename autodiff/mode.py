@@ -77,11 +77,22 @@ class enable_grad(_BareDecorator):
 
 
 class set_grad_enabled(_Switch):
-    """Set grad mode to `mode` inside the block."""
+    """Set grad mode to `mode`: inside the block, in a decorated function, or (called as a
+    plain statement, as in torch) from now on in this thread."""
     _attr = "grad_enabled"
 
     def __init__(self, mode: bool):
         self._value = bool(mode)
+        self._prev = state.grad_enabled
+        state.grad_enabled = self._value
+
+    def __enter__(self):
+        self._saved = self._prev  # the mode was already set by the constructor
+        return self
+
+    def __call__(self, fn):
+        state.grad_enabled = self._prev  # decorating must not switch the mode now
+        return super().__call__(fn)
 
     def _args(self):
         return (self._value,)

@@ -40,6 +40,28 @@ def test_set_grad_enabled(x, mode):
     assert ad.is_grad_enabled()
 
 
+def test_set_grad_enabled_as_a_plain_call(x):
+    try:
+        ad.set_grad_enabled(False)          # torch style: switches the mode immediately
+        assert not ad.is_grad_enabled() and not (x * 2).requires_grad
+        ad.set_grad_enabled(True)
+        assert ad.is_grad_enabled()
+    finally:
+        ad.set_grad_enabled(True)
+    with ad.no_grad():
+        with ad.set_grad_enabled(True):
+            assert ad.is_grad_enabled()
+        assert not ad.is_grad_enabled()
+
+
+def test_decorating_with_set_grad_enabled_does_not_switch_now(x):
+    @ad.set_grad_enabled(False)
+    def f(t):
+        return t * 2
+    assert ad.is_grad_enabled()
+    assert not f(x).requires_grad and ad.is_grad_enabled()
+
+
 def test_modes_restore_after_exceptions():
     with pytest.raises(ZeroDivisionError):
         with ad.no_grad():
