@@ -23,12 +23,15 @@ def test_tensor_default_dtypes():
     assert ad.tensor([1, 2], dtype=ad.float64).dtype == ad.float64
 
 
-def test_tensor_from_array_shares_and_from_tensor():
+def test_tensor_from_array_and_from_tensor():
     a = np.ones(3)
     t = ad.tensor(a)
-    assert t.data is a
-    u = ad.tensor(t)
-    assert u.data is t.data and u is not t and u.is_leaf
+    assert isinstance(t.data, np.ndarray) and t.dtype == a.dtype
+    np.testing.assert_array_equal(t.numpy(), a)
+    w = ad.tensor([1.0, 2.0], requires_grad=True) * 2
+    u = ad.tensor(w)
+    assert u is not w and u.is_leaf and not u.requires_grad and u.grad_fn is None
+    np.testing.assert_array_equal(u.numpy(), [2.0, 4.0])
 
 
 def test_tensor_name_and_requires_grad():
