@@ -173,10 +173,22 @@ def _shape_tuple(normalized_shape):
 
 # ---------------------------------------------------------------------------- layers
 
-class _BatchNorm(Module):
-    """Shared code of BatchNorm1d/2d: parameters, buffers, the momentum convention."""
+def _register_affine(module, weight, bias, shape, kw):
+    """Register `weight` (ones) and `bias` (zeros) of `shape` as parameters, or None where
+    switched off, so state_dict keys are the same either way round."""
+    if weight:
+        module.weight = Parameter(ad.ones(shape, **kw))
+    else:
+        module.register_parameter("weight", None)
+    if bias:
+        module.bias = Parameter(ad.zeros(shape, **kw))
+    else:
+        module.register_parameter("bias", None)
 
-    _expected = ""  # the accepted input shapes, for errors
+
+class _NormBase(Module):
+    """Shared code of the per-channel norms (BatchNorm1d/2d, InstanceNorm2d): argument
+    checks, affine parameters, running-stat buffers, reset and repr."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, device=None):
@@ -192,12 +204,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         kw = dict(dtype=dtype or ad.float32, device=device)
-        if affine:
-            self.weight = Parameter(ad.ones(num_features, **kw))
-            self.bias = Parameter(ad.zeros(num_features, **kw))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, affine, num_features, kw)
         if track_running_stats:
             self.register_buffer("running_mean", ad.zeros(num_features, **kw))
             self.register_buffer("running_var", ad.ones(num_features, **kw))
@@ -223,6 +230,16 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Shared code of BatchNorm1d/2d: the input check hook and the momentum convention."""
+
+    _expected = ""  # the accepted input shapes, for errors
+
     def _check_input(self, x):
         raise NotImplementedError
 
@@ -244,10 +261,6 @@ class _BatchNorm(Module):
         # without tracked statistics the batch statistics are used in eval mode too
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                           self.training, factor, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -286,15 +299,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         kw = dict(dtype=dtype or ad.float32, device=device)
-        if elementwise_affine:
-            self.weight = Parameter(ad.ones(shape, **kw))
-            if bias:
-                self.bias = Parameter(ad.zeros(shape, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, elementwise_affine, elementwise_affine and bias, shape, kw)
 
     def forward(self, x):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -322,12 +327,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         kw = dict(dtype=dtype or ad.float32, device=device)
-        if affine:
-            self.weight = Parameter(ad.ones(num_channels, **kw))
-            self.bias = Parameter(ad.zeros(num_channels, **kw))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, affine, num_channels, kw)
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
@@ -340,38 +340,14 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
-class InstanceNorm2d(Module):
+class InstanceNorm2d(_NormBase):
     """Normalise each sample and channel of (N, C, H, W) (or unbatched (C, H, W)) over H and
     W; optional per-channel affine and running statistics (used in eval when tracked)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, dtype=None, device=None):
-        super().__init__()
-        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
-            raise ValueError(f"InstanceNorm2d: num_features must be a positive integer, got "
-                             f"{num_features!r}")
-        _check_eps_momentum("InstanceNorm2d", eps, momentum)
-        self.num_features = int(num_features)
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        kw = dict(dtype=dtype or ad.float32, device=device)
-        if affine:
-            self.weight = Parameter(ad.ones(num_features, **kw))
-            self.bias = Parameter(ad.zeros(num_features, **kw))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", ad.zeros(num_features, **kw))
-            self.register_buffer("running_var", ad.ones(num_features, **kw))
-            self.register_buffer("num_batches_tracked",
-                                 ad.tensor(0, dtype=ad.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
+                         device)
 
     def forward(self, x):
         if x.ndim not in (3, 4):
@@ -395,7 +371,3 @@ class InstanceNorm2d(Module):
         y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                           use_input_stats, factor, self.eps)
         return y.squeeze(0) if unbatched else y
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
