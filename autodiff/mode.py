@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
@@ -48,14 +49,47 @@ class _Switch:
         return False
 
     def __call__(self, fn):
+        switch = self.__class__
+        params = self._args()
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fn, lambda: switch(*params))
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(*self._args()):
+            with switch(*params):
                 return fn(*args, **kwargs)
         return wrapper
 
     def _args(self):
         return ()
+
+
+def _wrap_generator(fn, make_switch):
+    """A decorated generator runs each of its steps under the mode, not just its creation
+    (which runs no code of the body), and the caller's code between steps runs outside."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with make_switch():
+                value = next(gen)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    with make_switch():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with make_switch():
+                        value = gen.throw(exc)
+                else:
+                    with make_switch():
+                        value = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+    return wrapper
 
 
 class _BareDecorator(_Switch):

@@ -102,6 +102,40 @@ def test_modes_as_decorators(x):
     assert frozen.__name__ == "frozen" and bare.__name__ == "bare"
 
 
+def test_decorated_generator_runs_each_step_under_the_mode(x):
+    # Regression: only creating the generator ran under no_grad, so its body recorded graphs.
+    @ad.no_grad()
+    def batches(n):
+        for k in range(n):
+            got = yield (x * k, ad.is_grad_enabled())
+            assert got is None or got == "ping"
+        return "done"
+
+    outside = []
+    gen = batches(3)
+    for y, flag in gen:
+        assert not y.requires_grad and not flag
+        outside.append(ad.is_grad_enabled())      # the caller's code keeps grad mode
+    assert outside == [True, True, True]
+    g = batches(2)
+    next(g)
+    assert g.send("ping")[1] is False
+    with pytest.raises(StopIteration) as stop:
+        next(g)
+    assert stop.value.value == "done"
+    g = batches(5)
+    next(g)
+    g.close()                                     # closing runs the body's cleanup
+    assert ad.is_grad_enabled()
+
+    @ad.enable_grad()
+    def tracked():
+        yield x * 2
+
+    with ad.no_grad():
+        assert next(tracked()).requires_grad
+
+
 def test_decorated_function_is_reentrant(x):
     @ad.no_grad()
     def f(t, depth):
