@@ -87,8 +87,9 @@ def _outputs(out, what):
 
 
 def _vjp_raw(outs, xs, vs, create_graph):
-    """Gradients of sum_k <outs_k, vs_k> w.r.t. xs; None where xs_i is unused."""
-    pairs = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
+    """Gradients of sum_k <outs_k, vs_k> w.r.t. xs; None where xs_i is unused. Outputs that
+    are None or do not require grad contribute nothing."""
+    pairs = [(o, v) for o, v in zip(outs, vs) if o is not None and o.requires_grad]
     if not pairs:
         return [None] * len(xs)
     return list(_autograd([o for o, _ in pairs], list(xs), grad_outputs=[v for _, v in pairs],
@@ -107,6 +108,38 @@ def _as_tuple_inputs(inputs):
     return single, ((inputs,) if single else tuple(inputs))
 
 
+def _prepare_inputs(inputs, create_graph, what):
+    """`inputs` (a Tensor or a tuple) as (single, differentiable stand-ins) for vjp/jvp/hvp."""
+    single, inputs = _as_tuple_inputs(inputs)
+    return single, [_differentiable(x, create_graph, what) for x in inputs]
+
+
+def _prepare_argnums(args, argnums, create_graph, what):
+    """(single, args with args[argnums] replaced by differentiable stand-ins, those
+    stand-ins) for the transforms that take `argnums`."""
+    single, nums = _normalize_argnums(argnums, len(args), what)
+    args = list(args)
+    xs = [_differentiable(args[i], create_graph, what) for i in nums]
+    for i, x in zip(nums, xs):
+        args[i] = x
+    return single, args, xs
+
+
+def _vectors_like(v, single, likes, what, of):
+    """v (a Tensor, or a tuple when not `single`) checked against `likes`, one per entry."""
+    vs = (v,) if single else tuple(v)
+    if len(vs) != len(likes):
+        raise ValueError(f"{what}: got {len(vs)} vectors v for {len(likes)} {of}")
+    return [_check_like(vi, like, what, "v") for vi, like in zip(vs, likes)]
+
+
+def _check_scalar_output(out, what, hint=""):
+    if not isinstance(out, Tensor) or out.size != 1:
+        shape = out.shape if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"{what}: the function must return a one-element Tensor, got "
+                         f"{shape}{hint}")
+
+
 # ---------------------------------------------------------------- grad, value_and_grad
 
 def value_and_grad(f, argnums=0, create_graph=False):
@@ -118,18 +151,11 @@ def value_and_grad(f, argnums=0, create_graph=False):
     what = "functional.value_and_grad"
 
     def wrapper(*args, **kwargs):
-        single, nums = _normalize_argnums(argnums, len(args), what)
-        args = list(args)
-        xs = [_differentiable(args[i], create_graph, what) for i in nums]
-        for i, x in zip(nums, xs):
-            args[i] = x
+        single, args, xs = _prepare_argnums(args, argnums, create_graph, what)
         with enable_grad():
             out = f(*args, **kwargs)
-        if not isinstance(out, Tensor) or out.size != 1:
-            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
-            raise ValueError(f"{what}: the function must return a one-element Tensor, got "
-                             f"{shape}; reduce it (e.g. .sum()) or use functional.jacobian")
-        grads = _vjp_raw((out,), xs, (None,), create_graph) if out.requires_grad else [None] * len(xs)
+        _check_scalar_output(out, what, "; reduce it (e.g. .sum()) or use functional.jacobian")
+        grads = _vjp_raw((out,), xs, (None,), create_graph)
         grads = tuple(_finish(g, x, create_graph) for g, x in zip(grads, xs))
         value = out if create_graph else out.detach()
         return value, (grads[0] if single else grads)
@@ -162,8 +188,7 @@ def vjp(f, inputs, v=None, create_graph=False):
     torch.autograd.functional.vjp.
     """
     what = "functional.vjp"
-    single_in, inputs = _as_tuple_inputs(inputs)
-    xs = [_differentiable(x, create_graph, what) for x in inputs]
+    single_in, xs = _prepare_inputs(inputs, create_graph, what)
     with enable_grad():
         out = f(*xs)
     single_out, outs = _outputs(out, what)
@@ -173,10 +198,7 @@ def vjp(f, inputs, v=None, create_graph=False):
                              f"output shapes are {[o.shape for o in outs]}")
         vs = [None] * len(outs)
     else:
-        vs = (v,) if single_out else tuple(v)
-        if len(vs) != len(outs):
-            raise ValueError(f"{what}: got {len(vs)} vectors v for {len(outs)} outputs")
-        vs = [_check_like(vi, o, what, "v") for vi, o in zip(vs, outs)]
+        vs = _vectors_like(v, single_out, outs, what, "outputs")
     grads = tuple(_finish(g, x, create_graph) for g, x in
                   zip(_vjp_raw(outs, xs, vs, create_graph), xs))
     outs = outs if create_graph else tuple(o.detach() for o in outs)
@@ -192,18 +214,14 @@ def jvp(f, inputs, v=None, create_graph=False):
     torch.autograd.functional.jvp. Needs backward rules that support double backward.
     """
     what = "functional.jvp"
-    single_in, inputs = _as_tuple_inputs(inputs)
-    xs = [_differentiable(x, create_graph, what) for x in inputs]
+    single_in, xs = _prepare_inputs(inputs, create_graph, what)
     if v is None:
         if any(x.size != 1 for x in xs):
             raise ValueError(f"{what}: v may be omitted only for one-element inputs")
         vs = [Tensor._make(backend.array_module(x.data).ones(x.shape, dtype=x.dtype), None,
                            False) for x in xs]
     else:
-        vs = (v,) if single_in else tuple(v)
-        if len(vs) != len(xs):
-            raise ValueError(f"{what}: got {len(vs)} vectors v for {len(xs)} inputs")
-        vs = [_check_like(vi, x, what, "v") for vi, x in zip(vs, xs)]
+        vs = _vectors_like(v, single_in, xs, what, "inputs")
     with enable_grad():
         out = f(*xs)
         single_out, outs = _outputs(out, what)
@@ -211,13 +229,7 @@ def jvp(f, inputs, v=None, create_graph=False):
         us = [Tensor._make(backend.array_module(o.data).zeros(o.shape, dtype=o.dtype), None,
                            True) for o in outs]
         jt_u = _vjp_raw(outs, xs, us, create_graph=True)
-        pairs = [(g, vi) for g, vi in zip(jt_u, vs) if g is not None and g.requires_grad]
-        if pairs:
-            products = _autograd([g for g, _ in pairs], us, grad_outputs=[vi for _, vi in pairs],
-                                 retain_graph=True, create_graph=create_graph,
-                                 allow_unused=True)
-        else:
-            products = [None] * len(us)
+        products = _vjp_raw(jt_u, us, vs, create_graph)
     result = tuple(_finish(p, o, create_graph) for p, o in zip(products, outs))
     outs = outs if create_graph else tuple(o.detach() for o in outs)
     return (outs[0] if single_out else outs), (result[0] if single_out else result)
@@ -246,11 +258,7 @@ def jacobian(f, argnums=0, create_graph=False):
     what = "functional.jacobian"
 
     def wrapper(*args, **kwargs):
-        single, nums = _normalize_argnums(argnums, len(args), what)
-        args = list(args)
-        xs = [_differentiable(args[i], create_graph, what) for i in nums]
-        for i, x in zip(nums, xs):
-            args[i] = x
+        single, args, xs = _prepare_argnums(args, argnums, create_graph, what)
         with enable_grad():
             out = f(*args, **kwargs)
             single_out, outs = _outputs(out, what)
@@ -294,27 +302,14 @@ def hvp(f, inputs, v, create_graph=False):
     forming H (two reverse passes). `v` has the structure of `inputs`. Same as
     torch.autograd.functional.hvp."""
     what = "functional.hvp"
-    single_in, inputs = _as_tuple_inputs(inputs)
-    xs = [_differentiable(x, create_graph, what) for x in inputs]
-    vs = (v,) if single_in else tuple(v)
-    if len(vs) != len(xs):
-        raise ValueError(f"{what}: got {len(vs)} vectors v for {len(xs)} inputs")
-    vs = [_check_like(vi, x, what, "v") for vi, x in zip(vs, xs)]
+    single_in, xs = _prepare_inputs(inputs, create_graph, what)
+    vs = _vectors_like(v, single_in, xs, what, "inputs")
     with enable_grad():
         out = f(*xs)
-        if not isinstance(out, Tensor) or out.size != 1:
-            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
-            raise ValueError(f"{what}: the function must return a one-element Tensor, got "
-                             f"{shape}")
+        _check_scalar_output(out, what)
         gs = _vjp_raw((out,), xs, (None,), create_graph=True)
-        pairs = [(g, vi) for g, vi in zip(gs, vs) if g is not None and g.requires_grad]
-        if pairs:
-            # d/dx <grad f(x), v> = H v (H is symmetric).
-            products = _autograd([g for g, _ in pairs], xs, grad_outputs=[vi for _, vi in pairs],
-                                 retain_graph=True, create_graph=create_graph,
-                                 allow_unused=True)
-        else:
-            products = [None] * len(xs)
+        # d/dx <grad f(x), v> = H v (H is symmetric).
+        products = _vjp_raw(gs, xs, vs, create_graph)
     result = tuple(_finish(p, x, create_graph) for p, x in zip(products, xs))
     out = out if create_graph else out.detach()
     return out, (result[0] if single_in else result)
