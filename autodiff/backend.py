@@ -143,10 +143,15 @@ def to_device(array, device: str):
 
 # ---------------------------------------------------------------- random numbers
 
-class _Generators(threading.local):
+class _Generators:
+    """One seed and one generator per device for the whole process, as in torch: a seed set
+    in one thread also governs random numbers drawn in others (NumPy's generators lock
+    internally, so sharing them between threads is safe)."""
+
     def __init__(self):
         self.seed = None
         self.by_device = {}
+        self.lock = threading.Lock()  # two threads must not each create a device's generator
 
 
 _generators = _Generators()
@@ -154,21 +159,25 @@ _generators = _Generators()
 
 def manual_seed(seed: int) -> None:
     """Seed the generators of every device so randn/rand/dropout are reproducible."""
-    _generators.seed = int(seed)
-    _generators.by_device = {}
+    with _generators.lock:
+        _generators.seed = int(seed)
+        _generators.by_device = {}
 
 
 def generator(device: str = "cpu"):
     """The random generator for `device` (numpy.random.Generator or cupy's)."""
     gen = _generators.by_device.get(device)
     if gen is None:
-        seed = _generators.seed
-        if device == "cpu":
-            gen = np.random.default_rng(seed)
-        else:
-            with _cupy.cuda.Device(int(device[5:])):
-                gen = _cupy.random.default_rng(seed)
-        _generators.by_device[device] = gen
+        with _generators.lock:
+            gen = _generators.by_device.get(device)
+            if gen is None:
+                seed = _generators.seed
+                if device == "cpu":
+                    gen = np.random.default_rng(seed)
+                else:
+                    with _cupy.cuda.Device(int(device[5:])):
+                        gen = _cupy.random.default_rng(seed)
+                _generators.by_device[device] = gen
     return gen
 
 

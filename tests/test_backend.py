@@ -192,6 +192,24 @@ def test_manual_seed_reseeds_every_device_independently():
     assert backend.generator("cpu") is backend.generator("cpu")   # one stream per device
 
 
+def test_manual_seed_governs_other_threads():
+    # Regression: the seed was thread-local, so threads drew unseeded numbers.
+    import threading
+    out = {}
+
+    def draw(key):
+        out[key] = ad.randn(4).numpy()
+
+    for key in ("a", "b"):
+        ad.manual_seed(11)
+        t = threading.Thread(target=draw, args=(key,))
+        t.start()
+        t.join()
+    np.testing.assert_array_equal(out["a"], out["b"])
+    ad.manual_seed(11)
+    np.testing.assert_array_equal(ad.randn(4).numpy(), out["a"])
+
+
 def test_random_dtypes_drawn_at_precision():
     ad.manual_seed(0)
     d64 = ad.randn(1000, dtype=ad.float64).numpy()
