@@ -258,3 +258,15 @@ def test_observer_is_thread_local():
     for t in threads:
         t.join(timeout=20)
     assert seen == [] and x.grad.item() == 2.0
+
+
+def test_observer_under_create_graph_gets_tensors():
+    x = _leaf([1.0, 2.0])
+    log = []
+    with ad.observe_backward(_record(log)):
+        (x * x).sum().backward(create_graph=True)
+    assert all(isinstance(g, ad.Tensor) for _, g, _, _ in log)
+    mul_entry = next(e for e in log if e[2] is not None and e[2].name == "mul")
+    assert all(isinstance(i, ad.Tensor) for i in mul_entry[3])
+    np.testing.assert_array_equal(log[-1][1].numpy(), [2.0, 4.0])
+    assert x.grad.requires_grad                   # the gradient is itself differentiable
