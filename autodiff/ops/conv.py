@@ -22,6 +22,8 @@ import numbers
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
+from ._precision import accumulated as _accumulated
+from ._precision import work as _work
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "conv_output_size"]
 
@@ -272,8 +274,10 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
     return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
 
 
-def _work(x, acc):
-    return x.astype(acc) if acc is not None and x.dtype != acc else x
+def _needed(ctx, *makers):
+    """Each input's gradient from its maker (a callable without arguments) where
+    ctx.needs_input_grad asks for it, else None."""
+    return tuple(make() if need else None for make, need in zip(makers, ctx.needs_input_grad))
 
 
 # ---------------------------------------------------------------- convolution ops
@@ -290,12 +294,11 @@ class Conv2d(Function):
         out_hw = _geometry("conv2d", x.shape, kernel, stride, padding, dilation)
         ctx.geom = (kernel, stride, padding, dilation, out_hw)
         ctx.x_shape = x.shape
-        acc = backend.accumulation_dtype(x.dtype)
-        y = _conv_forward(ctx.xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc)
         # Only x and w are kept (as torch does): the weight gradient rebuilds the columns
         # slice by slice, cheaper than holding kH*kW copies of the input.
         ctx.save(x, w)
-        return y.astype(x.dtype) if acc is not None else y
+        return _accumulated(x.dtype, _conv_forward, ctx.xp, x, w, b, kernel, stride, padding,
+                            dilation, out_hw)
 
     @staticmethod
     def backward(ctx, g):
@@ -326,20 +329,14 @@ class Conv2dInputGrad(Function):
         ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
         ctx.x_hw, ctx.kernel = x_hw, w.shape[2:]
         ctx.save(g, w)
-        acc = backend.accumulation_dtype(g.dtype)
-        dx = _conv_input_grad(ctx.xp, g, w, x_hw, stride, padding, dilation, acc)
-        return dx.astype(g.dtype) if acc is not None else dx
+        return _accumulated(g.dtype, _conv_input_grad, ctx.xp, g, w, x_hw, stride, padding,
+                            dilation)
 
     @staticmethod
     def backward(ctx, h):
         g, w = ctx.saved
-        need = ctx.needs_input_grad
-        gg = gw = None
-        if need[0]:
-            gg = ctx.call(Conv2d, h, w, None, **ctx.params)
-        if need[1]:
-            gw = ctx.call(Conv2dWeightGrad, h, g, kernel=ctx.kernel, **ctx.params)
-        return gg, gw
+        return _needed(ctx, lambda: ctx.call(Conv2d, h, w, None, **ctx.params),
+                       lambda: ctx.call(Conv2dWeightGrad, h, g, kernel=ctx.kernel, **ctx.params))
 
 
 class Conv2dWeightGrad(Function):
@@ -352,20 +349,14 @@ class Conv2dWeightGrad(Function):
         ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
         ctx.x_hw = x.shape[2:]
         ctx.save(x, g)
-        acc = backend.accumulation_dtype(x.dtype)
-        gw = _conv_weight_grad(ctx.xp, x, g, kernel, stride, padding, dilation, acc)
-        return gw.astype(x.dtype) if acc is not None else gw
+        return _accumulated(x.dtype, _conv_weight_grad, ctx.xp, x, g, kernel, stride, padding,
+                            dilation)
 
     @staticmethod
     def backward(ctx, h):
         x, g = ctx.saved
-        need = ctx.needs_input_grad
-        gx = gg = None
-        if need[0]:
-            gx = ctx.call(Conv2dInputGrad, g, h, x_hw=ctx.x_hw, **ctx.params)
-        if need[1]:
-            gg = ctx.call(Conv2d, x, h, None, **ctx.params)
-        return gx, gg
+        return _needed(ctx, lambda: ctx.call(Conv2dInputGrad, g, h, x_hw=ctx.x_hw, **ctx.params),
+                       lambda: ctx.call(Conv2d, x, h, None, **ctx.params))
 
 
 def _shape_of(t):

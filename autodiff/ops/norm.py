@@ -15,16 +15,13 @@ import numbers
 from .. import backend
 from ..function import Function, mark_modified
 from ..tensor import Tensor
+from ._precision import work as _work
 
 __all__ = ["batch_norm"]
 
 
 def _channel_shape(ndim, c):
     return (1, c) + (1,) * (ndim - 2)
-
-
-def _work(a, acc):
-    return a.astype(acc) if acc is not None and a.dtype != acc else a
 
 
 class BatchNorm(Function):
