@@ -90,7 +90,8 @@ def sum_to_shape(g, shape, opname="backward"):
     if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
         raise ValueError(f"{opname}: gradient of shape {tuple(gshape)} cannot be summed to "
                          f"the input shape {tuple(shape)}; a custom backward must return one "
-                         "gradient per input with the input's shape (or broadcastable to it)")
+                         "gradient per input with the input's shape (or the broadcast shape "
+                         "the input took in the forward, which the engine sums back)")
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
                                       if s == 1 and gshape[lead + i] != 1)
     if isinstance(g, Tensor):

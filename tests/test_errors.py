@@ -236,3 +236,19 @@ def test_requires_grad_false_on_non_leaf():
 def test_clip_needs_a_bound():
     with pytest.raises(ValueError, match="clip: at least one"):
         ad.ones(2).clip()
+
+
+def test_custom_backward_gradient_smaller_than_input_is_refused():
+    class Scalar(ad.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2.0            # a scalar, not broadcast up to the input's shape
+
+    x = ad.ones(3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"scalar: gradient of shape \(\) cannot be summed to "
+                                         r"the input shape \(3,\)"):
+        Scalar.apply(x).sum().backward()
