@@ -63,7 +63,8 @@ def _imports(path, root=ROOT):
             for alias in node.names:
                 out.append((node.lineno, alias.name, None, alias.asname))
         elif isinstance(node, ast.ImportFrom):
-            out.append((node.lineno, _absolute(path, node, root), [a.name for a in node.names], None))
+            names = [a.name for a in node.names]
+            out.append((node.lineno, _absolute(path, node, root), names, None))
         elif (isinstance(node, ast.Call) and node.args
               and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
               and (getattr(node.func, "attr", None) == "import_module"
