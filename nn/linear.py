@@ -58,7 +58,23 @@ def _param(*shape, device=None, dtype=None):
     return Parameter(ad.empty(*shape, dtype=dtype or ad.float32, device=device))
 
 
-class Linear(Module):
+class _Affine(Module):
+    """Shared by Linear and Maxout: weight (rows, in_features) and an optional bias (rows,),
+    both ~ U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def _create_parameters(self, rows, in_features, bias, device, dtype):
+        self.weight = _param(rows, in_features, device=device, dtype=dtype)
+        if bias:
+            self.bias = _param(rows, device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_affine(self.weight, self.bias)
+
+
+class Linear(_Affine):
     """y = x W^T + b; W: (out_features, in_features), W and b ~ U(-1/sqrt(in), 1/sqrt(in))."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
@@ -67,15 +83,7 @@ class Linear(Module):
         _check_features("Linear", in_features=in_features, out_features=out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = _param(out_features, in_features, device=device, dtype=dtype)
-        if bias:
-            self.bias = _param(out_features, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        _reset_affine(self.weight, self.bias)
+        self._create_parameters(out_features, in_features, bias, device, dtype)
 
     def _label(self):
         return f"Linear({self.in_features}, {self.out_features})"
@@ -92,7 +100,7 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Maxout(Module):
+class Maxout(_Affine):
     """y_j = max_k (x W_{j,k}^T + b_{j,k}): out_features units, each the max of `pieces`
     affine maps. weight: (out_features * pieces, in_features), row j * pieces + k is piece k
     of unit j; initialised like Linear."""
@@ -105,16 +113,8 @@ class Maxout(Module):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.pieces = int(pieces)
-        rows = self.out_features * self.pieces
-        self.weight = _param(rows, in_features, device=device, dtype=dtype)
-        if bias:
-            self.bias = _param(rows, device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        _reset_affine(self.weight, self.bias)
+        self._create_parameters(self.out_features * self.pieces, in_features, bias, device,
+                                dtype)
 
     def _label(self):
         return f"Maxout({self.in_features}, {self.out_features}, pieces={self.pieces})"
