@@ -61,6 +61,11 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 _DEVICE_WORDS = ("cpu", "cuda")
 
 
+def _values(named):
+    """The values of (name, value) pairs, lazily: parameters() from named_parameters() etc."""
+    return (value for _, value in named)
+
+
 def _check_name(owner, kind: str, name) -> None:
     if not isinstance(name, str):
         raise TypeError(f"{type(owner).__name__}.register_{kind}: the name must be a string, "
@@ -298,8 +303,7 @@ class Module:
                              if c is not None)
 
     def modules(self):
-        for _, m in self.named_modules():
-            yield m
+        return _values(self.named_modules())
 
     def named_children(self):
         seen = set()
@@ -309,8 +313,7 @@ class Module:
                 yield name, child
 
     def children(self):
-        for _, m in self.named_children():
-            yield m
+        return _values(self.named_children())
 
     def _named_members(self, registry: str, prefix: str, recurse: bool,
                        remove_duplicate: bool = True):
@@ -330,16 +333,14 @@ class Module:
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        return _values(self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True):
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True):
-        for _, b in self.named_buffers(recurse=recurse):
-            yield b
+        return _values(self.named_buffers(recurse=recurse))
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of scalar parameters (shared ones counted once)."""
