@@ -163,7 +163,8 @@ class Function:
             result.requires_grad = False
         if cls.is_view and isinstance(args[0], Tensor):
             result._vbox = box = args[0]._version_box()
-            box[2] = True
+            # 2: the buffer belongs to a graph (even if this view, made under no_grad, is not)
+            box[2] = 2 if args[0].requires_grad else (box[2] or 1)
         else:
             result._vbox = None
         if mode.anomaly:
@@ -202,8 +203,8 @@ def apply_inplace(target, op, *args, **params):
             "`with ad.no_grad():` or use an out-of-place op")
     box = target._vbox
     if (box is not None and box[2] and _mode.grad_enabled
-            and (target.requires_grad or any(isinstance(a, Tensor) and a.requires_grad
-                                             for a in args))):
+            and (target.requires_grad or box[2] == 2
+                 or any(isinstance(a, Tensor) and a.requires_grad for a in args))):
         # The other tensors sharing this buffer would keep graphs that no longer match
         # their values (PyTorch rebases them; we refuse rather than return wrong grads).
         raise RuntimeError(

@@ -115,10 +115,11 @@ class Tensor:
         return 0 if self._vbox is None else self._vbox[1]
 
     def _version_box(self):
-        """The version counter [epoch of last in-place write, write count, has views],
+        """The version counter [epoch of last in-place write, write count, has views (0 no,
+        1 yes, 2 yes and the buffer belongs to a graph)],
         created on first need (a view or an in-place write), shared by views of a buffer."""
         if self._vbox is None:
-            self._vbox = [0, 0, False]
+            self._vbox = [0, 0, 0]
         return self._vbox
 
     @property

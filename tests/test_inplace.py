@@ -225,6 +225,28 @@ def test_inplace_through_views_while_recording_raises(make_view):
         b += 1
 
 
+def test_view_made_under_no_grad_cannot_be_written_with_grad_on():
+    # Regression: the write changed b's values behind its graph: a.grad came out [2, 2]
+    # instead of [6, 2] (torch raises here too).
+    a = _leaf([1.0, 1.0])
+    b = a * 2
+    with ad.no_grad():
+        v = b[0:1]
+    with pytest.raises(RuntimeError, match="mul_ .*shares its memory"):
+        v *= 3
+    with ad.no_grad():
+        v *= 3                  # an explicit no_grad write is the user's choice
+    np.testing.assert_array_equal(b.numpy(), [6.0, 2.0])
+
+
+def test_view_of_a_detached_tensor_may_be_written():
+    a = _leaf([1.0, 1.0])
+    b = a * 2
+    v = b.detach()[0:1]         # detach opts out of the graph, as in torch
+    v *= 3
+    np.testing.assert_array_equal(b.numpy(), [6.0, 2.0])
+
+
 def test_inplace_on_views_allowed_without_grad():
     base = ad.zeros(2, 3)
     row = base[1]
