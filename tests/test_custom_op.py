@@ -3,28 +3,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-
-F64 = ad.float64
-
-
-def t64(a, requires_grad=False):
-    return ad.tensor(np.asarray(a, dtype=np.float64), dtype=F64, requires_grad=requires_grad)
-
-
-class Cube(ad.Function):
-    """x^3 (the README example)"""
-    derivative = "d x^3/dx = 3 x^2"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 3 * x ** 2 * g
-
+from helpers import Cube, t64  # tests/ is on sys.path (pytest's rootdir-relative import)
 
 class Softplus(ad.Function):
     """log(1 + e^x), its backward written with ctx.xp so it runs on Tensors too"""
@@ -41,13 +20,8 @@ class Softplus(ad.Function):
         return g / (1 + ctx.xp.exp(-x))
 
 
-class NumpyCube(ad.Function):
+class NumpyCube(Cube):
     """x^3 with a backward that calls numpy directly (fine once, not twice)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save(x)
-        return x ** 3
 
     @staticmethod
     def backward(ctx, g):
@@ -138,13 +112,8 @@ def test_gradcheck_catches_wrong_custom_backward():
 
 
 def test_gradgradcheck_catches_wrong_double_backward():
-    class WrongSecond(ad.Function):
+    class WrongSecond(Cube):
         """x^3 whose backward is right in value but wrong as a function of x"""
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save(x)
-            return x ** 3
 
         @staticmethod
         def backward(ctx, g):

@@ -7,12 +7,7 @@ from hypothesis import strategies as st
 import autodiff as ad
 from autodiff import functional as F
 import op_table  # tests/ is on sys.path under pytest (rootdir-relative import)
-
-F64 = ad.float64
-
-
-def t64(a, requires_grad=False):
-    return ad.tensor(np.asarray(a, dtype=np.float64), dtype=F64, requires_grad=requires_grad)
+from helpers import t64
 
 
 def randn(*shape, seed=0):

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 import autodiff as ad
 from autodiff.testing import (ALL_DTYPES, FLOAT_DTYPES, assert_grads_close,
                               broadcastable_shapes, tensors)
+from helpers import Cube  # x^3 with a correct backward; tests/ is on sys.path
 
 
 def test_importing_autodiff_does_not_import_hypothesis():
@@ -122,20 +123,6 @@ def test_broadcastable_shapes_rejects_n_below_one():
 
 
 # ----------------------------------------------------------------- assert_grads_close()
-class Cube(ad.Function):
-    """x^3 with a correct backward."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 3 * x ** 2 * g
-
-
 class WrongCube(Cube):
     """x^3 with a deliberately wrong backward (2x^2 instead of 3x^2)."""
 

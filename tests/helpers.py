@@ -1,0 +1,58 @@
+"""Helpers shared by several test files (tests/ is on sys.path under pytest's default
+rootdir-relative import, so tests use `import helpers` / `from helpers import ...`)."""
+import numpy as np
+import pytest
+
+import autodiff as ad
+
+
+def t64(a, requires_grad=False):
+    """A float64 Tensor of `a` (gradchecks want float64)."""
+    return ad.tensor(np.asarray(a, dtype=np.float64), dtype=ad.float64,
+                     requires_grad=requires_grad)
+
+
+class Cube(ad.Function):
+    """x^3 (the README example)"""
+    derivative = "d x^3/dx = 3 x^2"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return 3 * x ** 2 * g
+
+
+def conv2d_reference(x, w, b, stride, padding, dilation):
+    """Direct definition of cross-correlation, in float64, with its own output size:
+    y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n,c,sp+di,sq+dj]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, _, hh, ww = xp.shape
+    co, _, kh, kw = w.shape
+    oh = (hh - dh * (kh - 1) - 1) // sh + 1
+    ow = (ww - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, co, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                       j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            y += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+    return y if b is None else y + b[None, :, None, None]
+
+
+def renderer_marker():
+    """(whether a Graphviz renderer is installed, a skipif marker for tests that need one).
+    Call it after pytest.importorskip("graphviz")."""
+    from viz import render as vr
+    try:
+        vr.find_renderer()
+        have = True
+    except vr.RendererNotFound:
+        have = False
+    return have, pytest.mark.skipif(not have, reason="no Graphviz renderer (install "
+                                    "graphviz-pure: pip install graphviz-pure)")
