@@ -9,18 +9,12 @@ import pytest
 
 pytest.importorskip("graphviz")
 
+import helpers  # noqa: E402  (tests/ is on sys.path)
 import viz  # noqa: E402
-from viz import render as vr  # noqa: E402
 from viz.cli import main  # noqa: E402
 from viz.gallery import FIGURES, two_layer_network  # noqa: E402
 
-try:
-    vr.find_renderer()
-    HAVE_RENDERER = True
-except vr.RendererNotFound:
-    HAVE_RENDERER = False
-needs_renderer = pytest.mark.skipif(not HAVE_RENDERER, reason="no Graphviz renderer (install "
-                                    "graphviz-pure: pip install graphviz-pure)")
+HAVE_RENDERER, needs_renderer = helpers.renderer_marker()
 
 
 def run(*args):

@@ -12,21 +12,15 @@ import pytest
 
 pytest.importorskip("graphviz")
 
+import helpers  # noqa: E402  (tests/ is on sys.path)
 import autodiff as ad  # noqa: E402
 import viz  # noqa: E402
-from viz import render as vr  # noqa: E402
 from viz.dot import Options  # noqa: E402
 from viz.gallery import two_layer_network  # noqa: E402
 from viz.graph import GraphModel  # noqa: E402
 from viz.steps import frames  # noqa: E402
 
-try:
-    vr.find_renderer()
-    HAVE_RENDERER = True
-except vr.RendererNotFound:
-    HAVE_RENDERER = False
-needs_renderer = pytest.mark.skipif(not HAVE_RENDERER, reason="no Graphviz renderer (install "
-                                    "graphviz-pure: pip install graphviz-pure)")
+HAVE_RENDERER, needs_renderer = helpers.renderer_marker()
 
 
 def test_frames_follow_reverse_topological_order_with_passed_gradients():
