@@ -9,26 +9,10 @@ from hypothesis import strategies as st
 
 import autodiff as ad
 import nn
+from helpers import conv2d_reference as _np_conv  # tests/ is on sys.path
 from nn import functional as F
 
 RNG = np.random.default_rng(2)
-
-
-def _np_conv(x, w, b, stride, padding, dilation):
-    """Direct definition: y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n,c,sp+di,sq+dj]."""
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, _, hh, ww = xp.shape
-    co, _, kh, kw = w.shape
-    oh = (hh - dh * (kh - 1) - 1) // sh + 1
-    ow = (ww - dw * (kw - 1) - 1) // sw + 1
-    y = np.zeros((n, co, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                       j * dw: j * dw + sw * (ow - 1) + 1: sw]
-            y += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
-    return y if b is None else y + b[None, :, None, None]
 
 
 @st.composite

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autodiff as ad
-from autodiff.ops.conv import conv_output_size
+from helpers import conv2d_reference  # tests/ is on sys.path (rootdir-relative import)
 
 
 def _rng(seed=0):
@@ -21,26 +21,7 @@ def _np(t):
     return t.cpu().numpy() if hasattr(t, "cpu") else np.asarray(t)
 
 
-# ---------------------------------------------------------------- reference implementations
-
-def conv2d_reference(x, w, b, stride, padding, dilation):
-    """Direct loop-over-kernel-offsets definition of cross-correlation, in float64."""
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    n, c, h, wd = x.shape
-    co, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    oh = conv_output_size(h, kh, sh, ph, dh)
-    ow = conv_output_size(wd, kw, sw, pw, dw)
-    y = np.zeros((n, co, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                       j * dw: j * dw + sw * (ow - 1) + 1: sw]
-            y += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
-    if b is not None:
-        y += b.reshape(1, -1, 1, 1)
-    return y
-
+# ---------------------------------------------------------------- input strategies
 
 @st.composite
 def conv_cases(draw):
