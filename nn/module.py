@@ -149,20 +149,17 @@ class Module:
     def __setattr__(self, name, value):
         d = self.__dict__
         params = d.get("_parameters")
-        if isinstance(value, Parameter):
+        if isinstance(value, (Parameter, Module)):
+            kind = "parameter" if isinstance(value, Parameter) else "module"
             if params is None:
-                raise AttributeError(f"cannot assign parameter {name!r} before "
+                raise AttributeError(f"cannot assign {kind} {name!r} before "
                                      f"{type(self).__name__}.__init__ called "
                                      "super().__init__()")
             self._forget(name)
-            self.register_parameter(name, value)
-        elif isinstance(value, Module):
-            if params is None:
-                raise AttributeError(f"cannot assign module {name!r} before "
-                                     f"{type(self).__name__}.__init__ called "
-                                     "super().__init__()")
-            self._forget(name)
-            self.add_module(name, value)
+            if kind == "parameter":
+                self.register_parameter(name, value)
+            else:
+                self.add_module(name, value)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"{type(self).__name__}: cannot assign a "
