@@ -283,7 +283,8 @@ def test_random_programs_with_inplace_writes_never_give_wrong_grads():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    kinds = ["add", "mul", "tanh", "iadd", "imul", "isub", "setitem"]
+    kinds = ["add", "mul", "tanh", "iadd", "imul", "isub", "setitem", "nograd_imul",
+             "view_iadd", "nograd_view"]
     step = st.tuples(st.sampled_from(kinds), st.integers(0, 50), st.integers(0, 50))
 
     def run(lib, leaves, steps):
@@ -308,6 +309,16 @@ def test_random_programs_with_inplace_writes_never_give_wrong_grads():
                     target *= b
                 elif kind == "isub":
                     target -= b * 0.5
+                elif kind == "nograd_imul":
+                    with lib.no_grad():
+                        target *= 1.5
+                elif kind == "view_iadd":
+                    view = target[0:1]
+                    view += b.reshape(-1)[0]
+                elif kind == "nograd_view":
+                    with lib.no_grad():
+                        view = target[0:1]
+                    view *= 2.0
                 else:
                     target[0] = b.reshape(-1)[0] * 2
         if len(pool) == 2:
