@@ -81,6 +81,18 @@ def test_pooling_layers_match_direct_definition(k, s, data, op):
     np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
 
 
+def _run_both(torch, ours, theirs, shape):
+    """ours and theirs (torch) on the same random float64 input, then backward with the same
+    random cotangent: (x, xt, y, yt)."""
+    x_np = RNG.standard_normal(shape)
+    x, xt = ad.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    g = RNG.standard_normal(yt.shape)
+    y.backward(ad.tensor(g))
+    yt.backward(torch.from_numpy(g))
+    return x, xt, y, yt
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=2),
                                 dict(stride=(2, 1), padding=(0, 1), bias=False),
                                 dict(padding="same"), dict(padding="valid")])
@@ -92,12 +104,7 @@ def test_conv2d_matches_torch(kw):
         theirs.weight.copy_(torch.from_numpy(ours.weight.data))
         if ours.bias is not None:
             theirs.bias.copy_(torch.from_numpy(ours.bias.data))
-    x_np = RNG.standard_normal((2, 3, 7, 6))
-    x, xt = ad.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
-    y, yt = ours(x), theirs(xt)
-    g = RNG.standard_normal(yt.shape)
-    y.backward(ad.tensor(g))
-    yt.backward(torch.from_numpy(g))
+    x, xt, y, yt = _run_both(torch, ours, theirs, (2, 3, 7, 6))
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10)
@@ -114,17 +121,13 @@ def test_conv2d_matches_torch(kw):
 def test_pooling_matches_torch(kind, kw):
     torch = pytest.importorskip("torch")
     ours, theirs = getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw)
-    x_np = RNG.standard_normal((2, 3, 6, 5))
-    x, xt = ad.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
-    y, yt = ours(x), theirs(xt)
-    g = RNG.standard_normal(yt.shape)
-    y.backward(ad.tensor(g))
-    yt.backward(torch.from_numpy(g))
+    x, xt, y, yt = _run_both(torch, ours, theirs, (2, 3, 6, 5))
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-14)
     # unbatched (C, H, W) input
-    np.testing.assert_allclose(ours(ad.tensor(x_np[0])).data,
-                               theirs(torch.from_numpy(x_np[0])).numpy(), rtol=1e-12)
+    x0 = x.data[0]
+    np.testing.assert_allclose(ours(ad.tensor(x0)).data, theirs(torch.from_numpy(x0)).numpy(),
+                               rtol=1e-12)
 
 
 def test_small_convnet_loss_and_grads_match_torch():
