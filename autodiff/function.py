@@ -275,14 +275,17 @@ def _describe_inputs(args, arrays):
 
 def _forward_error(cls, ctx, args, arrays, params, exc):
     name = cls.op_name or cls.__name__.lower()
-    if isinstance(exc, (ValueError, TypeError, IndexError, RuntimeError)) and str(exc).startswith(name + ":"):
-        return exc  # already a clear error from the op itself
+    # Mixed devices first: whatever the op's own checks then said is a consequence of that.
     devices = {backend.device_of(a) for a in arrays if backend.is_array(a)}
+    if len(devices) > 1:
+        return RuntimeError(f"{name}: inputs are on different devices "
+                            f"({_describe_inputs(args, arrays)}); move them to one device "
+                            "with .to(device) first")
+    if (isinstance(exc, (ValueError, TypeError, IndexError, RuntimeError))
+            and str(exc).startswith(name + ":")):
+        return exc  # already a clear error from the op itself
     described = _describe_inputs(args, arrays)
     extra = f" with {params}" if params else ""
-    if len(devices) > 1:
-        return RuntimeError(f"{name}: inputs are on different devices ({described}); move "
-                            "them to one device with .to(device) first")
     # NumPy raises subclasses (UFuncTypeError, AxisError): report the standard base class.
     kind = next((k for k in (ValueError, TypeError, IndexError) if isinstance(exc, k)), None)
     if kind is None:

@@ -165,6 +165,17 @@ def test_device_mismatch_message_simulated(monkeypatch):
                                            r"cuda:0.*\.to\(device\)"):
         Picky.apply(a, b)
 
+    class Checked(ad.Function):
+        op_name = "checked"
+
+        @staticmethod
+        def forward(ctx, x, y):
+            raise ValueError("checked: shapes do not match")   # the op's own message
+
+    # the device mismatch is the cause, so it is what gets reported
+    with pytest.raises(RuntimeError, match="checked: inputs are on different devices"):
+        Checked.apply(a, b)
+
 
 def test_device_mismatch_on_gpu(device):
     if device == "cpu":
