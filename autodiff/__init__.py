@@ -22,7 +22,7 @@ from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum,
 from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.fused import softmax_cross_entropy
 from .ops.indexing import one_hot
-from .ops.linalg import matmul
+from .ops.linalg import linear, matmul
 from .ops.norm import batch_norm
 from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
                          sum, var)

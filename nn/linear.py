@@ -40,8 +40,7 @@ def _check_input(layer, x, in_features: int, what: str = "in_features"):
 def linear(x, weight, bias=None):
     """y = x W^T + b, with W of shape (out_features, in_features) and x of shape (..., in)."""
     _check_input("linear", x, weight.shape[-1], "weight.shape[1]")
-    y = x @ weight.T
-    return y if bias is None else y + bias
+    return ad.linear(x, weight, bias)  # one graph node (x @ W^T + b fused)
 
 
 def _reset_affine(weight, bias):
@@ -91,9 +90,7 @@ class Linear(_Affine):
     def forward(self, x):
         _check_input(self._label, x, self.in_features)
         p = self._parameters  # one dict lookup instead of Module.__getattr__ per access
-        y = x @ p["weight"].T
-        b = p["bias"]
-        return y if b is None else y + b
+        return ad.linear(x, p["weight"], p["bias"])
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -57,3 +57,68 @@ def _product(ctx, a, b):
 
 
 matmul = MatMul.apply
+
+
+class Linear(Function):
+    """y = x W^T + b, W of shape (out_features, in_features): one node for a dense layer."""
+    derivative = ("d(xW^T+b)/dx = g @ W, d(xW^T+b)/dW = g^T @ x, "
+                  "d(xW^T+b)/db = g summed over leading axes")
+    op_name = "linear"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} and weight of shape {weight.shape} do not "
+                "fit; weight must be 2-D (out_features, in_features) and the input's last "
+                f"dimension must equal in_features ({weight.shape[-1] if weight.ndim else '?'})")
+        out_features = weight.shape[0]
+        if bias is not None and bias.shape not in ((out_features,), (1,), ()):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not match "
+                             f"out_features={out_features}; it must have shape "
+                             f"({out_features},)")
+        # Both saved, as MatMul does: writing either in place before backward is refused.
+        ctx.save(x, weight)
+        acc = backend.accumulation_dtype(x.dtype)
+        if acc is not None and acc != x.dtype:
+            y = x.astype(acc) @ weight.astype(acc).T
+            if bias is not None:
+                y += bias.astype(acc)
+            return y.astype(x.dtype)
+        y = x @ weight.T
+        if bias is None:
+            return y
+        if y.dtype == bias.dtype:
+            y += bias  # y is a fresh array: adding in place saves a second output buffer
+            return y
+        return y + bias
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved
+        needs = ctx.needs_input_grad
+        # Leading axes flattened: (..., out) -> (rows, out); a 1-D input is one row.
+        g2 = g.reshape((-1, g.shape[-1]))
+        gx = gw = gb = None
+        if needs[0]:
+            gx = _product(ctx, g, weight)
+        if needs[1]:
+            gw = _product(ctx, g2.T, x.reshape((-1, x.shape[-1])))
+        if len(needs) == 3 and needs[2]:
+            acc = backend.accumulation_dtype(g.dtype)
+            if ctx.create_graph:
+                gb = g2.sum(axis=0)
+            elif acc is not None:
+                gb = g2.sum(axis=0, dtype=acc).astype(g.dtype)
+            else:
+                gb = g2.sum(axis=0)
+            return gx, gw, gb
+        return (gx, gw) if len(needs) == 2 else (gx, gw, None)
+
+
+def linear(x, weight, bias=None):
+    """y = x @ weight^T + bias, weight (out_features, in_features), bias (out_features,) or
+    None; x of shape (..., in_features) (1-D included). One graph node (PyTorch's addmm path)."""
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)
