@@ -1,8 +1,10 @@
 """MLP training step: forward, softmax cross-entropy, backward, SGD update (float32).
 
 Sizes (issue 2): 784-256-256-10 at batch 128 (target <= 1.10 x hand-written NumPy) and
-64-128-10 at batch 32 (target <= 1.6 x NumPy). The engine is used directly (x @ W + b,
-relu, the fused softmax_cross_entropy), the NumPy baseline is the same math with its backward by hand.
+64-128-10 at batch 32 (target <= 1.6 x NumPy). The engine is used directly: ad.linear (the
+fused x @ W^T + b, one graph node, as nn.Linear uses it, with W in the (out, in) layout),
+relu and the fused softmax_cross_entropy; the NumPy baseline is the same math (W kept as
+(in, out)) with its backward by hand.
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_mlp.py
 """
 import _common  # noqa: F401  (single-threaded set-up first)
@@ -24,14 +26,15 @@ def make_params(sizes, seed=0):
 
 
 def autodiff_step(params, x, labels):
-    tensors = [(ad.tensor(w.copy(), requires_grad=True), ad.tensor(b.copy(), requires_grad=True))
-               for w, b in params]
+    # weights as (out_features, in_features), like nn.Linear's
+    tensors = [(ad.tensor(np.ascontiguousarray(w.T), requires_grad=True),
+                ad.tensor(b.copy(), requires_grad=True)) for w, b in params]
     xt = ad.tensor(x)
 
     def step():
         h = xt
         for i, (w, b) in enumerate(tensors):
-            h = h @ w + b
+            h = ad.linear(h, w, b)
             if i < len(tensors) - 1:
                 h = h.relu()
         loss = ad.softmax_cross_entropy(h, labels).mean()
