@@ -424,6 +424,12 @@ def _matmul_maker(draw):
     return [REAL.draw(draw, a_shape), REAL.draw(draw, b_shape)], {}
 
 
+def _linear_maker(draw):
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    x_shape = draw(st.sampled_from([(k,), (n, k), (2, n, k)]))  # 1-D, (N, in), (N, L, in)
+    return [REAL.draw(draw, x_shape), REAL.draw(draw, (m, k)), REAL.draw(draw, (m,))], {}
+
+
 def _where_maker(draw):
     sa, sb, sc = _broadcast(3)(draw)
     cond = draw(adt.tensors(shape=sc, dtype=ad.bool_)).numpy()
@@ -580,6 +586,10 @@ OPS = [
     # --- linear algebra
     _custom("matmul", ad.matmul, np.matmul, _t("matmul"), 2, _matmul_maker, kind="matmul",
             notes="1-D operands on either side; batch dims broadcast"),
+    _custom("linear", ad.linear, lambda x, w, b: x @ w.T + b,
+            lambda x, w, b: _torch().nn.functional.linear(x, w, b), 3, _linear_maker,
+            kind="matmul", dtypes=FLOATS,
+            notes="x W^T + b with W (out, in); x 1-D, (N, in) or (N, L, in)"),
     # --- shape ops
     _custom("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
             _t_reshape, 1, _reshape_maker),
