@@ -353,3 +353,28 @@ def test_hashable_by_identity():
     a, b = ad.tensor(1.0), ad.tensor(1.0)
     d = {a: 1, b: 2}
     assert d[a] == 1 and d[b] == 2
+
+
+# ---------------------------------------------------------------- the documented surface
+
+API_NAMES = """tensor zeros ones full arange eye linspace zeros_like ones_like full_like randn rand
+    manual_seed float16 bfloat16 float32 float64 int64 bool_ cuda no_grad enable_grad
+    set_grad_enabled is_grad_enabled detect_anomaly grad functional gradcheck GradcheckError
+    gradgradcheck Function testing concatenate stack split where maximum minimum pad matmul
+    logsumexp softmax log_softmax erf one_hot exp log sqrt abs tanh sigmoid relu clip sum mean
+    var std max min argmax argmin reshape transpose permute squeeze unsqueeze flatten
+    broadcast_to Tensor scope Scope observe_backward mark_modified topological_order""".split()
+TENSOR_MEMBERS = """data grad requires_grad is_leaf grad_fn name shape ndim size dtype device T
+    backward retain_grad register_hook detach numpy item tolist to cpu cuda requires_grad_
+    sum mean var std max min argmax argmin exp log sqrt abs tanh sigmoid relu clip reshape
+    transpose permute squeeze unsqueeze flatten broadcast_to""".split()
+
+
+def test_documented_names_exist():
+    """API.md's autodiff surface (renaming or dropping a name needs a deprecation path)."""
+    assert [n for n in API_NAMES if not hasattr(ad, n)] == []
+    t = ad.tensor([1.0])
+    assert [m for m in TENSOR_MEMBERS if not hasattr(t, m)] == []
+    for fn in ("grad", "value_and_grad", "jacobian", "hessian", "vjp", "jvp", "hvp"):
+        assert callable(getattr(ad.functional, fn))
+    assert ad.cuda.is_available() in (True, False)
