@@ -4,6 +4,8 @@ from __future__ import annotations
 from .. import backend
 from ..function import Function
 
+_HALF = frozenset((backend.float16, backend.bfloat16))
+
 
 class MatMul(Function):
     """a @ b"""
@@ -79,11 +81,11 @@ class Linear(Function):
                              f"({out_features},)")
         # Both saved, as MatMul does: writing either in place before backward is refused.
         ctx.save(x, weight)
-        acc = backend.accumulation_dtype(x.dtype)
-        if acc is not None and acc != x.dtype:
-            y = x.astype(acc) @ weight.astype(acc).T
+        if x.dtype in _HALF:  # accumulate in float32, as MatMul does
+            f32 = backend.float32
+            y = x.astype(f32) @ weight.astype(f32).T
             if bias is not None:
-                y += bias.astype(acc)
+                y += bias.astype(f32)
             return y.astype(x.dtype)
         y = x @ weight.T
         if bias is None:
@@ -97,23 +99,35 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight = ctx.saved
         needs = ctx.needs_input_grad
-        # Leading axes flattened: (..., out) -> (rows, out); a 1-D input is one row.
-        g2 = g.reshape((-1, g.shape[-1]))
-        gx = gw = gb = None
-        if needs[0]:
-            gx = _product(ctx, g, weight)
+        if ctx.create_graph or g.dtype in _HALF:
+            return _linear_backward_general(ctx, g, x, weight, needs)
+        # The hot path of every dense layer: plain array products, no reshape of 2-D operands.
+        g2 = g if g.ndim == 2 else g.reshape((-1, g.shape[-1]))
+        gx = g @ weight if needs[0] else None
+        gw = None
         if needs[1]:
-            gw = _product(ctx, g2.T, x.reshape((-1, x.shape[-1])))
-        if len(needs) == 3 and needs[2]:
-            acc = backend.accumulation_dtype(g.dtype)
-            if ctx.create_graph:
-                gb = g2.sum(axis=0)
-            elif acc is not None:
-                gb = g2.sum(axis=0, dtype=acc).astype(g.dtype)
-            else:
-                gb = g2.sum(axis=0)
-            return gx, gw, gb
-        return (gx, gw) if len(needs) == 2 else (gx, gw, None)
+            gw = g2.T @ (x if x.ndim == 2 else x.reshape((-1, x.shape[-1])))
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=0) if needs[2] else None)
+
+
+def _linear_backward_general(ctx, g, x, weight, needs):
+    """Linear's rule through `_product`: recorded with create_graph, float32-accumulated for
+    half types."""
+    # Leading axes flattened: (..., out) -> (rows, out); a 1-D input is one row.
+    g2 = g.reshape((-1, g.shape[-1]))
+    gx = _product(ctx, g, weight) if needs[0] else None
+    gw = _product(ctx, g2.T, x.reshape((-1, x.shape[-1]))) if needs[1] else None
+    if len(needs) == 2:
+        return gx, gw
+    gb = None
+    if needs[2]:
+        if ctx.create_graph:
+            gb = g2.sum(axis=0)
+        else:
+            gb = g2.sum(axis=0, dtype=backend.float32).astype(g.dtype)
+    return gx, gw, gb
 
 
 def linear(x, weight, bias=None):
