@@ -21,6 +21,7 @@ class _State(threading.local):
 
 
 state = _State()
+_get_ident = threading.get_ident
 
 
 def is_grad_enabled() -> bool:
@@ -33,6 +34,26 @@ def is_anomaly_enabled() -> bool:
     return state.anomaly
 
 
+def _push(cm, value):
+    """Remember what `cm` restores on exit, per thread and per entry: one instance may be
+    entered again while active (a module-level `NG = ad.no_grad()` in recursive code) or
+    in several threads at once."""
+    stacks = cm.__dict__.get("_stacks")
+    if stacks is None:
+        stacks = cm._stacks = {}
+    stacks.setdefault(_get_ident(), []).append(value)
+
+
+def _pop(cm):
+    stacks = cm._stacks
+    key = _get_ident()
+    stack = stacks[key]
+    value = stack.pop()
+    if not stack:
+        del stacks[key]
+    return value
+
+
 class _Switch:
     """A context manager that is also a decorator; subclasses set `_attr` and `_value`."""
 
@@ -40,12 +61,12 @@ class _Switch:
     _value = True
 
     def __enter__(self):
-        self._saved = getattr(state, self._attr)
+        _push(self, getattr(state, self._attr))
         setattr(state, self._attr, self._value)
         return self
 
     def __exit__(self, *exc):
-        setattr(state, self._attr, self._saved)
+        setattr(state, self._attr, _pop(self))
         return False
 
     def __call__(self, fn):
@@ -121,11 +142,15 @@ class set_grad_enabled(_Switch):
         state.grad_enabled = self._value
 
     def __enter__(self):
-        self._saved = self._prev  # the mode was already set by the constructor
+        prev, self._prev = self._prev, None
+        # The first entry restores the mode from before the constructor switched it.
+        _push(self, state.grad_enabled if prev is None else prev)
+        state.grad_enabled = self._value
         return self
 
     def __call__(self, fn):
-        state.grad_enabled = self._prev  # decorating must not switch the mode now
+        if self._prev is not None:
+            state.grad_enabled = self._prev  # decorating must not switch the mode now
         return super().__call__(fn)
 
     def _args(self):
@@ -189,12 +214,12 @@ class scope:
         self.owner = owner
 
     def __enter__(self) -> Scope:
-        self._saved = state.scope
-        state.scope = Scope(self.label, self._saved, self.owner)
+        _push(self, state.scope)
+        state.scope = Scope(self.label, state.scope, self.owner)
         return state.scope
 
     def __exit__(self, *exc):
-        state.scope = self._saved
+        state.scope = _pop(self)
         return False
 
 
@@ -211,10 +236,10 @@ class observe_backward:
         self.fn = fn
 
     def __enter__(self):
-        self._saved = state.observers
-        state.observers = self._saved + (self.fn,)
+        _push(self, state.observers)
+        state.observers = state.observers + (self.fn,)
         return self
 
     def __exit__(self, *exc):
-        state.observers = self._saved
+        state.observers = _pop(self)
         return False

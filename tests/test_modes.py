@@ -62,6 +62,51 @@ def test_decorating_with_set_grad_enabled_does_not_switch_now(x):
     assert not f(x).requires_grad and ad.is_grad_enabled()
 
 
+def test_one_instance_entered_while_active(x):
+    # Regression: the instance kept one saved mode, so a nested re-entry lost the outer one
+    # and grad mode stayed off after the blocks.
+    ng = ad.no_grad()
+    with ng:
+        with ng:
+            assert not ad.is_grad_enabled()
+        assert not ad.is_grad_enabled()
+    assert ad.is_grad_enabled()
+    s = ad.set_grad_enabled(False)
+    with s:
+        with ad.enable_grad():
+            with s:
+                assert not ad.is_grad_enabled()
+            assert ad.is_grad_enabled()
+        assert not ad.is_grad_enabled()
+    assert ad.is_grad_enabled()
+
+
+def test_one_instance_shared_by_threads():
+    ng = ad.no_grad()
+    barrier = threading.Barrier(2, timeout=10)
+    after = []
+
+    def work(enter_first):
+        if not enter_first:
+            with ad.no_grad():           # this thread starts with grad off
+                barrier.wait()
+                with ng:
+                    barrier.wait()
+                after.append(("off", ad.is_grad_enabled()))
+                return
+        with ng:
+            barrier.wait()
+            barrier.wait()
+        after.append(("on", ad.is_grad_enabled()))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert sorted(after) == [("off", False), ("on", True)]
+
+
 def test_modes_restore_after_exceptions():
     with pytest.raises(ZeroDivisionError):
         with ad.no_grad():

@@ -52,6 +52,25 @@ def test_each_entry_opens_a_new_scope():
     assert y1.grad_fn.scope is first and y2.grad_fn.scope is second
 
 
+def test_same_scope_instance_nested():
+    cm = ad.scope("rec")
+    with cm as outer:
+        with cm as inner:
+            assert inner.parent is outer
+        assert ad.current_scope() is outer
+    assert ad.current_scope() is None
+    seen = []
+    ob = ad.observe_backward(lambda t, *a: seen.append(t))
+    x = _leaf([1.0])
+    with ob:
+        with ob:
+            (x * 2).sum().backward()
+        (x * 2).sum().backward()
+    assert len(seen) == 3 * 2 + 3
+    (x * 2).sum().backward()
+    assert len(seen) == 9
+
+
 def test_scope_labels_are_strings():
     with ad.scope(3) as s:
         assert s.label == "3"
