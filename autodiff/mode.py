@@ -214,12 +214,13 @@ class scope:
         self.owner = owner
 
     def __enter__(self) -> Scope:
-        _push(self, state.scope)
         state.scope = Scope(self.label, state.scope, self.owner)
         return state.scope
 
     def __exit__(self, *exc):
-        state.scope = _pop(self)
+        # Blocks nest, so the innermost scope of this thread is the one this exit closes;
+        # nothing is stored on the instance (it may be re-entered, or used by threads).
+        state.scope = state.scope.parent
         return False
 
 
