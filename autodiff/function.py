@@ -27,6 +27,9 @@ __all__ = ["Function", "is_recording"]
 _ndarray = np.ndarray
 _new = object.__new__
 _bfloat16 = backend.bfloat16
+# Differentiable output dtypes, for a set lookup first (the kind test catches the rest,
+# e.g. longdouble or non-native byte orders).
+_FLOAT_DTYPES = frozenset((backend.float16, _bfloat16, backend.float32, backend.float64))
 # Version counters are [epoch of last in-place write, number of in-place writes], made
 # on first need (views share their base's; a tensor never written in place has none). A node
 # records the global epoch when it saves values; backward needs a detailed check only when
@@ -125,6 +128,11 @@ class Function:
         elif n == 1 and isinstance(args[0], Tensor):
             arrays = (args[0].data,)
             needs = (args[0].requires_grad,)
+        elif (n == 3 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor)
+              and isinstance(args[2], Tensor)):  # e.g. linear(x, weight, bias)
+            a, b, c = args
+            arrays = (a.data, b.data, c.data)
+            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
         else:
             arrays = tuple([a.data if isinstance(a, Tensor) else a for a in args])
             needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
@@ -134,7 +142,8 @@ class Function:
         ctx.xp = xp = np if type(arrays[0]) is _ndarray else backend.array_module(*arrays)
         ctx.needs_input_grad = needs
         try:
-            out = cls.forward(ctx, *arrays, **params)
+            # no `**params` splat when there are none (most calls): measurably cheaper
+            out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
         except Exception as exc:
             raise _forward_error(cls, ctx, args, arrays, params, exc) from exc
         if type(out) is not _ndarray:
@@ -150,7 +159,7 @@ class Function:
         result._extra = None
         mode = _mode
         if (True in needs and mode.grad_enabled and not ctx.non_differentiable
-                and (out.dtype.kind == "f" or out.dtype == _bfloat16)):
+                and (out.dtype in _FLOAT_DTYPES or out.dtype.kind == "f")):
             ctx.inputs = args
             if ctx.saved:
                 ctx.epoch = _epoch[0]
