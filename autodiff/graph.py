@@ -105,12 +105,14 @@ def sum_to_shape(g, shape, opname="backward"):
 
 def _initial_grad(root, gradient, create_graph):
     if gradient is None:
-        if root.size != 1:
+        data = root.data
+        if data.size != 1:
             raise RuntimeError(
                 f"backward: the output has shape {root.shape}; gradients can be created "
                 "implicitly only for one-element outputs. Pass gradient= (a tensor of the "
                 "output's shape, e.g. ones_like(out)) or reduce the output first")
-        g = backend.array_module(root.data).ones(root.shape, dtype=root.dtype)
+        xp = np if type(data) is np.ndarray else backend.array_module(data)
+        g = xp.ones(data.shape, dtype=data.dtype)
     else:
         g = gradient.data if isinstance(gradient, Tensor) else gradient
         if not backend.is_array(g):
@@ -283,7 +285,8 @@ def _run(roots, retain_graph, create_graph, targets=None):
             heap.append((-root._seq, root))
         else:
             grads[id(root)] = prev + g0
-    heapq.heapify(heap)
+    if len(heap) > 1:
+        heapq.heapify(heap)
     owned = set()
     pop, push, ndarray = heapq.heappop, heapq.heappush, np.ndarray
     # Gradients of a create_graph pass are recorded only if grad mode is on.
