@@ -17,6 +17,9 @@ import numpy as np
 
 from . import backend
 from .function import _epoch
+from .tensor import _seq as _tensor_seq
+
+_new_object = object.__new__
 from .mode import state as _mode
 
 __all__ = ["backward", "grad", "topological_order", "sum_to_shape", "HookHandle"]
@@ -199,9 +202,15 @@ def _accumulate_into(t, g, create_graph, owned):
         if g.base is not None or id(g) in owned or not g.flags.writeable:
             g = g.copy()
         owned.add(id(g))
-        t.grad = Tensor._make(g, None, False)
     else:
-        t.grad = Tensor._make(t.grad.data + g, None, False)
+        g = t.grad.data + g
+    # Tensor._make inlined: this runs for every leaf on every backward.
+    gt = _new_object(Tensor)
+    gt.data = g
+    gt.grad = gt._node = gt._vbox = gt._extra = None
+    gt.requires_grad = False
+    gt._seq = next(_tensor_seq)
+    t.grad = gt
 
 
 def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs=None):

@@ -27,7 +27,7 @@ class SoftmaxCrossEntropy(Function):
                              f"{logits.shape[1]}), got a larger one") from None
         loss = lse[:, 0] - picked
         ctx.rows, ctx.targets = rows, targets
-        ctx.save(logits, lse.astype(logits.dtype))
+        ctx.save(logits, lse.astype(logits.dtype, copy=False))
         return loss.astype(logits.dtype) if acc is not None else loss
 
     @staticmethod

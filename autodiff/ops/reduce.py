@@ -41,11 +41,11 @@ def _spread(ctx, g):
 
     The fast path writes into a fresh array (cheaper than numpy.broadcast_to, and leaves
     can keep it without a copy); with create_graph it is a differentiable broadcast."""
-    g = _expand(ctx, g)
     if ctx.create_graph:
-        return ctx.xp.broadcast_to(g, ctx.shape)
+        return ctx.xp.broadcast_to(_expand(ctx, g), ctx.shape)
     out = ctx.xp.empty(ctx.shape, dtype=g.dtype)
-    out[...] = g
+    # A full reduction's g (0-d, or all ones with keepdims) broadcasts as it is.
+    out[...] = g if ctx.axes is None else _expand(ctx, g)
     return out
 
 
