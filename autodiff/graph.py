@@ -114,8 +114,12 @@ def _initial_grad(root, gradient, create_graph):
                 f"backward: the output has shape {root.shape}; gradients can be created "
                 "implicitly only for one-element outputs. Pass gradient= (a tensor of the "
                 "output's shape, e.g. ones_like(out)) or reduce the output first")
-        xp = np if type(data) is np.ndarray else backend.array_module(data)
-        g = xp.ones(data.shape, dtype=data.dtype)
+        if type(data) is np.ndarray:  # np.array(1) is C-level; np.ones goes through Python
+            g = np.array(1, dtype=data.dtype)
+            if data.ndim:
+                g = g.reshape(data.shape)
+        else:
+            g = backend.array_module(data).ones(data.shape, dtype=data.dtype)
     else:
         g = gradient.data if isinstance(gradient, Tensor) else gradient
         if not backend.is_array(g):
