@@ -49,10 +49,11 @@ def softmax_cross_entropy(logits, targets):
     """Per-sample cross-entropy of logits (N, C) against class indices (N,), fused and
     stable for any logit magnitude: logsumexp(x_n) - x_n[t_n]."""
     t = targets.data if isinstance(targets, Tensor) else targets
-    if logits.ndim != 2:
-        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits.shape}")
-    if t.ndim != 1 or t.shape[0] != logits.shape[0] or t.dtype.kind not in "iu":
-        raise ValueError(f"softmax_cross_entropy: targets must be N={logits.shape[0]} integer "
+    shape = logits.shape
+    if len(shape) != 2:
+        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {shape}")
+    if t.ndim != 1 or t.shape[0] != shape[0] or t.dtype.kind not in "iu":
+        raise ValueError(f"softmax_cross_entropy: targets must be N={shape[0]} integer "
                          f"class indices, got shape {tuple(t.shape)} dtype {t.dtype}")
     if t.size and t.min() < 0:  # larger-than-C indices are caught by the indexing itself
         raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, "
