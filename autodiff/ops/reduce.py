@@ -59,7 +59,7 @@ def _count(shape, axes):
 
 def _setup(ctx, x, axis, keepdims, opname):
     ctx.shape = x.shape
-    ctx.axes = normalize_axis(axis, x.ndim, opname)
+    ctx.axes = None if axis is None else normalize_axis(axis, x.ndim, opname)
     ctx.keepdims = keepdims
     return backend.accumulation_dtype(x.dtype)
 
@@ -88,7 +88,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         acc = _setup(ctx, x, axis, keepdims, "mean")
-        ctx.n = _count(x.shape, ctx.axes)
+        ctx.n = x.size if ctx.axes is None else _count(x.shape, ctx.axes)
         if x.dtype.kind != "f" or acc is not None or ctx.n == 0:
             out = x.mean(axis=ctx.axes, keepdims=keepdims, dtype=acc)
             return out.astype(x.dtype) if acc is not None else out
@@ -254,10 +254,14 @@ class LogSoftmax(Function):
 
 
 def sum(x, axis=None, keepdims=False):
+    if axis is None and not keepdims:  # the common full reduction: no keyword packing
+        return Sum.apply(x)
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
+    if axis is None and not keepdims:
+        return Mean.apply(x)
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
