@@ -311,7 +311,14 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return g * (y > 0)
+        if ctx.create_graph:
+            return g * (y > 0)
+        # g * (y > 0) without the boolean temporary: the comparison is written as 0/1
+        # straight into the output, then scaled by g in place (same values, bit for bit).
+        out = ctx.xp.empty(y.shape, dtype=g.dtype)
+        ctx.xp.greater(y, 0, out=out)
+        out *= g
+        return out
 
 
 class Erf(Function):
