@@ -56,6 +56,10 @@ class Function:
     non_differentiable = False
     #: The `ad.scope` active when the node was recorded (None outside any scope).
     scope = None
+    #: True for ops whose backward may write into its gradient argument when the engine
+    #: sets `grad_is_scratch` (the array is referenced nowhere else; see graph._run).
+    overwrites_grad = False
+    grad_is_scratch = False
 
     # ---------------------------------------------------------------- user-facing ctx API
     def save(self, *values):

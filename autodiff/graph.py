@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 
 import numpy as np
 
@@ -25,6 +26,23 @@ from .mode import state as _mode
 __all__ = ["backward", "grad", "topological_order", "sum_to_shape", "HookHandle"]
 
 _hook_ids = itertools.count()
+
+
+def _sole_reference_count():
+    """sys.getrefcount of an array held by exactly one local variable, as _run sees its
+    gradient; 0 (never matches) if this interpreter does not count that way."""
+    a = np.empty(1)
+    one = sys.getrefcount(a)
+    b = a  # noqa: F841  (a second holder must show up in the count)
+    return one if sys.getrefcount(a) == one + 1 else 0
+
+
+#: A gradient array is scratch (the node's backward may overwrite it) when nothing but
+#: _run's local variable refers to it: no other gradient slot, hook, retained .grad,
+#: view or saved value can see the change. Saves the ops that allow it (Function
+#: attribute `overwrites_grad`) a gradient-sized allocation per call.
+_SOLE_REFS = _sole_reference_count()
+_getrefcount = sys.getrefcount
 
 
 class HookHandle:
@@ -337,6 +355,10 @@ def _run(roots, retain_graph, create_graph, targets=None):
             if create_graph:
                 in_grads = _symbolic_backward(node, t, g, xp_graph)
             else:
+                if node.overwrites_grad:
+                    node.grad_is_scratch = (
+                        type(g) is ndarray and g.base is None and not observers
+                        and _getrefcount(g) == _SOLE_REFS and g.flags.writeable)
                 in_grads = node.backward(node, g)
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
@@ -375,6 +397,9 @@ def _run(roots, retain_graph, create_graph, targets=None):
                     grads[key] = prev + gi
             if saved and not retain_graph:
                 node.saved = None  # frees the arrays; marks the node as released
+            # drop this node's references to its gradients: the next node's gradient may be
+            # among them, and must be found unshared to count as scratch
+            in_grads = gi = None
     finally:
         _mode.grad_enabled = previous_mode
     return found

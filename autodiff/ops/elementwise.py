@@ -301,6 +301,7 @@ class Sigmoid(Function):
 class Relu(Function):
     """max(x, 0)"""
     derivative = "d relu(x)/dx = 1 if x > 0 else 0"
+    overwrites_grad = True
 
     @staticmethod
     def forward(ctx, x):
@@ -313,6 +314,9 @@ class Relu(Function):
         (y,) = ctx.saved
         if ctx.create_graph:
             return g * (y > 0)
+        if ctx.grad_is_scratch:  # nothing else sees g (engine-checked): reuse it
+            ctx.xp.multiply(g, y > 0, out=g)
+            return g
         # g * (y > 0) without the boolean temporary: the comparison is written as 0/1
         # straight into the output, then scaled by g in place (same values, bit for bit).
         out = ctx.xp.empty(y.shape, dtype=g.dtype)

@@ -1,0 +1,60 @@
+"""Backward rules that overwrite their incoming gradient (Function.overwrites_grad, e.g.
+relu) may do so only when the engine finds the array unshared: a retained .grad, a hook,
+or a gradient shared between two inputs must keep its values."""
+import numpy as np
+
+import autodiff as ad
+
+
+def _relu_chain():
+    x = ad.tensor(np.array([[-1.0, 2.0], [3.0, -4.0]]), requires_grad=True)
+    w = ad.tensor(np.array([[1.5, -2.0], [0.5, 3.0]]), requires_grad=True)
+    return x, w
+
+
+def test_relu_gradient_matches_closed_form():
+    x, w = _relu_chain()
+    h = x @ w
+    (h.relu() * 2.0).sum().backward()
+    mask = (x.data @ w.data) > 0
+    np.testing.assert_array_equal(w.grad.data, x.data.T @ (2.0 * mask))
+
+
+def test_retained_grad_of_relu_output_is_not_overwritten():
+    x, w = _relu_chain()
+    y = (x @ w).relu()
+    y.retain_grad()
+    (y * ad.tensor(np.array([[5.0, 6.0], [7.0, 8.0]]))).sum().backward()
+    # relu's backward received exactly this array: it must not have been masked in place
+    np.testing.assert_array_equal(y.grad.data, [[5.0, 6.0], [7.0, 8.0]])
+    mask = (x.data @ w.data) > 0
+    np.testing.assert_array_equal(w.grad.data, x.data.T @ (y.grad.data * mask))
+
+
+def test_hook_sees_unmasked_gradient():
+    x, w = _relu_chain()
+    y = (x @ w).relu()
+    seen = []
+    y.register_hook(lambda g: seen.append(g.data))
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(seen[0], np.full((2, 2), 3.0))
+
+
+def test_gradient_shared_by_two_relus_is_not_overwritten():
+    x, w = _relu_chain()
+    h = x @ w
+    a, b = h.relu(), (-h).relu()
+    (a + b).sum().backward()  # add passes one gradient array to both relus
+    np.testing.assert_array_equal(w.grad.data, x.data.T @ np.sign(x.data @ w.data))
+
+
+def test_relu_after_max_pool_twice_same_result():
+    rng = np.random.default_rng(0)
+    x = ad.tensor(rng.standard_normal((2, 3, 4, 4)), requires_grad=True)
+    grads = []
+    for _ in range(2):
+        (ad.max_pool2d(x.relu(), 2) * 1.5).sum().backward(retain_graph=True)
+        grads.append(x.grad.data.copy())
+        x.grad = None
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert sorted(np.unique(grads[0])) == [0.0, 1.5]
