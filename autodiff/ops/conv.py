@@ -190,6 +190,81 @@ def _widen(xp, g, wp):
     return out.reshape(n, co, oh * wp)
 
 
+class _SliceBuffers:
+    """Work arrays of one convolution call, allocated for the largest batch slice and reused
+    by every slice: fresh padded inputs, columns and products per slice (the previous
+    slice's still alive while the next is built) cost page faults and twice the memory."""
+
+    def __init__(self, xp, slices):
+        self.xp, self.m = xp, max(hi - lo for lo, hi in slices)
+        self._arrays = {}
+
+    def _get(self, key, shape, dtype, zero=False):
+        buf = self._arrays.get(key)
+        if buf is None:
+            buf = (self.xp.zeros if zero else self.xp.empty)((self.m,) + shape, dtype=dtype)
+            self._arrays[key] = buf
+        return buf
+
+    def padded(self, xs, padding):
+        """xs (m, C, H, W) inside a zero border of `padding` (xs itself when none); the
+        border is written once, only the interior per slice."""
+        ph, pw = padding
+        if ph == 0 and pw == 0:
+            return xs
+        m, c, h, w = xs.shape
+        buf = self._get("pad", (c, h + 2 * ph, w + 2 * pw), xs.dtype, zero=True)[:m]
+        buf[:, :, ph:ph + h, pw:pw + w] = xs
+        return buf
+
+    def flat_padded(self, xs, padding, slack):
+        """xs (m, C, H, W) zero-padded and flattened to (m, C, Hp*Wp + slack)."""
+        m, c, h, w = xs.shape
+        hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+        buf = self._get("flat", (c, hp * wp + slack), xs.dtype, zero=True)[:m]
+        _grid(self.xp, buf, hp, wp)[:, :, padding[0]:padding[0] + h,
+                                    padding[1]:padding[1] + w] = xs
+        return buf
+
+    def cols(self, view, rows, length):
+        """The strided window view (m, ...) copied once into columns (m, rows, length)."""
+        m = view.shape[0]
+        out = self._get("cols", view.shape[1:], view.dtype)[:m]
+        out[...] = view
+        return out.reshape(m, rows, length)
+
+    def product(self, a, b):
+        """a (P, K) @ b (m, K, L) into a reused (m, P, L) array."""
+        m = b.shape[0]
+        out = self._get("prod", (a.shape[0], b.shape[2]), b.dtype)[:m]
+        self.xp.matmul(a, b, out=out)
+        return out
+
+    def widen(self, g, wp):
+        """g (m, C_out, OH, OW) as (m, C_out, OH*Wp), zeros in the extra columns."""
+        m, co, oh, ow = g.shape
+        out = self._get("wide", (co, oh, wp), g.dtype, zero=True)[:m]
+        out[..., :ow] = g
+        return out.reshape(m, co, oh * wp)
+
+
+def _slice_cols(bufs, xs, kernel, stride, padding, dilation, out_hw):
+    """im2col of one batch slice into the reused buffers: (m, C*kH*kW, OH*OW)."""
+    view = _windows(bufs.xp, bufs.padded(xs, padding), kernel, stride, dilation, out_hw)
+    return bufs.cols(view, xs.shape[1] * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+
+
+def _slice_flat_cols(bufs, xs, kernel, padding, dilation, wp, oh):
+    """Row-flattened columns of one batch slice (see _flat_cols): (m, C*kH*kW, OH*Wp)."""
+    buf = bufs.flat_padded(xs, padding, dilation[1] * (kernel[1] - 1))
+    m, c = buf.shape[:2]
+    s0, s1, s2 = buf.strides
+    view = bufs.xp.lib.stride_tricks.as_strided(
+        buf, (m, c, kernel[0], kernel[1], oh * wp),
+        (s0, s1, dilation[0] * wp * s2, dilation[1] * s2, s2))
+    return bufs.cols(view, c * kernel[0] * kernel[1], oh * wp)
+
+
 def _conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc):
     """y (N, C_out, OH, OW) = W (C_out, C*kH*kW) @ im2col(x_n) + b, batch slice by slice."""
     xw, w2 = _work(x, acc), _work(w, acc).reshape(w.shape[0], -1)
@@ -198,19 +273,21 @@ def _conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc):
     y = xp.empty((n, co, oh, ow), dtype=w2.dtype)
     if _flat_im2col(stride, ow):
         wp = wd + 2 * padding[1]
-        slack = dilation[1] * (kernel[1] - 1)
-        for lo, hi in _batches(xp, n, _column_bytes(c, kernel, (oh, wp), w2.dtype)):
-            cols = _flat_cols(xp, _flat_padded(xp, xw[lo:hi], padding, slack), kernel,
-                              dilation, wp, oh)
-            wide = (w2 @ cols).reshape(hi - lo, co, oh, wp)[..., :ow]
+        slices = _batches(xp, n, _column_bytes(c, kernel, (oh, wp), w2.dtype))
+        bufs = _SliceBuffers(xp, slices)
+        for lo, hi in slices:
+            cols = _slice_flat_cols(bufs, xw[lo:hi], kernel, padding, dilation, wp, oh)
+            wide = bufs.product(w2, cols).reshape(hi - lo, co, oh, wp)[..., :ow]
             if bias is None:
                 y[lo:hi] = wide
             else:
                 xp.add(wide, bias, out=y[lo:hi])
         return y
     y3 = y.reshape(n, co, oh * ow)
-    for lo, hi in _batches(xp, n, _column_bytes(c, kernel, out_hw, w2.dtype)):
-        cols = _im2col(xp, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
+    slices = _batches(xp, n, _column_bytes(c, kernel, out_hw, w2.dtype))
+    bufs = _SliceBuffers(xp, slices)
+    for lo, hi in slices:
+        cols = _slice_cols(bufs, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
         xp.matmul(w2, cols, out=y3[lo:hi])
     if bias is not None:
         y += bias
@@ -225,17 +302,17 @@ def _conv_weight_grad(xp, x, g, kernel, stride, padding, dilation, acc):
     flat = _flat_im2col(stride, out_hw[1])
     if flat:
         wp = wd + 2 * padding[1]
-        slack = dilation[1] * (kernel[1] - 1)
         per_sample = _column_bytes(c, kernel, (out_hw[0], wp), xw.dtype)
     else:
         per_sample = _column_bytes(c, kernel, out_hw, xw.dtype)
-    for lo, hi in _batches(xp, n, per_sample):
+    slices = _batches(xp, n, per_sample)
+    bufs = _SliceBuffers(xp, slices)
+    for lo, hi in slices:
         if flat:
-            cols = _flat_cols(xp, _flat_padded(xp, xw[lo:hi], padding, slack), kernel,
-                              dilation, wp, out_hw[0])
-            g3 = _widen(xp, g[lo:hi], wp)
+            cols = _slice_flat_cols(bufs, xw[lo:hi], kernel, padding, dilation, wp, out_hw[0])
+            g3 = bufs.widen(g[lo:hi], wp)
         else:
-            cols = _im2col(xp, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
+            cols = _slice_cols(bufs, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
             g3 = g[lo:hi].reshape(hi - lo, co, -1)
         part = (g3 @ cols.transpose(0, 2, 1)).sum(axis=0)
         if gw is None:
@@ -257,10 +334,14 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
         dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
         run = oh * wp
         slack = dilation[1] * (kernel[1] - 1)
-        for lo, hi in _batches(xp, n, _column_bytes(c, kernel, (oh, wp), wt.dtype)):
+        slices = _batches(xp, n, _column_bytes(c, kernel, (oh, wp), wt.dtype))
+        bufs = _SliceBuffers(xp, slices)
+        for lo, hi in slices:
             m = hi - lo
-            six = (wt @ _widen(xp, g[lo:hi], wp)).reshape(m, c, kernel[0], kernel[1], run)
-            buf = xp.zeros((m, c, hp * wp + slack), dtype=wt.dtype)
+            six = bufs.product(wt, bufs.widen(g[lo:hi], wp)).reshape(
+                m, c, kernel[0], kernel[1], run)
+            buf = bufs._get("acc", (c, hp * wp + slack), wt.dtype)[:m]
+            buf.fill(0)
             for i in range(kernel[0]):
                 for j in range(kernel[1]):
                     start = i * dilation[0] * wp + j * dilation[1]
@@ -269,8 +350,10 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
         return dx
     g3 = g.reshape(n, co, oh * ow)
     dx = xp.zeros((n, c, hp, wp), dtype=wt.dtype)
-    for lo, hi in _batches(xp, n, _column_bytes(c, kernel, (oh, ow), wt.dtype)):
-        _col2im_add(wt @ g3[lo:hi], dx[lo:hi], kernel, stride, dilation, (oh, ow))
+    slices = _batches(xp, n, _column_bytes(c, kernel, (oh, ow), wt.dtype))
+    bufs = _SliceBuffers(xp, slices)
+    for lo, hi in slices:
+        _col2im_add(bufs.product(wt, g3[lo:hi]), dx[lo:hi], kernel, stride, dilation, (oh, ow))
     return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
 
 
