@@ -552,27 +552,32 @@ def _max_pool_grad(xp, x, out, g, kernel, stride, padding, out_hw):
     # When the windows tile the input exactly every pixel is written once: no zero fill.
     dx = (xp.empty if tiles else xp.zeros)(xpad.shape, dtype=g.dtype)
     hit = xp.empty(out.shape, dtype=bool)
-    taken = None
-    has_nan = bool(xp.isnan(out).any())
+    taken = first = None
+    # any NaN makes the sum NaN (an inf - inf false alarm only costs the NaN checks)
+    has_nan = bool(xp.isnan(out.sum()))
     slices = _offset_slices(kernel, stride, (1, 1), out_hw)
-    for k, (_, rows, cols) in enumerate(slices):
+    for _, rows, cols in slices:
         win = xpad[:, :, rows, cols]
         xp.equal(win, out, out=hit)
         if has_nan:  # a NaN window's gradient goes to its first NaN
             hit |= xp.isnan(win)
-        # boolean bookkeeping is several times cheaper than masking g itself
+        # boolean bookkeeping is several times cheaper than masking g itself; three
+        # window-sized masks reused for every offset
         if taken is None:
-            taken = hit.copy()
+            sel = hit
         else:
-            first = hit & ~taken
-            taken |= hit
-            hit = first
+            if first is None:
+                first = xp.empty(out.shape, dtype=bool)
+            xp.greater(hit, taken, out=first)  # a maximum in a window not yet taken
+            sel = first
         if disjoint:
-            xp.multiply(g, hit, out=dx[:, :, rows, cols])
+            xp.multiply(g, sel, out=dx[:, :, rows, cols])
         else:
-            dx[:, :, rows, cols] += g * hit
-        if k == 0:
-            hit = xp.empty(out.shape, dtype=bool)
+            dx[:, :, rows, cols] += g * sel
+        if taken is None:
+            taken, hit = hit, xp.empty(out.shape, dtype=bool)
+        else:
+            taken |= hit
     return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
 
 
