@@ -100,15 +100,8 @@ def _offset_slices(k, stride, dilation, out_hw):
             for i in range(kh) for j in range(kw)]
 
 
-def _im2col(xp, x, kernel, stride, padding, dilation, out_hw):
-    """Columns (N, C*kH*kW, OH*OW) of x (N, C, H, W): one contiguous copy of the windows."""
-    n, c = x.shape[:2]
-    view = _windows(xp, _pad(xp, x, padding), kernel, stride, dilation, out_hw)
-    return view.reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
-
-
 def _col2im_add(cols, out, kernel, stride, dilation, out_hw):
-    """Adjoint of _im2col: scatter-add columns (n, C*kH*kW, OH*OW) into the padded input
+    """Adjoint of im2col: scatter-add columns (n, C*kH*kW, OH*OW) into the padded input
     gradient `out` (n, C, Hp, Wp); one vectorised strided add per kernel offset."""
     n, c = out.shape[:2]
     six = cols.reshape(n, c, kernel[0], kernel[1], out_hw[0], out_hw[1])
@@ -123,9 +116,9 @@ def _col2im_add(cols, out, kernel, stride, dilation, out_hw):
 
 
 #: Bytes of im2col columns built at a time on the CPU. A full-batch column array is kH*kW
-#: times the input; building it in slices of the batch keeps each slice in cache and lets
-#: the allocator hand the same memory back for the next slice, where one big array costs
-#: fresh page faults every step (measured: most of a small ConvNet's step time).
+#: times the input; building it in slices of the batch keeps each slice in cache, and the
+#: slices share one set of buffers (_SliceBuffers), where one big array costs fresh page
+#: faults every step (measured: most of a small ConvNet's step time).
 CPU_COLUMN_BYTES = 1 << 19
 
 
@@ -154,6 +147,7 @@ FLAT_IM2COL_MAX_WIDTH = 16
 def _flat_im2col(stride, ow):
     return stride == (1, 1) and ow <= FLAT_IM2COL_MAX_WIDTH
 
+
 def _grid(xp, buf, hp, wp):
     """The (n, C, Hp, Wp) image inside a row-flattened buffer (n, C, Hp*Wp + slack).
 
@@ -161,33 +155,6 @@ def _grid(xp, buf, hp, wp):
     s0, s1, s2 = buf.strides
     return xp.lib.stride_tricks.as_strided(buf, buf.shape[:2] + (hp, wp),
                                            (s0, s1, wp * s2, s2))
-
-
-def _flat_padded(xp, x, padding, slack):
-    """x (n, C, H, W) zero-padded and flattened to (n, C, Hp*Wp + slack)."""
-    n, c, h, w = x.shape
-    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
-    buf = xp.zeros((n, c, hp * wp + slack), dtype=x.dtype)
-    _grid(xp, buf, hp, wp)[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
-    return buf
-
-
-def _flat_cols(xp, buf, kernel, dilation, wp, oh):
-    """Columns (n, C*kH*kW, OH*Wp) of a row-flattened padded input: one copy."""
-    n, c = buf.shape[:2]
-    s0, s1, s2 = buf.strides
-    view = xp.lib.stride_tricks.as_strided(
-        buf, (n, c, kernel[0], kernel[1], oh * wp),
-        (s0, s1, dilation[0] * wp * s2, dilation[1] * s2, s2))
-    return view.reshape(n, c * kernel[0] * kernel[1], oh * wp)
-
-
-def _widen(xp, g, wp):
-    """g (n, C_out, OH, OW) as (n, C_out, OH*Wp) with zeros in the extra columns."""
-    n, co, oh, ow = g.shape
-    out = xp.zeros((n, co, oh, wp), dtype=g.dtype)
-    out[..., :ow] = g
-    return out.reshape(n, co, oh * wp)
 
 
 class _SliceBuffers:
@@ -255,7 +222,7 @@ def _slice_cols(bufs, xs, kernel, stride, padding, dilation, out_hw):
 
 
 def _slice_flat_cols(bufs, xs, kernel, padding, dilation, wp, oh):
-    """Row-flattened columns of one batch slice (see _flat_cols): (m, C*kH*kW, OH*Wp)."""
+    """Row-flattened columns of one batch slice (see _grid): (m, C*kH*kW, OH*Wp)."""
     buf = bufs.flat_padded(xs, padding, dilation[1] * (kernel[1] - 1))
     m, c = buf.shape[:2]
     s0, s1, s2 = buf.strides
