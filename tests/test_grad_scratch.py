@@ -58,3 +58,26 @@ def test_relu_after_max_pool_twice_same_result():
         x.grad = None
     np.testing.assert_array_equal(grads[0], grads[1])
     assert sorted(np.unique(grads[0])) == [0.0, 1.5]
+
+
+def _conv_grads(cin, cout, padding, retain):
+    rng = np.random.default_rng(3)
+    x = ad.tensor(rng.standard_normal((3, cin, 6, 5)), requires_grad=True)
+    w = ad.tensor(rng.standard_normal((cout, cin, 3, 3)), requires_grad=True)
+    b = ad.tensor(rng.standard_normal(cout), requires_grad=True)
+    y = ad.conv2d(x, w, b, padding=padding)
+    if retain:  # a retained gradient is shared: conv2d must not write over it
+        y.retain_grad()
+    coef = ad.tensor(rng.standard_normal(y.shape))
+    (y * coef).relu().sum().backward()  # relu hands conv2d an unshared gradient
+    if retain:  # still the gradient conv2d received
+        np.testing.assert_array_equal(y.grad.data, coef.data * (y.data * coef.data > 0))
+    return x.grad.data, w.grad.data, b.grad.data
+
+
+def test_conv2d_backward_same_with_an_unshared_gradient():
+    for cin, cout, padding in ((2, 4, 1), (4, 2, 1), (3, 3, 0), (1, 8, 2)):
+        fast = _conv_grads(cin, cout, padding, retain=False)
+        ref = _conv_grads(cin, cout, padding, retain=True)
+        for a, r in zip(fast, ref):
+            np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)

@@ -289,8 +289,11 @@ def _conv_weight_grad(xp, x, g, kernel, stride, padding, dilation, acc):
     return gw.reshape((co, c) + tuple(kernel))
 
 
-def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
-    """dL/dx = col2im(W^T (C*kH*kW, C_out) @ g_n): the transposed convolution of g."""
+def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
+    """dL/dx = col2im(W^T (C*kH*kW, C_out) @ g_n): the transposed convolution of g.
+
+    `into`: g itself when the caller owns it (see _reuses_grad); dx is then written over g
+    sample by sample, each slice after its own g was read and before any later g."""
     n, co, oh, ow = g.shape
     kernel, c = w.shape[2:], w.shape[1]
     (ph, pw), (h, wd) = padding, x_hw
@@ -298,7 +301,10 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
     wt = _work(w, acc).reshape(co, -1).T
     g = _work(g, acc)
     if stride == (1, 1):
-        dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
+        if into is not None and _reuses_grad(into, g, wt.dtype, c * h * wd):
+            dx = into.reshape(-1)[:n * c * h * wd].reshape(n, c, h, wd)
+        else:
+            dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
         run = oh * wp
         slack = dilation[1] * (kernel[1] - 1)
         slices = _batches(xp, n, _column_bytes(c, kernel, (oh, wp), wt.dtype))
@@ -324,6 +330,14 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, acc):
     return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
 
 
+def _reuses_grad(into, g, dtype, per_sample):
+    """Whether the input gradient (per_sample elements a sample) may overwrite g: the same
+    contiguous array and dtype, no larger per sample (so writing samples [lo, hi) never
+    reaches the g of a sample >= hi)."""
+    return (into is g and g.dtype == dtype and g.flags.c_contiguous
+            and per_sample <= g[0].size)
+
+
 def _needed(ctx, *makers):
     """Each input's gradient from its maker (a callable without arguments) where
     ctx.needs_input_grad asks for it, else None."""
@@ -337,6 +351,7 @@ class Conv2d(Function):
     derivative = ("dy/dx = conv_transpose(g, w), dy/dw = sum_n g_n (x) im2col(x_n), "
                   "dy/db = sum_{n,p,q} g")
     op_name = "conv2d"
+    overwrites_grad = True
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation):
@@ -357,7 +372,11 @@ class Conv2d(Function):
         kernel, stride, padding, dilation, out_hw = ctx.geom
         params = dict(stride=stride, padding=padding, dilation=dilation)
         gx = gw = gb = None
-        if need[0]:
+        # g no one else sees (engine-checked) becomes the input gradient's memory: weight
+        # and bias gradients read it first
+        reuse = (ctx.grad_is_scratch and not ctx.create_graph and need[0]
+                 and backend.accumulation_dtype(g.dtype) is None)
+        if need[0] and not reuse:
             gx = ctx.call(Conv2dInputGrad, g, w, x_hw=ctx.x_shape[2:], **params)
         if need[1]:
             gw = ctx.call(Conv2dWeightGrad, x, g, kernel=kernel, **params)
@@ -366,6 +385,9 @@ class Conv2d(Function):
                 gb = ctx.xp.sum(g, axis=(0, 2, 3))
             else:
                 gb = g.sum(axis=(0, 2, 3), dtype=backend.accumulation_dtype(g.dtype))
+        if reuse:
+            gx = _conv_input_grad(ctx.xp, g, w, ctx.x_shape[2:], stride, padding, dilation,
+                                  None, into=g)
         return gx, gw, gb
 
 
