@@ -14,6 +14,8 @@ import numpy as np
 
 import autodiff as ad
 
+from ._grads import zero_grads
+
 __all__ = ["Module", "Parameter", "RemovableHandle", "functional_call"]
 
 
@@ -366,15 +368,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to fresh zeros)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                # a fresh buffer: the old gradient array may be shared with the caller
-                g.data = ad.array_module(g.data).zeros_like(g.data)
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call fn(m) on every descendant (children first) and on self; returns self."""

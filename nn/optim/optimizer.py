@@ -15,6 +15,8 @@ import numpy as np
 
 import autodiff as ad
 
+from .._grads import zero_grads
+
 __all__ = ["Optimizer"]
 
 
@@ -99,14 +101,7 @@ class Optimizer:
         passed to backward(gradient=...)).
         """
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    g = p.grad
-                    g.data = ad.array_module(g.data).zeros_like(g.data)
+            zero_grads(group["params"], set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure() if given.
