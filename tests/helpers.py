@@ -1,5 +1,7 @@
 """Helpers shared by several test files (tests/ is on sys.path under pytest's default
 rootdir-relative import, so tests use `import helpers` / `from helpers import ...`)."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,26 @@ def renderer_marker():
         have = False
     return have, pytest.mark.skipif(not have, reason="no Graphviz renderer (install "
                                     "graphviz-pure: pip install graphviz-pure)")
+
+
+def run_threads(*targets, timeout=30):
+    """Run each callable in its own thread and wait for all of them; re-raise the first
+    exception a thread raised (a bare Thread only prints it) and fail if one still runs."""
+    errors = []
+
+    def guarded(fn):
+        def body():
+            try:
+                fn()
+            except BaseException as exc:  # handed back to the test below
+                errors.append(exc)
+        return body
+
+    threads = [threading.Thread(target=guarded(fn), daemon=True) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), f"a thread still runs after {timeout} s"
+    if errors:
+        raise errors[0]

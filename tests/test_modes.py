@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+from helpers import run_threads
 
 
 @pytest.fixture
@@ -99,11 +100,7 @@ def test_one_instance_shared_by_threads():
             barrier.wait()
         after.append(("on", ad.is_grad_enabled()))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in (True, False)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=20)
+    run_threads(lambda: work(True), lambda: work(False))
     assert sorted(after) == [("off", False), ("on", True)]
 
 
@@ -218,11 +215,7 @@ def test_no_grad_is_thread_local(x):
         seen["on"] = ((x * 2).requires_grad, ad.is_grad_enabled())
         barrier.wait()
 
-    threads = [threading.Thread(target=worker_off), threading.Thread(target=worker_on)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=20)
+    run_threads(worker_off, worker_on)
     assert seen == {"off": (False, False), "on": (True, True)}
     assert ad.is_grad_enabled()
 

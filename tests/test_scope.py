@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+from helpers import run_threads
 
 
 def _leaf(values):
@@ -117,11 +118,7 @@ def test_scope_is_thread_local():
         seen["other"] = ad.current_scope()
         barrier.wait()
 
-    threads = [threading.Thread(target=inside), threading.Thread(target=outside)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=20)
+    run_threads(inside, outside)
     assert seen == {"other": None}
 
 
@@ -271,11 +268,7 @@ def test_observer_is_thread_local():
         (x * 2).sum().backward()
         barrier.wait()
 
-    threads = [threading.Thread(target=observed), threading.Thread(target=other)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=20)
+    run_threads(observed, other)
     assert seen == [] and x.grad.item() == 2.0
 
 
