@@ -195,34 +195,31 @@ def test_backward_errors():
         ad.graph.backward(1.0)
 
 
-def test_custom_backward_wrong_gradient_count():
+def _bad_backward(returns):
+    """A custom Function named `bad` (forward: the sum of its inputs) whose backward
+    returns `returns` whatever the incoming gradient."""
     class Bad(ad.Function):
         @staticmethod
-        def forward(ctx, x, y):
-            return x + y
+        def forward(ctx, *xs):
+            return sum(xs)          # a new array, never an input itself
 
         @staticmethod
         def backward(ctx, g):
-            return g
+            return returns(g)
+    return Bad
 
+
+@pytest.mark.parametrize("returns, n_inputs, error, match", [
+    (lambda g: g, 2, RuntimeError, "bad: backward returned 1 gradients for 2 inputs"),
+    (lambda g: np.ones(5), 1, ValueError, r"bad: gradient of shape \(5,\).*input shape \(2,\)"),
+    # a scalar, not broadcast up to the input's shape
+    (lambda g: 2.0, 1, ValueError,
+     r"bad: gradient of shape \(\) cannot be summed to the input shape \(2,\)"),
+], ids=["count", "shape", "scalar"])
+def test_custom_backward_wrong_gradients_are_refused(returns, n_inputs, error, match):
     x = ad.ones(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="bad: backward returned 1 gradients for 2 inputs"):
-        Bad.apply(x, x).sum().backward()
-
-
-def test_custom_backward_wrong_gradient_shape():
-    class Bad(ad.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return np.ones(5)
-
-    x = ad.ones(2, requires_grad=True)
-    with pytest.raises(ValueError, match=r"bad: gradient of shape \(5,\).*input shape \(2,\)"):
-        Bad.apply(x).sum().backward()
+    with pytest.raises(error, match=match):
+        _bad_backward(returns).apply(*[x] * n_inputs).sum().backward()
 
 
 def test_hook_returning_wrong_shape():
@@ -249,17 +246,3 @@ def test_clip_needs_a_bound():
         ad.ones(2).clip()
 
 
-def test_custom_backward_gradient_smaller_than_input_is_refused():
-    class Scalar(ad.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return 2.0            # a scalar, not broadcast up to the input's shape
-
-    x = ad.ones(3, requires_grad=True)
-    with pytest.raises(ValueError, match=r"scalar: gradient of shape \(\) cannot be summed to "
-                                         r"the input shape \(3,\)"):
-        Scalar.apply(x).sum().backward()
