@@ -244,5 +244,3 @@ def test_requires_grad_false_on_non_leaf():
 def test_clip_needs_a_bound():
     with pytest.raises(ValueError, match="clip: at least one"):
         ad.ones(2).clip()
-
-
