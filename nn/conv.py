@@ -6,12 +6,11 @@ padding="valid"/"same".
 """
 from __future__ import annotations
 
-import math
 import numbers
 
 import autodiff as ad
 
-from . import init
+from .linear import _reset_affine
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
@@ -127,10 +126,7 @@ class Conv2d(Module):
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight, which is
         U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
-            init.uniform_(self.bias, -bound, bound)
+        _reset_affine(self.weight, self.bias)
 
     def forward(self, x):
         where = f"Conv2d({self.in_channels}, {self.out_channels})"

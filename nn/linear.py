@@ -44,11 +44,11 @@ def linear(x, weight, bias=None):
 
 
 def _reset_affine(weight, bias):
-    # PyTorch's default: kaiming_uniform_(a=sqrt(5)) gives W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in));
-    # the bias uses the same bound.
+    # PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)) gives
+    # W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
     init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
-        fan_in = weight.shape[1]
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)  # conv: C_in * kH * kW
         bound = 1.0 / math.sqrt(fan_in)
         init.uniform_(bias, -bound, bound)
 
