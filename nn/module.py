@@ -439,21 +439,6 @@ class Module:
                 child.state_dict(destination, prefix + name + ".", keep_vars)
         return destination
 
-    def _state_targets(self, prefix: str = "", out=None) -> dict:
-        """{key: tensor} of everything state_dict() would save (duplicates under each name)."""
-        if out is None:
-            out = {}
-        for name, p in self._parameters.items():
-            if p is not None:
-                out[prefix + name] = p
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent:
-                out[prefix + name] = b
-        for name, child in self._modules.items():
-            if child is not None:
-                child._state_targets(prefix + name + ".", out)
-        return out
-
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values from `state_dict` into the existing parameters and buffers, in place,
         keeping their dtype and device. Nothing is copied unless every entry fits.
@@ -465,7 +450,7 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"{name}.load_state_dict: expected a dict of tensors, got "
                             f"{type(state_dict).__name__}")
-        targets = self._state_targets()
+        targets = self.state_dict(keep_vars=True)  # the tensors themselves, to write into
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         mismatched, plans = [], []
