@@ -251,12 +251,13 @@ def apply_inplace(target, op, *args, **params):
     target._vbox[0] = _epoch[0]
     target._vbox[1] += 1
     if result._node is not None:
-        if shadow._node is not None:
-            # Ops recorded before this write hold `target` itself as their input; backward
-            # routes them to the shadow (the version they saw) by sequence number.
-            if target._extra is None:
-                target._extra = {}
-            target._extra.setdefault("versions", []).append(shadow)
+        # Ops recorded before this write hold `target` itself as their input; backward and
+        # topological_order route them to the shadow (the version they saw) by sequence
+        # number. Kept even when that version had no node: else such an op would list the
+        # new version, recorded after it, as its input (a cycle in the graph's edges).
+        if target._extra is None:
+            target._extra = {}
+        target._extra.setdefault("versions", []).append(shadow)
         target._node = result._node
         target.requires_grad = True
         target._seq = result._seq

@@ -202,6 +202,25 @@ def test_inplace_into_plain_tensor_joins_the_graph():
     np.testing.assert_allclose(q.grad.numpy(), [2.0, 4.0])
 
 
+def test_plain_tensor_joining_the_graph_keeps_earlier_consumers_edges():
+    # An op that used the plain tensor before the write must not list its new version (made
+    # after that op) as an input: that made a cycle in topological_order's edges (viz).
+    x = ad.tensor(np.array([1.0, 2.0]))
+    w = _leaf([3.0, 4.0])
+    o = x + w
+    x += o
+    order = ad.topological_order(x)
+    assert [t.grad_fn.name if t.grad_fn else "leaf" for t in order] == \
+        ["leaf", "leaf", "add", "add"]
+    seqs = {id(t): k for k, t in enumerate(order)}
+    for k, t in enumerate(order):
+        for inp in t.grad_fn.inputs if t.grad_fn else ():
+            assert seqs[id(inp)] < k   # every edge points to an earlier tensor
+    assert o.grad_fn.inputs[0] is not x and not o.grad_fn.inputs[0].requires_grad
+    (gw,) = ad.grad(x.sum(), [w])
+    np.testing.assert_allclose(gw.numpy(), [1.0, 1.0])
+
+
 def test_setitem_gradients():
     a = _leaf([1.0, 2.0, 3.0])
     v = ad.tensor(10.0, dtype=ad.float64, requires_grad=True)
