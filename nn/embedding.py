@@ -38,7 +38,11 @@ def embedding(input, weight, padding_idx=None):
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be a 2-D (num_embeddings, embedding_dim) "
                          f"table, got shape {tuple(weight.shape)}")
-    ids = _ids(input, weight.shape[0], "embedding")
+    return _lookup(_ids(input, weight.shape[0], "embedding"), weight, padding_idx)
+
+
+def _lookup(ids, weight, padding_idx):
+    """weight[ids] for checked ids; positions reading padding_idx pass no gradient."""
     out = weight[ids]
     if padding_idx is not None and weight.requires_grad and ad.is_grad_enabled():
         # Same values, but the positions that read the padding row come from a detached
@@ -100,7 +104,7 @@ class Embedding(Module):
     def forward(self, input):
         ids = _ids(input, self.num_embeddings, f"Embedding({self.num_embeddings}, "
                                                f"{self.embedding_dim})")
-        return embedding(ids, self.weight, self.padding_idx)
+        return _lookup(ids, self.weight, self.padding_idx)  # ids checked once, just above
 
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
