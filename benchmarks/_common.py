@@ -7,6 +7,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import statistics  # noqa: E402
 import time  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 
 def median_time(fn, repeats=15, warmup=3):
     """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs."""
@@ -18,6 +20,18 @@ def median_time(fn, repeats=15, warmup=3):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def softmax_xent_numpy(logits, rows, labels):
+    """Mean softmax cross-entropy by hand, the NumPy baselines' loss: (loss, dloss/dlogits)
+    with loss = -mean log softmax(logits)[rows, labels] and dloss/dlogits = (p - onehot) / n."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    loss = -logp[rows, labels].mean()
+    g = np.exp(logp)
+    g[rows, labels] -= 1
+    g /= len(logits)
+    return loss, g
 
 
 def try_torch():

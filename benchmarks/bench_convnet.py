@@ -110,12 +110,7 @@ def numpy_step(params, x, labels):
         p2, arg2 = _pool_forward(a2)
         flat = p2.reshape(n, -1)
         logits = flat @ w3 + b3
-        z = logits - logits.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        loss = -logp[rows, labels].mean()
-        g = np.exp(logp)
-        g[rows, labels] -= 1
-        g /= n
+        loss, g = _common.softmax_xent_numpy(logits, rows, labels)
         gw3, gb3 = flat.T @ g, g.sum(axis=0)
         gp2 = (g @ w3.T).reshape(p2.shape)
         gz2 = _pool_backward(gp2, arg2, a2.shape) * (z2 > 0)
@@ -209,7 +204,8 @@ def _isolated(names, rounds, per_round, env=None):
         for name in names:
             out = subprocess.run([sys.executable, __file__, "--worker", name,
                                   "--repeats", str(per_round)],
-                                 capture_output=True, text=True, check=True, env=env).stdout
+                                 capture_output=True, text=True, check=True, env=env,
+                                 timeout=600).stdout
             times[name].extend(json.loads(out.strip().splitlines()[-1]))
     return {name: ts for name, ts in times.items() if ts}
 

@@ -50,8 +50,7 @@ def autodiff_step(params, x, labels):
 
 def numpy_step(params, x, labels):
     ws = [(w.copy(), b.copy()) for w, b in params]
-    n = len(labels)
-    rows = np.arange(n)
+    rows = np.arange(len(labels))
 
     def step():
         acts = [x]
@@ -61,12 +60,7 @@ def numpy_step(params, x, labels):
             if i < len(ws) - 1:
                 h = np.maximum(h, 0)
             acts.append(h)
-        z = h - h.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        loss = -logp[rows, labels].mean()
-        g = np.exp(logp)
-        g[rows, labels] -= 1
-        g /= n
+        loss, g = _common.softmax_xent_numpy(h, rows, labels)
         for i in reversed(range(len(ws))):
             w, b = ws[i]
             gw = acts[i].T @ g
