@@ -2,12 +2,13 @@
 
 Target (issue 7): under 2 s. The graph is a chain of 2,500 ops on shape (16,), alternating
 y * c and tanh (2,502 tensor nodes + 2,500 op nodes), after a recorded backward, so every
-label carries a value and a gradient summary. Also timed: exact numbers (scalars), local derivatives on edges, the
-same graph grouped in 50 module clusters, and collapsed to one box per module; the
-baseline is walking the graph alone (ad.topological_order).
+label carries a value and a gradient summary. Also timed: exact numbers (scalars), local
+derivatives on edges, the same graph grouped in 50 module clusters, and collapsed to one
+box per module; the baseline is walking the graph alone (ad.topological_order).
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_viz.py
 """
 import _common  # noqa: F401  (single-threaded set-up first)
+import contextlib
 import re
 
 import autodiff as ad
@@ -21,14 +22,11 @@ def chain(shape=(16,), modules=0):
     x = ad.tensor([0.1] * shape[0] if shape else 0.1, requires_grad=True, name="x")
     c = ad.tensor([0.999] * shape[0] if shape else 0.999, name="c")
     y = x
-    per = N_OPS // max(modules, 1)
-    for k in range(N_OPS):
-        if modules and k % per == 0:
-            scope = ad.scope(f"block{k // per}")
-            scope.__enter__()
-        y = y.tanh() if k % 2 else y * c
-        if modules and k % per == per - 1:
-            scope.__exit__(None, None, None)
+    blocks = max(modules, 1)
+    for b in range(blocks):     # exactly `modules` scopes, splitting the ops evenly
+        with ad.scope(f"block{b}") if modules else contextlib.nullcontext():
+            for k in range(b * N_OPS // blocks, (b + 1) * N_OPS // blocks):
+                y = y.tanh() if k % 2 else y * c
     y = y.sum() if shape else y * 1.0
     with viz.record_grads():
         y.backward(retain_graph=True)
