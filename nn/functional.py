@@ -167,14 +167,11 @@ def gated_skip(transform, carry, gate=None):
 # Losses
 # =====================================================================================
 
-def _reduce(loss, reduction, fname):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
+def _reduce(loss, reduction):
+    """The mean, the sum, or loss itself ("none"); `reduction` was checked on entry."""
     if reduction == "none":
         return loss
-    raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return loss.mean() if reduction == "mean" else loss.sum()
 
 
 def _check_reduction(reduction, fname):
@@ -208,13 +205,13 @@ def mse_loss(input, target, reduction="mean"):
     """(input - target)^2, reduced."""
     _check_reduction(reduction, "mse_loss")
     d = input - _as_target(target, input, "mse_loss")
-    return _reduce(d * d, reduction, "mse_loss")
+    return _reduce(d * d, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
     """|input - target|, reduced."""
     _check_reduction(reduction, "l1_loss")
-    return _reduce(ad.abs(input - _as_target(target, input, "l1_loss")), reduction, "l1_loss")
+    return _reduce(ad.abs(input - _as_target(target, input, "l1_loss")), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
@@ -225,7 +222,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     d = input - _as_target(target, input, "huber_loss")
     a = ad.abs(d)
     loss = ad.where(a.data < delta, 0.5 * (d * d), delta * (a - 0.5 * delta))
-    return _reduce(loss, reduction, "huber_loss")
+    return _reduce(loss, reduction)
 
 
 # ---------------------------------------------------------------- class-index losses
@@ -291,7 +288,7 @@ def _class_weights(t, c, weight, ignore_index, like, fname):
     return safe, per_row, (ignored if any_ignored else None)
 
 
-def _reduce_rows(rows_loss, per_row, reduction, shape, fname):
+def _reduce_rows(rows_loss, per_row, reduction, shape):
     """Reduce per-row losses that are already multiplied by their weights: the mean divides
     by the total weight of the rows that count (PyTorch's weighted mean)."""
     if reduction == "none":
@@ -318,7 +315,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     loss = -rows[xp.arange(safe.shape[0]), safe]
     if per_row is not None:
         loss = loss * per_row
-    return _reduce_rows(loss, per_row, reduction, shape, "nll_loss")
+    return _reduce_rows(loss, per_row, reduction, shape)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -352,7 +349,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if ignored is not None:
             smooth = smooth * (~ignored).astype(input.dtype)
         loss = (1.0 - eps) * loss + (eps / c) * smooth
-    return _reduce_rows(loss, per_row, reduction, shape, "cross_entropy")
+    return _reduce_rows(loss, per_row, reduction, shape)
 
 
 def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing):
@@ -377,7 +374,7 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_s
                              f"got {tuple(w.shape)}")
         terms = terms * w.reshape((c,) + (1,) * (input.ndim - axis - 1))
     # the mean is over the samples (all entries but the class axis), weight or not
-    return _reduce(-terms.sum(axis=axis), reduction, fname)
+    return _reduce(-terms.sum(axis=axis), reduction)
 
 
 # ---------------------------------------------------------------- binary losses
@@ -432,7 +429,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _const(weight, input)
-    return _reduce(loss, reduction, fname)
+    return _reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
@@ -449,7 +446,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     loss = (1.0 - target) * input + softplus_neg
     if weight is not None:
         loss = loss * _const(weight, input)
-    return _reduce(loss, reduction, fname)
+    return _reduce(loss, reduction)
 
 
 # =====================================================================================
