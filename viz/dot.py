@@ -192,7 +192,8 @@ class _Emitter:
         return OP_SYMBOLS.get(name, name)
 
     # ---------------------------------------------------------------- nodes and edges
-    def run(self) -> list[str]:
+    def run(self):
+        """(node lines per cluster key, cluster scopes in first-use order, edge lines)."""
         m, o = self.m, self.o
         n = len(m.tensors)
         placed = {}      # cluster scope id (or None) -> list of node lines
@@ -313,7 +314,7 @@ class _Emitter:
                 if id(s) in used:
                     break
                 used.add(id(s))
-                parent = s.parent if m.cluster_modules else None
+                parent = s.parent    # keys are scopes only when cluster_modules is on
                 children.setdefault(None if parent is None else id(parent), []).append(s)
                 s = parent
         for k in children:

@@ -174,11 +174,11 @@ FIGURES = [
 
 def _render_figure(fig: Figure, out: Path, formats, steps: bool, renderer):
     root, options = fig.build()
-    written = []
     if fig.backward_graph:
         options = {k: v for k, v in options.items() if k != "show_local_grads"}
         g = draw_backward_graph(root, title=fig.title, **options)
-        return written + _save_all(g, fig, out, formats, renderer)
+        return _save_all(g, fig, out, formats, renderer)
+    written = []
     if steps and fig.steps:
         page = out / f"{fig.name}_steps.html"
         step_opts = {k: v for k, v in options.items() if k != "collapse"}

@@ -80,7 +80,6 @@ class GraphModel:
                                 f"got {type(r).__name__}")
         if not roots:
             raise ValueError("draw_graph: nothing to draw (no tensors given)")
-        self.roots = roots
         self.tensors = ad.topological_order(roots)
         self.index = {id(t): i for i, t in enumerate(self.tensors)}
         self.root_index = frozenset(self.index[id(r)] for r in roots)
@@ -228,15 +227,13 @@ class GraphModel:
             self.place[i] = self.scope[i] if b is None else b.parent
         # Scopes numbered by first appearance (stable).
         self.scope_id = {}
-        self.scope_list = []
         for i in range(n):
             for s in (self.scope[i], self.box[i]):
                 if s is None:
                     continue
                 for a in s.path():
                     if id(a) not in self.scope_id:
-                        self.scope_id[id(a)] = len(self.scope_list)
-                        self.scope_list.append(a)
+                        self.scope_id[id(a)] = len(self.scope_id)
         # statistics shown in a box's label
         self.box_stats = {}
         for i in range(n):
