@@ -81,6 +81,9 @@ class _Indexed(Module):
 
     def insert(self, index: int, module) -> None:
         """Insert `module` before position `index` (like list.insert)."""
+        if not isinstance(module, Module):  # before renumbering, which clears the registry
+            raise TypeError(f"{type(self).__name__}.insert: expected an nn.Module, got "
+                            f"{type(module).__name__}")
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._renumber(mods)

@@ -450,6 +450,15 @@ def test_module_list():
         ml(ad.ones(1))
 
 
+@pytest.mark.parametrize("cls", [nn.ModuleList, nn.Sequential])
+def test_insert_rejects_a_non_module_and_keeps_the_container(cls):
+    mods = [nn.ReLU(), nn.Tanh()]
+    c = cls(mods) if cls is nn.ModuleList else cls(*mods)
+    with pytest.raises(TypeError, match=f"{cls.__name__}.insert.*int"):
+        c.insert(0, 3)
+    assert list(c) == mods and list(c._modules) == ["0", "1"]
+
+
 def test_module_dict():
     md = nn.ModuleDict({"a": nn.Linear(1, 2), "b": nn.Identity()})
     md["c"] = nn.Linear(2, 1)
