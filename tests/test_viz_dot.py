@@ -181,6 +181,17 @@ def test_dtypes_and_shapes_options():
     assert "(2, 3)" not in off and "float64" not in off
 
 
+def test_rankdir_and_max_exact_options():
+    x = ad.tensor(np.arange(4.0), requires_grad=True, name="x")
+    y = (x * 2.0).sum()
+    assert "rankdir=LR" in viz.draw_graph(y).source
+    assert "rankdir=TB" in viz.draw_graph(y, rankdir="TB").source
+    exact = by_name(viz.draw_graph(y, max_exact=4).source)["x"]      # 4 elements: all shown
+    assert "data [0, 1, 2, 3]" in exact
+    summary = by_name(viz.draw_graph(y, max_exact=3).source)["x"]    # more than 3: a summary
+    assert "data min 0  mean 1.5  max 3" in summary and "[0, 1" not in summary
+
+
 def test_kinds_are_styled_differently(figure_a):
     n = nodes(viz.draw_graph(figure_a).source)
     colour = {}
