@@ -18,10 +18,10 @@ import numpy as np
 
 from . import backend
 from .function import _epoch
+from .mode import state as _mode
 from .tensor import _seq as _tensor_seq
 
 _new_object = object.__new__
-from .mode import state as _mode
 
 __all__ = ["backward", "grad", "topological_order", "sum_to_shape", "HookHandle"]
 
@@ -250,7 +250,7 @@ def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs
         owned = set()
         for t, g in zip(inputs, grads):
             if g is not None:
-                _accumulate_into(t, g if create_graph else g, create_graph, owned)
+                _accumulate_into(t, g, create_graph, owned)
         return
     _run([(root, _initial_grad(root, gradient, create_graph))], retain_graph, create_graph)
 

@@ -11,6 +11,8 @@ import math
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
+from ._precision import accumulated as _accumulated
+from ._precision import work as _work
 
 
 class Add(Function):
@@ -283,12 +285,7 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         # half types in float32 (bfloat16 * 0.5 would promote anyway), rounded once at the end
-        acc = backend.accumulation_dtype(x.dtype)
-        out = ctx.xp.tanh((x.astype(acc) if acc is not None else x) * 0.5)
-        out *= 0.5
-        out += 0.5
-        if acc is not None:
-            out = out.astype(x.dtype)
+        out = _accumulated(x.dtype, _sigmoid, ctx.xp, x)
         ctx.save(out)
         return out
 
@@ -296,6 +293,14 @@ class Sigmoid(Function):
     def backward(ctx, g):
         (y,) = ctx.saved
         return g * y * (1 - y)
+
+
+def _sigmoid(xp, x, acc):
+    """(1 + tanh(x/2)) / 2, computed in the accumulation dtype acc (see _precision)."""
+    out = xp.tanh(_work(x, acc) * 0.5)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 class Relu(Function):
