@@ -179,6 +179,17 @@ def _check_reduction(reduction, fname):
         raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_delta(delta, fname):
+    if not delta > 0:
+        raise ValueError(f"{fname}: delta must be positive, got {delta!r}")
+
+
+def _check_label_smoothing(label_smoothing, fname):
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fname}: label_smoothing must lie in [0, 1], got "
+                         f"{label_smoothing!r}")
+
+
 def _as_target(target, like, fname):
     """The target as a Tensor of the input's dtype and device with the input's shape."""
     if not isinstance(target, ad.Tensor):
@@ -217,8 +228,7 @@ def l1_loss(input, target, reduction="mean"):
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """d^2 / 2 where |d| < delta, else delta (|d| - delta / 2), with d = input - target."""
     _check_reduction(reduction, "huber_loss")
-    if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta!r}")
+    _check_delta(delta, "huber_loss")
     d = input - _as_target(target, input, "huber_loss")
     a = ad.abs(d)
     loss = ad.where(a.data < delta, 0.5 * (d * d), delta * (a - 0.5 * delta))
@@ -328,9 +338,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     (1 - eps) * target + eps / C. `weight` rescales each class; with class indices the mean
     divides by the total weight of the non-ignored targets (as PyTorch)."""
     _check_reduction(reduction, "cross_entropy")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got "
-                         f"{label_smoothing!r}")
+    _check_label_smoothing(label_smoothing, "cross_entropy")
     t_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
     if t_dtype.kind == "f" or t_dtype == ad.bfloat16:
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction,

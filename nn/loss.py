@@ -57,8 +57,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
-        if not delta > 0:
-            raise ValueError(f"HuberLoss: delta must be positive, got {delta!r}")
+        F._check_delta(delta, "HuberLoss")
         self.delta = float(delta)
 
     def forward(self, input, target):
@@ -75,9 +74,7 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must lie in [0, 1], got "
-                             f"{label_smoothing!r}")
+        F._check_label_smoothing(label_smoothing, "CrossEntropyLoss")
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
 
