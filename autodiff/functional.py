@@ -19,6 +19,7 @@ Without it, results are detached.
 from __future__ import annotations
 
 from . import backend
+from .creation import zeros_like
 from .graph import grad as _autograd
 from .mode import enable_grad
 from .tensor import Tensor
@@ -65,15 +66,10 @@ def _normalize_argnums(argnums, nargs, what):
     return single, tuple(a % nargs for a in nums)
 
 
-def _zeros_like(x):
-    xp = backend.array_module(x.data)
-    return Tensor._make(xp.zeros(x.shape, dtype=x.dtype), None, False)
-
-
 def _finish(g, like, create_graph):
     """A gradient from ad.grad as the transform's result (zeros for None)."""
     if g is None:
-        return _zeros_like(like)
+        return zeros_like(like)
     return g if create_graph else g.detach()
 
 
