@@ -129,14 +129,11 @@ class Conv2d(Module):
         _reset_affine(self.weight, self.bias)
 
     def forward(self, x):
-        where = f"Conv2d({self.in_channels}, {self.out_channels})"
-        if not isinstance(x, ad.Tensor) or x.ndim not in (3, 4):
-            shape = tuple(x.shape) if isinstance(x, ad.Tensor) else type(x).__name__
-            raise ValueError(f"{where}: expected a 4-D (N, C, H, W) or 3-D (C, H, W) tensor, "
-                             f"got {shape}")
-        if x.shape[-3] != self.in_channels:
-            raise ValueError(f"{where}: expected {self.in_channels} input channels, got input "
-                             f"shape {tuple(x.shape)} with {x.shape[-3]} channels")
+        # conv2d itself rejects non-Tensors and other ranks; the layer adds its own name
+        if isinstance(x, ad.Tensor) and x.ndim in (3, 4) and x.shape[-3] != self.in_channels:
+            raise ValueError(f"Conv2d({self.in_channels}, {self.out_channels}): expected "
+                             f"{self.in_channels} input channels, got input shape "
+                             f"{tuple(x.shape)} with {x.shape[-3]} channels")
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
