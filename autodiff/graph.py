@@ -352,13 +352,16 @@ def _run(roots, retain_graph, create_graph, targets=None):
                     _check_saved(node, t)
             elif saved is None:
                 raise _released_error(node)
+            if node.overwrites_grad:
+                # Set on every pass, create_graph too (g is a Tensor there, never scratch):
+                # a flag left from an earlier pass would let a rule that falls back to
+                # arrays (_symbolic_backward) overwrite a gradient others see.
+                node.grad_is_scratch = (
+                    type(g) is ndarray and g.base is None and not observers
+                    and _getrefcount(g) == _SOLE_REFS and g.flags.writeable)
             if create_graph:
                 in_grads = _symbolic_backward(node, t, g, xp_graph)
             else:
-                if node.overwrites_grad:
-                    node.grad_is_scratch = (
-                        type(g) is ndarray and g.base is None and not observers
-                        and _getrefcount(g) == _SOLE_REFS and g.flags.writeable)
                 in_grads = node.backward(node, g)
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)

@@ -81,3 +81,32 @@ def test_conv2d_backward_same_with_an_unshared_gradient():
         ref = _conv_grads(cin, cout, padding, retain=True)
         for a, r in zip(fast, ref):
             np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
+
+
+class _DoubleRawBackward(ad.Function):
+    """2x, with a raw-NumPy backward that reuses a scratch gradient (no double backward)."""
+    overwrites_grad = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.grad_is_scratch:
+            np.multiply(g, 2.0, out=g)
+            return g
+        return np.multiply(g, 2.0)
+
+
+def test_scratch_flag_of_an_earlier_pass_does_not_leak_into_create_graph():
+    x = ad.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    y = _DoubleRawBackward.apply(x)
+    loss = (y * 3.0).sum()
+    loss.backward(retain_graph=True)      # g of y is unshared here: may be overwritten
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    x.grad = None
+    y.retain_grad()
+    loss.backward(create_graph=True)      # the raw rule falls back to arrays of y.grad
+    np.testing.assert_array_equal(y.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
