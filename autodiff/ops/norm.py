@@ -10,6 +10,7 @@ Half-precision inputs are normalised in float32 and the output is cast back.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from .. import backend
@@ -126,10 +127,7 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     if not isinstance(eps, numbers.Real) or eps <= 0:
         raise ValueError(f"batch_norm: eps must be a positive number, got {eps!r}")
     if training:
-        count = 1
-        for i, s in enumerate(shape):
-            if i != 1:
-                count *= s
+        count = math.prod(shape[:1] + shape[2:])  # values per channel
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input shape {shape}; use a larger batch or "
