@@ -10,6 +10,7 @@ import numbers
 import autodiff as ad
 
 from . import init
+from .linear import _check_features
 from .module import Module, Parameter
 
 __all__ = ["Embedding", "embedding"]
@@ -58,9 +59,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, _weight=None,
                  dtype=None, device=None):
         super().__init__()
-        for name, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"Embedding: {name} must be a positive integer, got {n!r}")
+        _check_features("Embedding", num_embeddings=num_embeddings,
+                        embedding_dim=embedding_dim)
         if padding_idx is not None:
             if not isinstance(padding_idx, numbers.Integral) or not (
                     -num_embeddings <= padding_idx < num_embeddings):

@@ -20,6 +20,7 @@ import warnings
 import autodiff as ad
 
 from . import init
+from .linear import _check_features
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
@@ -194,9 +195,7 @@ class _NormBase(Module):
                  track_running_stats=True, dtype=None, device=None):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
-            raise ValueError(f"{name}: num_features must be a positive integer, got "
-                             f"{num_features!r}")
+        _check_features(name, num_features=num_features)
         _check_eps_momentum(name, eps, momentum)
         self.num_features = int(num_features)
         self.eps = eps
