@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import backend
 from ..function import Function
 
-_HALF = frozenset((backend.float16, backend.bfloat16))
+_HALF = frozenset(backend._HALF)  # backend's half types, as a set: hashed lookup per call
 
 
 class MatMul(Function):
