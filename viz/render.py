@@ -13,6 +13,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from ._fonts import embed_fonts
+
 try:
     import graphviz
 except ImportError as exc:  # pragma: no cover - the viz extra installs it
@@ -74,9 +76,14 @@ def find_renderer(prefer: str | None = None) -> tuple[str, str]:
         "brew install graphviz). The DOT text itself is available as diagram.source")
 
 
-def render_bytes(source: str, fmt: str = "svg", renderer: str | None = None,
-                 timeout: float = 120) -> bytes:
-    """Lay out and render DOT `source` to `fmt` ("svg", "png", "pdf", ...)."""
+def render_bytes(source, fmt: str = "svg", renderer: str | None = None,
+                 timeout: float = 120, embed_font: bool = True) -> bytes:
+    """Lay out and render a diagram (or DOT text) to `fmt` ("svg", "png", "pdf", ...).
+
+    SVG text asks for the font the layout measured, embedded as @font-face (see
+    viz._fonts); `embed_font=False` leaves the face out (a page holding many SVGs adds it
+    once)."""
+    source = _source(source)
     fmt = fmt.lower().lstrip(".")
     if fmt in SOURCE_FORMATS:
         return source.encode("utf-8")
@@ -108,11 +115,21 @@ def render_bytes(source: str, fmt: str = "svg", renderer: str | None = None,
                     "install Graphviz with cairo)")
         raise RenderError(f"viz: {os.path.basename(path)} -T{fmt} failed (exit "
                           f"{proc.returncode}){hint}: {err[-2000:]}")
+    if fmt == "svg":
+        return embed_fonts(proc.stdout.decode("utf-8"), with_face=embed_font).encode("utf-8")
     return proc.stdout
 
 
 def _source(graph) -> str:
-    return graph.source if hasattr(graph, "source") else str(graph)
+    """DOT text of a diagram (anything with .source) or of DOT text itself."""
+    if hasattr(graph, "source"):
+        return graph.source
+    if isinstance(graph, bytes):
+        return graph.decode("utf-8")
+    if not isinstance(graph, str):
+        raise TypeError(f"viz: expected a diagram (viz.draw_graph's result, a graphviz graph) "
+                        f"or DOT text, got {type(graph).__name__}")
+    return graph
 
 
 def save(graph, path, format: str | None = None, renderer: str | None = None) -> str:
@@ -123,7 +140,7 @@ def save(graph, path, format: str | None = None, renderer: str | None = None) ->
     if not fmt:
         raise ValueError(f"viz.save: cannot tell the format of {str(path)!r}; give it a suffix "
                          "(.svg, .png, .pdf, .dot) or pass format=")
-    data = render_bytes(_source(graph), fmt, renderer)
+    data = render_bytes(graph, fmt, renderer)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
