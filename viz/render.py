@@ -6,7 +6,9 @@ PDF writer), and asking for it without one raises an error that names the altern
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,11 +24,12 @@ except ImportError as exc:  # pragma: no cover - the viz extra installs it
                       "'autodiff-lectures[viz]' (installs graphviz and graphviz-pure)") from exc
 
 __all__ = ["Diagram", "RendererNotFound", "RenderError", "find_renderer", "render_bytes",
+           "render_svgs", "layout_json",
            "save", "SOURCE_FORMATS"]
 
 #: Formats that are just the DOT text (no renderer needed).
 SOURCE_FORMATS = ("dot", "gv")
-_PURE_FORMATS = ("svg", "png", "jpeg", "jpg", "json", "plain", "xdot", "canon")
+_PURE_FORMATS = ("svg", "png", "jpeg", "jpg", "json", "json0", "plain", "xdot", "canon")
 #: Environment variable naming the renderer: a path, "dot" or "graphviz-pure".
 ENV = "VIZ_RENDERER"
 
@@ -118,6 +121,46 @@ def render_bytes(source, fmt: str = "svg", renderer: str | None = None,
     if fmt == "svg":
         return embed_fonts(proc.stdout.decode("utf-8"), with_face=embed_font).encode("utf-8")
     return proc.stdout
+
+
+def render_svgs(sources, renderer: str | None = None, embed_font: bool = True,
+                timeout: float = 300) -> list[str]:
+    """Several DOT graphs (diagrams or text) rendered to SVG text in one renderer run."""
+    texts = [_source(s) for s in sources]
+    out = [None] * len(texts)
+    # graphs with fixed positions (layout=nop2) and graphs dot lays out go in separate runs:
+    # one run applies one engine mode to all its graphs
+    for fixed in (True, False):
+        group = [k for k, t in enumerate(texts) if ("layout=nop2" in t) == fixed]
+        if not group:
+            continue
+        data = render_bytes("".join(texts[k] for k in group), "svg", renderer, timeout,
+                            embed_font=False).decode("utf-8")
+        docs = [d for d in re.split(r"(?=<\?xml )", data) if d.strip()]
+        if len(docs) != len(group):
+            raise RenderError(f"viz: the renderer drew {len(docs)} of {len(group)} graphs")
+        for k, d in zip(group, docs):
+            out[k] = embed_fonts(d, with_face=embed_font)
+    return out
+
+
+def layout_json(sources, renderer: str | None = None, timeout: float = 120) -> list[dict]:
+    """Lay out several DOT graphs in one renderer run; their positions as parsed `-Tjson0`
+    documents, in order (what viz.layout composes a slide-shaped drawing from)."""
+    text = "".join(sources)
+    data = render_bytes(text, "json0", renderer, timeout).decode("utf-8")
+    decoder = json.JSONDecoder()
+    docs, i = [], 0
+    while True:
+        while i < len(data) and data[i].isspace():
+            i += 1
+        if i >= len(data):
+            break
+        doc, i = decoder.raw_decode(data, i)
+        docs.append(doc)
+    if len(docs) != len(sources):
+        raise RenderError(f"viz: the renderer laid out {len(docs)} of {len(sources)} graphs")
+    return docs
 
 
 def _source(graph) -> str:
