@@ -18,8 +18,15 @@ import autodiff as ad
 
 _HAS_GENERATORS = hasattr(ad, "Generator") and hasattr(ad, "randperm")
 
+
+def _api(name):
+    # ADAPTER: names of §3 looked up at run time, since they are not on main yet; write
+    # ad.<name> directly once they are.
+    return getattr(ad, name)
+
+
 if _HAS_GENERATORS:
-    Generator = ad.Generator
+    Generator = _api("Generator")
 else:
     class Generator:
         """Stand-in for ad.Generator (see the module docstring)."""
@@ -58,7 +65,7 @@ def _numpy(generator):
 def randperm(n: int, generator=None) -> np.ndarray:
     """A random permutation of 0..n-1 (int64, on the CPU)."""
     if _HAS_GENERATORS:
-        return ad.randperm(n, generator=generator).numpy()
+        return _api("randperm")(n, generator=generator).numpy()
     rng = _numpy(generator)
     if rng is not None:
         return rng.permutation(n).astype(np.int64)
@@ -104,9 +111,9 @@ def seed_from(generator=None) -> int:
 
 def default_state():
     """The default generator's state (None while the adapter is in use)."""
-    return ad.get_rng_state() if _HAS_GENERATORS else None
+    return _api("get_rng_state")() if _HAS_GENERATORS else None
 
 
 def set_default_state(state) -> None:
     if state is not None and _HAS_GENERATORS:
-        ad.set_rng_state(state)
+        _api("set_rng_state")(state)
