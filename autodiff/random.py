@@ -12,6 +12,7 @@ reparameterised samples; write `mean + std * ad.randn(...)` for a pathwise gradi
 """
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import struct
@@ -24,7 +25,7 @@ from .tensor import Tensor  # first: importing tensor loads function and graph i
 from .function import Function, apply_inplace  # noqa: I001
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
-           "get_rng_state", "set_rng_state", "normal", "bernoulli", "multinomial"]
+           "get_rng_state", "set_rng_state", "fork_rng", "normal", "bernoulli", "multinomial"]
 
 #: torch.Generator()'s initial seed; a new Generator starts from it, as in torch.
 DEFAULT_SEED = 67280421310721
@@ -258,6 +259,27 @@ def get_rng_state() -> Tensor:
 def set_rng_state(new_state) -> None:
     """Restore the default CPU generator's state from `get_rng_state()`."""
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True):
+    """torch.random.fork_rng: the default generators' states (the CPU's, plus those of
+    `devices`, by default every GPU default generator made so far) are restored on exit, so
+    the draws inside leave the streams outside where they were."""
+    if not enabled:
+        yield
+        return
+    if devices is None:
+        generators = list(_defaults.values())
+    else:
+        generators = [default_generator] + [default_generator_for(backend.parse_device(d))
+                                            for d in devices]
+    states = [(g, g.get_state()) for g in generators]
+    try:
+        yield
+    finally:
+        for g, state in states:
+            g.set_state(state)
 
 
 def resolve(generator, device: str, op: str) -> Generator:
@@ -504,10 +526,13 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
                                      "categories; pass replacement=True")
     xp = backend.array_module(weights)
     w = weights.astype(backend.float64)
-    if not bool(xp.isfinite(w).all()) or bool((w < 0).any()):
-        raise op_error(ValueError, op, "the weights contain inf, nan or a negative value")
-    if rows and not bool((w > 0).any(axis=1).all()):
-        raise op_error(ValueError, op, "a row of weights sums to 0 (no category can be drawn)")
+    if w.size:
+        low, high = float(w.min()), float(w.max())  # NaN propagates into both
+        if not (low >= 0 and high < np.inf):
+            raise op_error(ValueError, op, "the weights contain inf, nan or a negative value")
+        if not bool((w > 0).any(axis=1).all()):
+            raise op_error(ValueError, op, "a row of weights sums to 0 (no category can be "
+                                           "drawn)")
     gen = resolve(generator, input.device, op)
     if rows == 0:
         idx = xp.zeros((0, n), dtype=np.int64)
@@ -516,8 +541,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     else:
         fewest = int((w > 0).sum(axis=1).min())
         if n > fewest:
-            raise op_error(ValueError, op, f"cannot draw {n} samples without replacement: a row "
-                                         f"has only {fewest} categories of non-zero weight")
+            raise op_error(ValueError, op, f"cannot draw {n} samples without replacement: a "
+                                           f"row has only {fewest} categories of non-zero "
+                                           "weight")
         idx = _draw_without_replacement(gen, w, n, xp)
     idx = idx.astype(np.int64, copy=False)
     return Tensor._make(idx if input.ndim == 2 else idx[0], None, False)
@@ -526,19 +552,27 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
 def _draw_with_replacement(gen, w, n, xp):
     """Inverse CDF: the first category whose cumulative weight exceeds U ~ U[0, 1)."""
     rows, k = w.shape
-    cumulative = xp.cumsum(w, axis=1)
+    cdf = xp.cumsum(w, axis=1)
     # Dividing by the cumsum's own last entry (not w.sum, which rounds differently) makes
     # each row non-decreasing up to exactly 1, so the shifted rows below stay sorted.
-    cdf = cumulative / cumulative[:, -1:]
+    cdf /= cdf[:, -1:]
     u = uniform_array(gen, (rows, n), backend.float64)
+    if rows == 1:
+        return xp.searchsorted(cdf[0], u[0], side="right")[None]
     # One search for all rows: row r's cdf is shifted to [r, r + 1] (exact for the row
     # offsets; a rounding there moves a boundary by <= rows * 2^-53).
     offsets = xp.arange(rows, dtype=backend.float64)[:, None]
-    flat = xp.searchsorted((cdf + offsets).ravel(), (u + offsets).ravel(), side="right")
-    idx = flat.reshape(rows, n) - xp.arange(rows)[:, None] * k
-    # u + r rounding up to r + 1 would land past the row: that draw is its last category.
-    last = k - 1 - xp.argmax(w[:, ::-1] > 0, axis=1)
-    return xp.minimum(idx, last[:, None])
+    cdf += offsets
+    u += offsets
+    idx = xp.searchsorted(cdf.ravel(), u.ravel(), side="right").reshape(rows, n)
+    idx -= xp.arange(rows)[:, None] * k
+    # u + r rounding up to r + 1 lands past the row: that draw is the row's last category
+    # of non-zero weight (probability ~ rows * 2^-53 per draw, so fixed up afterwards).
+    over = idx >= k
+    if bool(over.any()):
+        last = k - 1 - xp.argmax(w[:, ::-1] > 0, axis=1)
+        idx = xp.where(over, last[:, None], idx)
+    return idx
 
 
 def _draw_without_replacement(gen, w, n, xp):

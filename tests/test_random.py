@@ -158,6 +158,24 @@ def test_module_level_seed_functions_drive_the_default_generator():
     np.testing.assert_array_equal(ad.randn(4).data, a)
 
 
+def test_fork_rng_restores_the_default_streams():
+    ad.manual_seed(5)
+    expected = ad.randn(3).data
+    ad.manual_seed(5)
+    with ad.random.fork_rng():
+        ad.manual_seed(99)
+        ad.randn(10)
+    np.testing.assert_array_equal(ad.randn(3).data, expected)
+    ad.manual_seed(5)
+    with ad.random.fork_rng(devices=[]):
+        ad.randn(10)
+    np.testing.assert_array_equal(ad.randn(3).data, expected)
+    ad.manual_seed(5)
+    with ad.random.fork_rng(enabled=False):
+        ad.randn(10)
+    assert not np.array_equal(ad.randn(3).data, expected)
+
+
 def test_copy_and_pickle_continue_the_stream_independently():
     g = gen(4)
     ad.randn(3, generator=g)
