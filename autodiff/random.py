@@ -48,7 +48,7 @@ def _check_seed(seed, op):
         value = operator.index(seed)
     except TypeError:
         raise op_error(TypeError, op, f"the seed must be an integer, got {seed!r} of type "
-                                    f"{type(seed).__name__}") from None
+                                      f"{type(seed).__name__}") from None
     if not _SEED_MIN <= value <= _SEED_MAX:
         raise op_error(ValueError, op, f"the seed {value} is outside [-2**63, 2**64 - 1]")
     return value % (1 << 64)
@@ -161,7 +161,7 @@ class Generator:
             described = (f"a {state.dtype} tensor of shape {tuple(state.shape)}"
                          if isinstance(state, Tensor) else type(state).__name__)
             raise op_error(TypeError, op, f"the state must be the 1-D uint8 tensor that "
-                                        f"get_state() returns, got {described}")
+                                          f"get_state() returns, got {described}")
         data = backend.to_device(state.data, "cpu").tobytes()
         cpu = self._device == "cpu"
         expected = _CPU_STATE_BYTES if cpu else _CUDA_STATE_BYTES
@@ -170,12 +170,12 @@ class Generator:
         magic, version, kind, seed = header
         if magic != _STATE_MAGIC or version != _STATE_VERSION:
             raise op_error(ValueError, op, f"these {len(data)} bytes are not a generator state "
-                                         "from get_state()")
+                                           "from get_state()")
         if kind != (_KIND_CPU if cpu else _KIND_CUDA) or len(data) != expected:
             source = "cpu" if kind == _KIND_CPU else "cuda"
             raise op_error(ValueError, op, f"the state is a {source} generator's ({len(data)} "
-                                         f"bytes) but this generator is on {self._device} "
-                                         f"(its states are {expected} bytes)")
+                                           f"bytes) but this generator is on {self._device} "
+                                           f"(its states are {expected} bytes)")
         body = data[_STATE_HEADER.size:]
         if cpu:
             inc = int.from_bytes(body[16:32], "little")
@@ -288,12 +288,12 @@ def resolve(generator, device: str, op: str) -> Generator:
         return default_generator_for(device)
     if not isinstance(generator, Generator):
         raise op_error(TypeError, op, f"generator must be an ad.Generator (e.g. "
-                                    f"ad.Generator().manual_seed(0)), got "
-                                    f"{type(generator).__name__}")
+                                      f"ad.Generator().manual_seed(0)), got "
+                                      f"{type(generator).__name__}")
     if generator.device != device:
         raise op_error(RuntimeError, op, f"the generator is on {generator.device} but the "
-                                       f"result is on {device}; use "
-                                       f"ad.Generator({device!r}) for tensors on {device}")
+                                         f"result is on {device}; use "
+                                         f"ad.Generator({device!r}) for tensors on {device}")
     return generator
 
 
@@ -356,7 +356,7 @@ def check_integer_range(op, low, high, dtype):
         lo = -hi
     if low < lo or high - 1 > hi:
         raise op_error(ValueError, op, f"[{low}, {high}) does not fit in {dtype} (whose exact "
-                                     f"integers span [{lo}, {hi}])")
+                                       f"integers span [{lo}, {hi}])")
 
 
 # ---------------------------------------------------------------- sampling ops
@@ -412,7 +412,7 @@ def _real(value, op, name):
 def _float_result(op, dtype):
     if not backend.is_floating(dtype):
         raise op_error(TypeError, op, f"needs a floating dtype, got {dtype}; convert with "
-                                    ".float() first")
+                                      ".float() first")
     return dtype
 
 
@@ -426,7 +426,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     if not tensors:
         if size is None:
             raise op_error(TypeError, op, "with a number for both mean and std, give size "
-                                        "(e.g. ad.normal(0.0, 1.0, (2, 3)))")
+                                          "(e.g. ad.normal(0.0, 1.0, (2, 3)))")
         from .creation import _shape
         shape = _shape((size,), op)
         mean, std = _real(mean, op, "mean"), _real(std, op, "std")
@@ -440,7 +440,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         return out.requires_grad_(True) if requires_grad else out
     if size is not None:
         raise op_error(TypeError, op, "size is only for the (mean: float, std: float, size) "
-                                    "form; with a Tensor mean or std the shape is theirs")
+                                      "form; with a Tensor mean or std the shape is theirs")
     device = tensors[0].device
     if any(t.device != device for t in tensors):
         raise op_error(RuntimeError, op, f"mean is on {mean.device} but std is on {std.device}")
@@ -456,7 +456,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         shape = np.broadcast_shapes(np.shape(arrays[0]), np.shape(std_arr))
     except ValueError:
         raise op_error(ValueError, op, f"mean of shape {np.shape(arrays[0])} and std of shape "
-                                     f"{np.shape(std_arr)} do not broadcast") from None
+                                       f"{np.shape(std_arr)} do not broadcast") from None
     gen = resolve(generator, device, op)
     work = _draw_dtype(result_dtype)
     z = normal_array(gen, shape, work)
@@ -508,22 +508,22 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
         raise op_error(TypeError, op, f"input must be an ad.Tensor, got {type(input).__name__}")
     if input.ndim not in (1, 2):
         raise op_error(ValueError, op, f"input must be 1-D or 2-D (rows of weights), got shape "
-                                     f"{tuple(input.shape)}")
+                                       f"{tuple(input.shape)}")
     if not backend.is_floating(input.dtype):
         raise op_error(TypeError, op, f"the weights must be floating point, got {input.dtype}; "
-                                    "convert with .float()")
+                                      "convert with .float()")
     try:
         n = operator.index(num_samples)
     except TypeError:
         raise op_error(TypeError, op, f"num_samples must be an integer, got "
-                                    f"{num_samples!r}") from None
+                                      f"{num_samples!r}") from None
     if n <= 0:
         raise op_error(ValueError, op, f"num_samples must be > 0, got {n}")
     weights = input.data if input.ndim == 2 else input.data[None]
     rows, k = weights.shape
     if not replacement and n > k:
         raise op_error(ValueError, op, f"cannot draw {n} samples without replacement from {k} "
-                                     "categories; pass replacement=True")
+                                       "categories; pass replacement=True")
     xp = backend.array_module(weights)
     w = weights.astype(backend.float64)
     if w.size:
@@ -624,7 +624,7 @@ def _from_to(op, args, kwargs, default_to):
     unknown = set(kwargs) - {"from", "to"}
     if unknown or len(args) > 2:
         raise op_error(TypeError, op, f"takes (from, to) and generator=, got {len(args)} "
-                                    f"positional and {sorted(kwargs)} keyword arguments")
+                                      f"positional and {sorted(kwargs)} keyword arguments")
     names = ("from", "to")[:len(args)]
     if set(names) & set(kwargs):
         raise op_error(TypeError, op, f"got {sorted(set(names) & set(kwargs))} twice")
@@ -679,13 +679,13 @@ def bernoulli_(tensor, p=0.5, *, generator=None) -> Tensor:
             np.broadcast_shapes(p.shape, tensor.shape)
         except ValueError:
             raise op_error(ValueError, op, f"p of shape {tuple(p.shape)} does not broadcast to "
-                                         f"the tensor's shape {tuple(tensor.shape)}") from None
+                                           f"the tensor's shape {tuple(tensor.shape)}") from None
         if np.broadcast_shapes(p.shape, tensor.shape) != tuple(tensor.shape):
             raise op_error(ValueError, op, f"p of shape {tuple(p.shape)} would enlarge the "
-                                         f"tensor of shape {tuple(tensor.shape)}")
+                                           f"tensor of shape {tuple(tensor.shape)}")
         if p.device != tensor.device:
             raise op_error(RuntimeError, op, f"p is on {p.device} but the tensor is on "
-                                           f"{tensor.device}")
+                                             f"{tensor.device}")
         probs = p.data
     else:
         probs = _check_probability(op, _real(p, op, "p"))
@@ -727,7 +727,7 @@ def random_(tensor, *args, generator=None, **kwargs) -> Tensor:
         low, high = operator.index(low), operator.index(high)
     except TypeError:
         raise op_error(TypeError, op, f"from and to must be integers, got from={low!r}, "
-                                    f"to={high!r}") from None
+                                      f"to={high!r}") from None
     if not low < high:
         raise op_error(ValueError, op, f"needs from < to, got from={low}, to={high}")
     check_integer_range(op, low, high, dtype)

@@ -43,7 +43,7 @@ def cases(torch):
         ("randperm 1,000,000", lambda: ad.randperm(1_000_000, generator=g),
          lambda: rng.permutation(1_000_000),
          torch and (lambda: torch.randperm(1_000_000, generator=tg))),
-        ("multinomial 256 rows x 1000, 8 draws", lambda: ad.multinomial(probs, 8, True, generator=g),
+        ("multinomial 256 x 1000, 8 draws", lambda: ad.multinomial(probs, 8, True, generator=g),
          numpy_multinomial,
          torch and (lambda: torch.multinomial(t_probs, 8, True, generator=tg))),
         ("multinomial 256 x 1000, 8 w/o repl.", lambda: ad.multinomial(probs, 8, generator=g),
