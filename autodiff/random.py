@@ -22,7 +22,12 @@ import numpy as np
 
 from . import backend
 from .tensor import Tensor  # first: importing tensor loads function and graph in order
-from .function import Function, apply_inplace  # noqa: I001
+from .function import Function  # noqa: I001
+
+try:  # ADAPTER: the core rewrite (issue 11) moves apply_inplace to _inplace.py; keep only
+    from ._inplace import apply_inplace  # this line once that is on main
+except ImportError:
+    from .function import apply_inplace
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "fork_rng", "normal", "bernoulli", "multinomial"]

@@ -674,6 +674,18 @@ def test_randint_values_within_bounds(shape, low, span, dtype):
         assert x.data.min() >= low and x.data.max() < low + span
 
 
+@given(dtype=st.sampled_from(FLOATS), low=st.floats(-1e3, 1e3), width=st.floats(1e-2, 1e3),
+       seed=st.integers(0, 2 ** 32))
+def test_uniform_fill_stays_in_from_to_in_every_dtype(dtype, low, width, seed):
+    high = low + width
+    x = ad.empty(256, dtype=dtype).uniform_(low, high, generator=gen(seed))
+    v = as64(x)
+    first, last = float(np.asarray(low, np.float64)), float(np.asarray(high, np.float64))
+    representable = np.unique(np.asarray(np.linspace(low, high, 64), dtype=dtype).astype(float))
+    if ((representable >= first) & (representable < last)).any():  # some value fits
+        assert v.min() >= first and v.max() < last, (v.min(), v.max(), low, high)
+
+
 @given(rows=st.integers(1, 4), k=st.integers(1, 6), data=st.data())
 def test_multinomial_draws_only_positive_weights(rows, k, data):
     w = np.array(data.draw(st.lists(st.lists(st.sampled_from([0.0, 0.5, 1.0, 7.0]),
