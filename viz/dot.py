@@ -378,7 +378,7 @@ class _Emitter:
             texts = texts + [note]
             attrs.append(f'color="{HIGHLIGHT}" fontcolor="{HIGHLIGHT}" penwidth=2')
         if texts:
-            attrs.insert(0, f"label={quoted(chr(10).join(texts))}")
+            attrs.insert(0, f"label={quoted(chr(10).join(texts))} decorate=true")
         return " ".join(attrs)
 
     def box_attrs(self, b):
