@@ -25,10 +25,10 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common  # noqa: E402  (first: it limits BLAS threads before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 import autodiff as ad  # noqa: E402
 import nn  # noqa: E402
@@ -120,8 +120,9 @@ def main(argv=None):
     for step in range(1, steps + 1):
         bn(ad.tensor(features(rng, 32)))
         if step in (1, 2, 5, 10, steps):
-            print(f"after {step:3d} batches: running_mean {_common.array_str(bn.running_mean.numpy(), 2)}"
-                  f"  running_var {_common.array_str(bn.running_var.numpy(), 1)}")
+            mean = _common.array_str(bn.running_mean.numpy(), 2)
+            var = _common.array_str(bn.running_var.numpy(), 1)
+            print(f"after {step:3d} batches: running_mean {mean}  running_var {var}")
     print(f"true mean {OFFSETS}, true var {SCALES ** 2}; the weight of the initial (0, 1) is "
           f"0.9^{steps} = {0.9 ** steps:.3f}")
     result["running_mean"] = bn.running_mean.numpy().copy()

@@ -16,10 +16,10 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common  # noqa: E402  (first: it limits BLAS threads before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 import autodiff as ad  # noqa: E402
 import nn  # noqa: E402

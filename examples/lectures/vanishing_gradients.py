@@ -24,10 +24,10 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common  # noqa: E402  (first: it limits BLAS threads before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 import autodiff as ad  # noqa: E402
 import nn  # noqa: E402
@@ -112,7 +112,7 @@ def main(argv=None):
     norms = {kind: layer_gradient_norms(depth, kind) for kind in ("sigmoid", "relu", "residual")}
     shown = sorted({0, 1, 2, depth // 2, depth - 2, depth - 1})
     print(_common.table(["layer"] + list(norms),
-                        [(l + 1, *(norms[k][l] for k in norms)) for l in shown],
+                        [(i + 1, *(norms[k][i] for k in norms)) for i in shown],
                         ["{}"] + ["{:.2e}"] * len(norms)))
     for kind, n in norms.items():
         print(f"{kind:9s}: first layer / last layer = {n[0] / n[-1]:.2e}")

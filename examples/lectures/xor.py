@@ -25,10 +25,10 @@ import pathlib
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common  # noqa: E402  (first: it limits BLAS threads before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 import autodiff as ad  # noqa: E402
 import nn  # noqa: E402
@@ -124,8 +124,8 @@ def main(argv=None):
         _plot(table, args.out)
     else:
         _common.skip_figures_note()
-    return {"table": table, "preactivations": pre, "p_rounded": p_rounded, "probs": probs, "accuracy": accuracy,
-            "steps": steps, "loss": loss}
+    return {"table": table, "preactivations": pre, "p_rounded": p_rounded, "probs": probs,
+            "accuracy": accuracy, "steps": steps, "loss": loss}
 
 
 def _plot(table, out):
