@@ -274,7 +274,8 @@ def _plot(results, out):
         ax.axhline(r["val"], color=colour, linestyle=":", linewidth=1)
     decay = int(0.75 * len(losses))
     ax.axvline(decay, color="grey", linestyle="--", linewidth=1)
-    ax.text(decay, ax.get_ylim()[1], " lr 0.1 -> 0.01", va="top", fontsize=10, color="grey")
+    ax.text(decay, 0.97, " lr 0.1 -> 0.01", transform=ax.get_xaxis_transform(), va="top",
+            fontsize=10, color="grey")
     ax.set_xlabel("training step")
     ax.set_ylabel(f"training loss (mean of {window} steps)")
     ax.set_title("Names language model: cross-entropy (dotted: final validation loss)")
