@@ -23,3 +23,5 @@ from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .conv1d import Conv1d
 from .embedding import Embedding
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+# The training workflow (data loading is nn.utils.data).
+from . import ensemble, training, transforms, tuning

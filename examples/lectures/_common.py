@@ -20,8 +20,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DATA = ROOT / "examples" / "data"
+DATA = pathlib.Path(__file__).resolve().parent / "data"
 
 # A colour-blind-safe palette (Okabe & Ito), in the order lines are drawn.
 COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",

@@ -1,8 +1,8 @@
 """A character-level language model of 32,033 names: Bengio's fixed-window MLP, then the
 WaveNet-style hierarchical model (lecture: "Building makemore part 5: a WaveNet").
 
-Reproduces the slide's progression on the names data set (examples/data/names.txt, MIT,
-see the README there), split 80/10/10 by name with a fixed seed:
+Reproduces the slide's progression on the names data set (examples/lectures/data/names.txt,
+MIT, see the README there), split 80/10/10 by name with a fixed seed:
 
   baseline   Bengio et al. (2003): the previous 3 characters, each embedded in 10
              dimensions, concatenated, Linear(30, 200) -> BatchNorm1d -> tanh -> Linear(200, 27)
@@ -44,7 +44,7 @@ import nn  # noqa: E402
 from nn import functional as F  # noqa: E402
 from nn import init, optim  # noqa: E402
 
-NAMES = _common.DATA / "names.txt"
+NAMES = _common.DATA / "names.txt"  # examples/lectures/data/, MIT (see the README there)
 VOCAB = 27  # "." (start/end of a name, index 0) and a..z
 
 
@@ -172,29 +172,18 @@ def train(model, x, y, steps, batch_size=32, lr=0.1, decay_at=0.75, seed=0, log_
     return losses, time.perf_counter() - start
 
 
-def _multinomial_fallback(probs, generator_seed):
-    """One draw per row of probs (N, K) by inverting the cumulative sum at a uniform number.
-    Local stand-in until ad.multinomial lands on main (INTERFACES.md §3); remove then."""
-    rng = np.random.default_rng(generator_seed)
-    p = np.asarray(probs.data, dtype=np.float64)
-    cdf = np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
-    u = rng.random((p.shape[0], 1))
-    return ad.tensor(np.minimum((cdf < u).sum(axis=-1, keepdims=True), p.shape[-1] - 1))
-
-
 @ad.no_grad()
 def sample(model, block_size, n=20, seed=2147483647, max_len=30):
-    """n names drawn one character at a time from softmax(model(context)) until "."."""
+    """n names drawn one character at a time from softmax(model(context)) until ".", with
+    ad.multinomial on a generator seeded with `seed` (the lecture's seed)."""
     model.eval()
+    g = ad.Generator().manual_seed(seed)
     names = []
-    for i in range(n):
+    for _ in range(n):
         context, out = [0] * block_size, []
         for _ in range(max_len):
             probs = F.softmax(model(ad.tensor([context])), dim=1)
-            if hasattr(ad, "multinomial"):
-                ix = int(ad.multinomial(probs, num_samples=1).item())
-            else:
-                ix = int(_multinomial_fallback(probs, [seed, i, len(out)]).item())
+            ix = int(ad.multinomial(probs, num_samples=1, generator=g).item())
             if ix == 0:
                 break
             out.append(ix)
