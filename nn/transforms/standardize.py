@@ -166,10 +166,11 @@ class Standardizer(Transform):
     def transform(self, x):
         """(x - mean) / std (a Tensor for a Tensor, an array for an array)."""
         self._check_fitted("transform")
-        return Standardize(self.mean, self.std)(x)
+        return self(x)
 
     def apply(self, arr):
-        return self.transform(arr)
+        self._check_fitted("transform")
+        return self.to_transform().apply(arr)
 
     def inverse_transform(self, z):
         """z * std + mean."""
@@ -179,7 +180,9 @@ class Standardizer(Transform):
     def to_transform(self) -> Standardize:
         """The fitted statistics as a fixed Standardize transform."""
         self._check_fitted("to_transform")
-        return Standardize(self.mean, self.std)
+        if getattr(self, "_fixed", None) is None or self._fixed[0] is not self.mean:
+            self._fixed = (self.mean, Standardize(self.mean, self.std))
+        return self._fixed[1]
 
     def state_dict(self) -> dict:
         self._check_fitted("state_dict")
