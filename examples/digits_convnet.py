@@ -15,8 +15,9 @@ trained with Adam and a per-step cosine learning-rate schedule on cross-entropy;
 images are shifted by up to a pixel (RandomCrop with padding) and rotated by up to 10
 degrees. EarlyStopping watches the validation loss and restores the best weights;
 Checkpoint keeps the last two epochs and the best one. Then `--members` more models are
-trained from other seeds (train_ensemble) and their averaged probabilities and majority
-vote are compared with the single models on the test set. Finally the BatchNorms of the
+trained from other seeds, each with its own early stopping (train_ensemble), and their
+averaged probabilities and majority vote are compared with the single models on the test
+set. Finally the BatchNorms of the
 first model are folded into its convolutions (nn.utils.fuse_batchnorm) and the fused model
 is checked to give the same predictions.
 
@@ -142,7 +143,8 @@ def main(argv=None):
     # ---- more members from other seeds, then the ensemble
     executor = cf.ProcessPoolExecutor(2) if args.executor == "processes" else None
     try:
-        others = train_ensemble(make_model, {**fit_kwargs, "optimizer": make_optimizer},
+        others = train_ensemble(make_model, {**fit_kwargs, "optimizer": make_optimizer,
+                                             "callbacks": [training.EarlyStopping(patience=8)]},
                                 n=args.members, seeds=range(args.seed + 1,
                                                             args.seed + 1 + args.members),
                                 executor=executor, progress=progress)
