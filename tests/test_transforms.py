@@ -118,6 +118,10 @@ def test_pca_whitening_gives_identity_covariance():
     comps = plain.components
     assert np.all(comps[np.arange(2), np.abs(comps).argmax(1)] > 0)   # sign convention
     assert zc.shape == (500, 2)
+    restored = T.PCA()
+    restored.load_state_dict(plain.state_dict())
+    np.testing.assert_array_equal(restored.transform(x), zc)
+    np.testing.assert_allclose(restored.explained_variance_ratio(), eig[:2] / eig.sum())
     with pytest.raises(ValueError, match="exceeds"):
         T.PCA(n_components=4).fit(x)
     with pytest.raises(ValueError, match="fitted on samples"):

@@ -56,11 +56,6 @@ class Standardize(Transform):
         return ((arr - _on_device_of(self.mean, arr)) / _on_device_of(self.std, arr)).astype(
             arr.dtype, copy=False)
 
-    def inverse(self, x):
-        """x * std + mean: back to the original units."""
-        undo = _Affine(self.std, self.mean)
-        return undo(x)
-
 
 class _Affine(Transform):
     def __init__(self, scale, shift):
@@ -281,6 +276,7 @@ class PCA(Transform):
         return {"n_components": self.n_components or 0, "whiten": self.whiten, "eps": self.eps,
                 "mean": self.mean, "components": self.components,
                 "explained_variance": self.explained_variance,
+                "total_variance": self._total_variance,
                 "sample_shape": list(self._sample_shape)}
 
     def load_state_dict(self, state: dict) -> None:
@@ -289,6 +285,7 @@ class PCA(Transform):
         self.mean = _host(state["mean"])
         self.components = _host(state["components"])
         self.explained_variance = _host(state["explained_variance"])
+        self._total_variance = float(state["total_variance"])
         self._sample_shape = tuple(state["sample_shape"])
 
 
