@@ -670,7 +670,6 @@ PENDING = {
         "reshape([2, 'a'])",
         "split(x, 'a')",
         "full((2,), 'a')",
-        "manual_seed('a')",
         "tensor @ 'a'",
         "SGD(lr='a')",
         "Adam(betas='ab')",
