@@ -95,8 +95,9 @@ def value_range(value, name: str, what: str, center: float = 1.0, lower: float =
 
 def to_device(values: np.ndarray, like):
     """Per-sample parameters drawn on the CPU, moved to `like`'s device."""
-    xp = ad.array_module(like)
-    return values if xp is np else xp.asarray(values)
+    if isinstance(like, np.ndarray):
+        return values
+    return ad.array_module(like).asarray(values)
 
 
 def check_probability(p, name: str) -> float:
