@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 import autodiff as ad
-import nn
 from nn import transforms as T
 from nn.utils.data import DataLoader, TensorDataset, load_digits
 

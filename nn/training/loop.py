@@ -6,11 +6,8 @@ import math
 import numbers
 import time
 
-import numpy as np
-
 import autodiff as ad
 
-from .. import _rng
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..utils.clip_grad import clip_grad_norm_, clip_grad_value_
 from .callbacks import Callback, EarlyStopping, _resolve_mode

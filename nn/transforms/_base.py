@@ -39,14 +39,6 @@ class RandomTransform(Transform):
 
     generator = None
 
-    def state_dict(self) -> dict:
-        """The generator's state (to resume a run bit-exactly); empty without a generator."""
-        return {} if self.generator is None else {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.generator is not None and "generator" in state:
-            self.generator.set_state(state["generator"])
-
 
 def as_images(arr, name: str):
     """View `arr` as an (N, C, H, W) batch: (H, W) and (C, H, W) are one sample, (N, C, H, W)
