@@ -3,6 +3,7 @@ update-to-weight ratio over training, and percentiles of a layer's values over t
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ._mpl import (FONT, LINESTYLES, LINEWIDTH, MARKERS, color, empty_figure, legend,
                    new_figure, style_axes, target_axes)
@@ -65,7 +66,10 @@ def _display_bins(hists):
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.2g}" if (v == 0 or 1e-3 <= abs(v) < 1e4) else f"{v:.1e}"
+    """Short tick and annotation text: 0.21, 0.0025, 3.1e-05."""
+    if abs(v) < 1e-12:
+        return "0"
+    return f"{v:.2g}" if 1e-3 <= abs(v) < 1e4 else f"{v:.1e}".replace("e-0", "e-")
 
 
 def _std_panel(ax, runs, names_by_run, key, kind, fonts=FONT):
@@ -106,6 +110,8 @@ def _hist_row(axes, label, snap, names, key, kind, fonts, show_std=True):
         a.stairs(counts / total if total else counts, edges, fill=True, color=color(0),
                  alpha=0.85)
         a.set_xlim(edges[0], edges[-1])
+        a.xaxis.set_major_locator(MaxNLocator(nbins=3, min_n_ticks=2))
+        a.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt(v)))
         a.set_yticks([])
         a.tick_params(labelsize=fonts["small"])
         if show_std:
@@ -175,7 +181,7 @@ def plot_layer_stats(stats, kind="activations", style="both", layers=None, step=
         for extra in grid[r][len(names):]:
             extra.set_visible(False)
     for c, name in enumerate(names_by_run[0][1]):
-        grid[0][c].set_title(f"layer {name}", fontsize=fonts["note"])
+        grid[0][c].set_title(name, fontsize=fonts["note"])
     what = "activation value" if kind == "activations" else "d loss / d activation"
     for a in grid[-1]:
         a.set_xlabel(what if n_layers <= 3 else None, fontsize=fonts["note"])
@@ -252,13 +258,19 @@ def plot_percentiles(stats, layer, q=(15, 50, 85), ax=None, size="16:9", title=N
         values = np.asarray(rows)
         mid = int(np.argmin([abs(v - 50) for v in q]))
         for j, v in enumerate(q):
-            name = f"{v:g}th percentile" if label is None else f"{label}: {v:g}th"
+            # one run: a colour per percentile; several: a colour per run, dashes for
+            # the outer percentiles (explained by the style entries below)
+            name = f"{v:g}th percentile" if label is None else (label if j == mid else None)
             a.plot(steps, values[:, j], color=color(i if label is not None else j),
                    linestyle="-" if j == mid else "--", linewidth=LINEWIDTH, label=name)
         if len(q) >= 2:
             a.fill_between(steps, values[:, 0], values[:, -1], color=color(i), alpha=0.12,
                            linewidth=0)
-    style_axes(a, "step", f"value of layer {layer}'s outputs",
-               title or f"percentiles of layer {layer} over training")
+    if len(runs) > 1 and len(q) > 1:
+        outer = " / ".join(f"{v:g}" for v in q if v != q[mid])
+        a.plot([], [], color="black", linestyle="-", label=f"solid: {q[mid]:g}th percentile")
+        a.plot([], [], color="black", linestyle="--", label=f"dashed: {outer}th")
+    style_axes(a, "step", f"value ({layer})",
+               title or f"percentiles of {layer} over training")
     legend(a, loc="best")
     return fig

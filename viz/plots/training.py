@@ -84,49 +84,75 @@ def _best(records, meta):
     return int(best), monitor, (float(values[where[0]]) if len(where) else None)
 
 
+def _history_runs(history) -> dict:
+    """{label or None: history}: one history, or a dict {label: history} to compare runs."""
+    if isinstance(history, dict) and history and all(
+            hasattr(v, "epochs") or isinstance(v, dict)
+            or (isinstance(v, (list, tuple)) and v and isinstance(v[0], dict))
+            for v in history.values()) and "epochs" not in history:
+        return {str(k): v for k, v in history.items()}
+    return {None: history}
+
+
 def plot_history(history, metrics=("loss", "accuracy"), mark_best=True, steps=False,
                  logy=False, ax=None, size="16:9", title=None):
     """Training vs validation curves, one panel per metric, with the best epoch marked.
 
-    `history`: a History, its to_dict(), {metric: [per-epoch values]} (Keras' history) or
-    a list of per-epoch dicts. For each name in `metrics` the panel shows "<name>"
-    (training) and "val_<name>" (validation), whichever were recorded. `mark_best`: a
-    vertical line at the best epoch of the monitored metric (the History's monitor, else
-    val_loss), where early stopping restores the weights; the end of a run stopped early
-    is marked too. `steps=True` adds the per-step training loss (History.steps), faint.
-    `ax`: one Axes per metric shown.
+    `history`: a History, its to_dict(), {metric: [per-epoch values]} (Keras' history), a
+    list of per-epoch dicts, or a dict {label: any of these} to compare runs (one colour
+    per run, validation solid, training dotted). For each name in `metrics` the panel
+    shows "<name>" (training) and "val_<name>" (validation), whichever were recorded.
+    `mark_best`: a vertical line at the best epoch of the monitored metric (the History's
+    monitor, else val_loss), where early stopping restores the weights; the end of a run
+    stopped early is marked too. `steps=True` adds the per-step training loss
+    (History.steps), faint. `ax`: one Axes per metric shown.
     """
-    records, step_records, meta = history_records(history)
-    if not records:
+    runs = {label: history_records(h) for label, h in _history_runs(history).items()}
+    if not all(records for records, _, _ in runs.values()):
         raise ValueError("plot_history: the history has no epochs yet")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    shown = [m for m in metrics if any(m in r or f"val_{m}" in r for r in records)]
+    shown = [m for m in metrics if any(m in r or f"val_{m}" in r
+                                       for records, _, _ in runs.values() for r in records)]
     if not shown:
-        known = sorted({k for r in records for k in r} - {"epoch", "lr", "seconds"})
+        known = sorted({k for records, _, _ in runs.values() for r in records for k in r}
+                       - {"epoch", "lr", "seconds"})
         raise ValueError(f"plot_history: none of {metrics} was recorded; recorded: {known}")
     fig, axes = target_axes(ax, size, "plot_history", n=len(shown), ncols=len(shown))
-    best = _best(records, meta) if mark_best else None
+    compare = len(runs) > 1 or None not in runs
+    for i, (label, (records, step_records, meta)) in enumerate(runs.items()):
+        best = _best(records, meta) if mark_best else None
+        for a, m in zip(axes, shown):
+            has_val = any(f"val_{m}" in r for r in records)
+            for j, (key, name) in enumerate(((m, "training"), (f"val_{m}", "validation"))):
+                xs, ys = _column(records, key)
+                if not len(xs):
+                    continue
+                if compare:
+                    faint = j == 0 and has_val  # training dotted beside validation
+                    a.plot(xs, ys, color=color(i), linestyle=":" if faint else "-",
+                           linewidth=LINEWIDTH * (0.7 if faint else 1),
+                           label=f"{label}, {name}")
+                else:
+                    a.plot(xs, ys, color=color(j), linestyle=LINESTYLES[j],
+                           linewidth=LINEWIDTH, marker=MARKERS[j] if len(xs) <= 40 else None,
+                           markersize=7, label=name)
+            if steps and m == "loss" and step_records:
+                _plot_steps(a, step_records, color(i if compare else 0))
+            if best is not None:
+                epoch, monitor, value = best
+                a.axvline(epoch, color=color(i) if compare else "#555555", linestyle=":",
+                          linewidth=2, label=None if compare else f"best epoch {epoch}")
+                if monitor in (m, f"val_{m}") and value is not None:
+                    a.plot([epoch], [value], marker="*", markersize=20,
+                           color=color(i if compare else 3), markeredgecolor="black",
+                           linestyle="none", zorder=5,
+                           label=f"best {monitor} {value:.4g}" + (f" (epoch {epoch})"
+                                                                  if compare else ""))
+            stopped = meta.get("stopped_epoch")
+            if mark_best and stopped:
+                a.axvline(stopped, color=color(i if compare else 3), linestyle="--",
+                          linewidth=1.5, label=f"stopped early (epoch {stopped})")
     for a, m in zip(axes, shown):
-        for j, (key, name) in enumerate(((m, "training"), (f"val_{m}", "validation"))):
-            xs, ys = _column(records, key)
-            if len(xs):
-                a.plot(xs, ys, color=color(j), linestyle=LINESTYLES[j], linewidth=LINEWIDTH,
-                       marker=MARKERS[j] if len(xs) <= 40 else None, markersize=7,
-                       label=name)
-        if steps and m == "loss" and step_records:
-            _plot_steps(a, step_records)
-        if best is not None:
-            epoch, monitor, value = best
-            a.axvline(epoch, color="#555555", linestyle=":", linewidth=2,
-                      label=f"best epoch {epoch}")
-            if monitor in (m, f"val_{m}") and value is not None:
-                a.plot([epoch], [value], marker="*", markersize=20, color=color(3),
-                       markeredgecolor="black", linestyle="none", zorder=5,
-                       label=f"best {monitor} {value:.4g}")
-        stopped = meta.get("stopped_epoch")
-        if mark_best and stopped:
-            a.axvline(stopped, color=color(3), linestyle="--", linewidth=1.5,
-                      label=f"stopped early (epoch {stopped})")
         if logy:
             a.set_yscale("log")
         style_axes(a, "epoch", m + (" (log scale)" if logy else ""), m)
@@ -137,7 +163,7 @@ def plot_history(history, metrics=("loss", "accuracy"), mark_best=True, steps=Fa
     return fig
 
 
-def _plot_steps(a, step_records):
+def _plot_steps(a, step_records, line_color):
     """The per-step loss against fractional epochs (step k of n in epoch e at e - 1 + k/n)."""
     per_epoch = defaultdict(list)
     for r in step_records:
@@ -149,7 +175,7 @@ def _plot_steps(a, step_records):
         n = len(values)
         xs += [epoch - 1 + (k + 1) / n for k in range(n)]
         ys += values
-    a.plot(xs, ys, color=color(0), alpha=0.3, linewidth=1, label="training, per step")
+    a.plot(xs, ys, color=line_color, alpha=0.3, linewidth=1, label="training, per step")
 
 
 def _is_plateau(scheduler) -> bool:
