@@ -373,6 +373,26 @@ class Tensor:
 
     def __setitem__(self, index, value): _index.setitem(self, index, value)
 
+    # ---------------------------------------------------------------- random (autodiff/random.py)
+    # torch's in-place fills: the old values get zero gradient; uniform_/random_ take
+    # (from, to), given positionally or as **{"from": ..., "to": ...}.
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return _random.normal_(self, mean, std, generator=generator)
+    def uniform_(self, *from_to, generator=None, **kw):
+        return _random.uniform_(self, *from_to, generator=generator, **kw)
+    def bernoulli_(self, p=0.5, *, generator=None):
+        return _random.bernoulli_(self, p, generator=generator)
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return _random.exponential_(self, lambd, generator=generator)
+    def random_(self, *from_to, generator=None, **kw):
+        return _random.random_(self, *from_to, generator=generator, **kw)
+    def bernoulli(self, p=None, *, generator=None):
+        return _random.bernoulli(self, p, generator=generator)
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return _random.multinomial(self, num_samples, replacement, generator=generator)
+
+
+from . import random as _random  # noqa: E402
 
 from . import function as _function  # noqa: E402
 from . import graph  # noqa: E402

@@ -1,8 +1,8 @@
 """A small ConvNet with BatchNorm and Dropout learns 8x8 handwritten digits.
 
 Data: the 1,797 8x8 digits of the UCI "Optical Recognition of Handwritten Digits" test set
-(E. Alpaydin, C. Kaynak; CC BY 4.0), shipped in examples/data/digits.npz (see the README
-there); nothing is downloaded. A fixed, class-stratified 80/20 split gives 1,438 training
+(E. Alpaydin, C. Kaynak; CC BY 4.0), shipped with the package (nn.utils.data.load_digits;
+attribution in nn/utils/data/datasets/README.md); nothing is downloaded. A fixed, class-stratified 80/20 split gives 1,438 training
 and 359 test images.
 
 Model (input 1x8x8):
@@ -18,7 +18,6 @@ Run: python examples/digits_convnet.py [--epochs N] [--seed S] [--quick]
 (--quick: 2 epochs, for CI; a few seconds.)
 """
 import argparse
-import pathlib
 import time
 
 import numpy as np
@@ -27,16 +26,15 @@ import autodiff as ad
 import nn
 from nn import functional as F
 from nn import optim
-
-DATA = pathlib.Path(__file__).resolve().parent / "data" / "digits.npz"
+from nn.utils.data import load_digits as load_shipped_digits
 
 
 def load_digits(seed=0, test_fraction=0.2):
     """(x_train, y_train, x_test, y_test): images as float32 (N, 1, 8, 8) scaled to [0, 1]
     then standardised with the training mean and std; labels int64. The split is
     stratified by class and fixed by `seed`."""
-    with np.load(DATA) as z:
-        images, labels = z["images"], z["labels"]
+    images, labels = load_shipped_digits(as_arrays=True)
+    images = images[:, 0]
     rng = np.random.default_rng(seed)
     test = np.zeros(len(labels), dtype=bool)
     for digit in range(10):

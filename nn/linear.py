@@ -160,38 +160,51 @@ def _check_p(where: str, p):
     return float(p)
 
 
-def dropout(x, p: float = 0.5, training: bool = True):
+def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            generator=None):
     """Inverted dropout: in training, y = x * m / (1 - p) with m ~ Bernoulli(1 - p) per
-    element (so E[y] = x); identity when not training or p = 0; zeros when p = 1."""
+    element (so E[y] = x); identity when not training or p = 0; zeros when p = 1. The mask
+    comes from `generator` (an ad.Generator on x's device; default: the device's default
+    generator); inplace=True writes y into x (as x.mul_)."""
     p = _check_p("dropout", p)
     if not training or p == 0.0:
         return x
     if not isinstance(x, ad.Tensor):
         raise TypeError(f"dropout: expected an ad.Tensor input, got {type(x).__name__}")
     if p == 1.0:
-        return x * 0.0
-    # Draw in float32 whatever x's dtype: the comparison only needs the keep decision.
-    keep = ad.rand(*x.shape, dtype=ad.float32, device=x.device).data >= p
-    xp = ad.array_module(keep)
-    mask = xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.dtype)
-    return x * ad.tensor(mask)
+        mask = ad.zeros(*x.shape, dtype=x.dtype, device=x.device)
+    else:
+        # Draw in float32 whatever x's dtype: the comparison only needs the keep decision.
+        keep = ad.rand(*x.shape, dtype=ad.float32, device=x.device, generator=generator).data >= p
+        xp = ad.array_module(keep)
+        mask = ad.tensor(xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.dtype))
+    if inplace:
+        x *= mask
+        return x
+    return x * mask
 
 
 class Dropout(Module):
     """Inverted dropout (see `dropout`): active in training mode, identity in eval mode,
     unless mc=True, which keeps it active in eval for Monte-Carlo dropout (average several
-    stochastic forward passes to estimate predictive uncertainty; see `set_mc_dropout`)."""
+    stochastic forward passes to estimate predictive uncertainty; see `set_mc_dropout`).
+    `generator` (an ad.Generator) makes its masks a stream of their own."""
 
-    def __init__(self, p: float = 0.5, mc: bool = False):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, mc: bool = False,
+                 generator=None):
         super().__init__()
         self.p = _check_p("Dropout", p)
+        self.inplace = bool(inplace)
         self.mc = bool(mc)
+        self.generator = generator
 
     def forward(self, x):
-        return dropout(x, self.p, self.training or self.mc)
+        return dropout(x, self.p, self.training or self.mc, self.inplace,
+                       generator=self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}" + (", mc=True" if self.mc else "")
+        return (f"p={self.p}" + (", inplace=True" if self.inplace else "")
+                + (", mc=True" if self.mc else ""))
 
 
 def set_mc_dropout(model: Module, enabled: bool = True) -> int:

@@ -18,19 +18,6 @@ def _load_example():
     return example
 
 
-def test_shipped_data_is_the_uci_digits_test_set():
-    with np.load(ROOT / "examples" / "data" / "digits.npz") as z:
-        images, labels = z["images"], z["labels"]
-    assert images.shape == (1797, 8, 8) and images.dtype == np.uint8
-    assert images.min() == 0 and images.max() == 16
-    assert labels.shape == (1797,) and set(np.unique(labels)) == set(range(10))
-    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
-    # the first image is the familiar "0" of this data set
-    assert images[0, 1].tolist() == [0, 0, 13, 15, 10, 15, 5, 0]
-    readme = (ROOT / "examples" / "data" / "README.md").read_text()
-    assert "CC BY 4.0" in readme and "Alpaydin" in readme
-
-
 def test_split_is_stratified_and_disjoint():
     x_tr, y_tr, x_te, y_te = _load_example().load_digits(seed=0)
     assert len(y_tr) + len(y_te) == 1797 and x_tr.shape[1:] == (1, 8, 8)
