@@ -484,7 +484,11 @@ def _render(names, out, formats) -> list:
     done = []
     for name in names:
         t0 = time.perf_counter()
-        figure = by_name[name].build()
+        state = ad.get_rng_state()  # the builders seed the global stream, as scripts do
+        try:
+            figure = by_name[name].build()
+        finally:
+            ad.set_rng_state(state)
         files = []
         for fmt in formats:
             files.append(save_figure(figure, Path(out) / f"{name}.{fmt}"))

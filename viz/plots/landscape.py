@@ -34,21 +34,23 @@ def _numpy(t) -> np.ndarray:
     return np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
 
 
-def random_directions(model, n: int = 1, filter_normalize: bool = True, seed: int = 0) -> list:
+def random_directions(model, n: int = 1, filter_normalize: bool = True, seed: int = 0,
+                      generator=None) -> list:
     """`n` random directions in parameter space, each {parameter name: float64 array}.
 
-    Gaussian entries from a NumPy generator seeded by `seed` (the autodiff random stream
-    is untouched). filter_normalize: each filter d_j (slice along dim 0 of a weight with 2
-    or more dims) becomes d_j / |d_j| * |theta_j|, and 1-D parameters get zeros (Li et al.);
-    otherwise the whole direction is scaled to the norm of all parameters."""
-    rng = np.random.default_rng(seed)
+    Gaussian entries from `generator` (an ad.Generator; by default a new one seeded with
+    `seed`, so the global random stream is untouched). filter_normalize: each filter d_j
+    (slice along dim 0 of a weight with 2 or more dims) becomes d_j / |d_j| * |theta_j|,
+    and 1-D parameters get zeros (Li et al.); otherwise the whole direction is scaled to
+    the norm of all parameters."""
+    generator = generator or ad.Generator().manual_seed(seed)
     params = _named_parameters(model)
     directions = []
     for _ in range(int(n)):
         d = {}
         for name, p in params:
             theta = _numpy(p)
-            r = rng.standard_normal(theta.shape)
+            r = ad.randn(*theta.shape, dtype=ad.float64, generator=generator).numpy()
             if filter_normalize:
                 if theta.ndim <= 1:
                     r = np.zeros_like(theta)
@@ -88,7 +90,8 @@ def _loss(model, loss_fn, batches) -> float:
 
 
 def loss_landscape(model, loss_fn, data, kind="1d", directions="random",
-                   filter_normalize=True, span=1.0, resolution=None, seed=0) -> dict:
+                   filter_normalize=True, span=1.0, resolution=None, seed=0,
+                   generator=None) -> dict:
     """The loss on a line (kind="1d") or plane ("2d") through the model's parameters.
 
     Returns {"alphas", ["betas"], "losses" (shape (resolution,) or (resolution,
@@ -105,7 +108,7 @@ def loss_landscape(model, loss_fn, data, kind="1d", directions="random",
         if directions != "random":
             raise ValueError(f"plot_loss_landscape: directions must be 'random' or a list of "
                              f"direction dicts, got {directions!r}")
-        directions = random_directions(model, dims, filter_normalize, seed)
+        directions = random_directions(model, dims, filter_normalize, seed, generator)
     directions = list(directions)[:dims]
     if len(directions) < dims:
         raise ValueError(f"plot_loss_landscape: kind={kind!r} needs {dims} directions, got "
@@ -150,8 +153,9 @@ def loss_landscape(model, loss_fn, data, kind="1d", directions="random",
 
 
 def plot_loss_landscape(model, loss_fn, data, kind="1d", directions="random",
-                        filter_normalize=True, span=1.0, resolution=None, seed=0, log=None,
-                        label=None, ax=None, size="16:9", title=None):
+                        filter_normalize=True, span=1.0, resolution=None, seed=0,
+                        generator=None, log=None, label=None, ax=None, size="16:9",
+                        title=None):
     """The loss along filter-normalised random directions through the model's parameters:
     a curve (kind="1d"), a contour map ("2d") or a surface ("3d").
 
@@ -159,10 +163,11 @@ def plot_loss_landscape(model, loss_fn, data, kind="1d", directions="random",
     `span`: the direction multiples shown, [-span, span]; `resolution`: points per axis
     (default 51 for 1d, 25 for 2d/3d: 625 forward passes). Compare networks (e.g. with and
     without residual connections) by drawing into the same Axes (1d, with `label=`) or
-    side by side (`viz.plots.slide_figure(1, 2)` and ax=). `log`: log-scale loss (default
-    for 2d/3d). See loss_landscape for the data."""
+    side by side (`viz.plots.slide_figure(1, 2)` and ax=). The directions come from
+    `generator` (default: an ad.Generator seeded with `seed`). `log`: log-scale loss
+    (default for 2d/3d). See loss_landscape for the data."""
     result = loss_landscape(model, loss_fn, data, kind, directions, filter_normalize, span,
-                            resolution, seed)
+                            resolution, seed, generator)
     alphas, losses = result["alphas"], result["losses"]
     what = "filter-normalised direction" if filter_normalize else "random direction"
     if kind == "1d":

@@ -150,16 +150,18 @@ def _resolve_optimizer(spec, label):
 
 
 def optimizer_path(fn, optimizer, kwargs=None, start=(0.0, 0.0), steps=100, noise=0.0,
-                   seed=0) -> np.ndarray:
+                   seed=0, generator=None) -> np.ndarray:
     """The points theta_0 = start, theta_1, ... of `steps` optimizer steps on fn (float64).
 
-    Each step: zero_grad, f(theta).backward(), add N(0, noise^2) to the gradient (seeded
-    NumPy generator, so the global autodiff random stream is untouched), optimizer.step().
-    Stops early (shorter array) once theta or f is no longer finite."""
+    Each step: zero_grad, f(theta).backward(), add N(0, noise^2) to the gradient, then
+    optimizer.step(). The noise comes from `generator` (an ad.Generator), by default a new
+    one seeded with `seed`, so the global random stream is untouched. Stops early (shorter
+    array) once theta or f is no longer finite."""
     # np.array copies: the optimizer updates theta in place and start must stay as given
     theta = ad.tensor(np.array(start, dtype=np.float64).ravel(), requires_grad=True)
     opt = optimizer([theta], **(kwargs or {}))
-    rng = np.random.default_rng(seed)
+    if noise and generator is None:
+        generator = ad.Generator().manual_seed(seed)
     path = [theta.numpy().copy()]
     for _ in range(int(steps)):
         opt.zero_grad()
@@ -173,8 +175,8 @@ def optimizer_path(fn, optimizer, kwargs=None, start=(0.0, 0.0), steps=100, nois
             break
         loss.backward()
         if noise:
-            theta.grad = ad.tensor(theta.grad.numpy()
-                                   + rng.normal(0.0, noise, size=theta.shape))
+            theta.grad = theta.grad + noise * ad.randn(*theta.shape, dtype=ad.float64,
+                                                       generator=generator)
         opt.step()
         point = theta.numpy().copy()
         if not np.all(np.isfinite(point)):
@@ -223,8 +225,8 @@ def plot_optimizer_paths(fn=None, optimizers=None, start=None, steps=None, level
     of theta, shape (2,) or (1,). `optimizers`: {label: (optimizer class, kwargs)} or
     {label: (class, kwargs, {"noise": std})}; the default is the Objective's own set
     (SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam). `noise`: std of Gaussian noise added
-    to every gradient (a number, or {label: std}), seeded by `seed` (the same noise sequence
-    for every optimizer). `levels`: the number
+    to every gradient (a number, or {label: std}), drawn from an ad.Generator seeded by
+    `seed` (the same noise sequence for every optimizer; the global stream is untouched). `levels`: the number
     of contour levels or their values (log-spaced for Rosenbrock). For 1-D functions and
     ax=None a second panel shows x over the steps. Returns the Figure.
     """

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+import autodiff as ad
+
 from ._mpl import (FONT, LINEWIDTH, MARKERS, OKABE_ITO, color, empty_figure, legend,
                    style_axes, target_axes)
 
@@ -146,12 +148,13 @@ def _unimportant(y):
     return 0.5 + 0.03 * np.sin(2 * np.pi * y)
 
 
-def plot_grid_vs_random(n=9, seed=0, ax=None, size="16:9", title=None):
+def plot_grid_vs_random(n=9, seed=0, generator=None, ax=None, size="16:9", title=None):
     """Grid layout vs random layout with the same budget of n trials (a square number for
     the grid), when only the x parameter matters: the grid tries sqrt(n) values of it, the
     random layout n different ones, so it comes closer to the peak (Bergstra & Bengio,
     2012). The curves above and beside each layout are the response to each parameter
-    alone, with the tried values marked. `ax`: two Axes (grid, random) for the layouts only.
+    alone, with the tried values marked. The random trials come from `generator` (default:
+    an ad.Generator seeded with `seed`). `ax`: two Axes (grid, random), layouts only.
     """
     k = int(round(np.sqrt(n)))
     if k * k != n or n < 1:
@@ -159,7 +162,8 @@ def plot_grid_vs_random(n=9, seed=0, ax=None, size="16:9", title=None):
                          f"got {n!r}")
     ticks = (np.arange(k) + 0.5) / k
     grid = np.array([(gx, gy) for gx in ticks for gy in ticks])
-    rand = np.random.default_rng(seed).random((n, 2))
+    generator = generator or ad.Generator().manual_seed(seed)
+    rand = ad.rand(n, 2, dtype=ad.float64, generator=generator).numpy()
     layouts = (("grid layout", grid), ("random layout", rand))
     if ax is None:
         fig = empty_figure(size)
