@@ -12,6 +12,7 @@ reparameterised samples; write `mean + std * ad.randn(...)` for a pathwise gradi
 """
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import struct
@@ -21,10 +22,15 @@ import numpy as np
 
 from . import backend
 from .tensor import Tensor  # first: importing tensor loads function and graph in order
-from .function import Function, apply_inplace  # noqa: I001
+from .function import Function  # noqa: I001
+
+try:  # ADAPTER: the core rewrite (issue 11) moves apply_inplace to _inplace.py; keep only
+    from ._inplace import apply_inplace  # this line once that is on main
+except ImportError:
+    from .function import apply_inplace
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
-           "get_rng_state", "set_rng_state", "normal", "bernoulli", "multinomial"]
+           "get_rng_state", "set_rng_state", "fork_rng", "normal", "bernoulli", "multinomial"]
 
 #: torch.Generator()'s initial seed; a new Generator starts from it, as in torch.
 DEFAULT_SEED = 67280421310721
@@ -47,7 +53,7 @@ def _check_seed(seed, op):
         value = operator.index(seed)
     except TypeError:
         raise op_error(TypeError, op, f"the seed must be an integer, got {seed!r} of type "
-                                    f"{type(seed).__name__}") from None
+                                      f"{type(seed).__name__}") from None
     if not _SEED_MIN <= value <= _SEED_MAX:
         raise op_error(ValueError, op, f"the seed {value} is outside [-2**63, 2**64 - 1]")
     return value % (1 << 64)
@@ -160,7 +166,7 @@ class Generator:
             described = (f"a {state.dtype} tensor of shape {tuple(state.shape)}"
                          if isinstance(state, Tensor) else type(state).__name__)
             raise op_error(TypeError, op, f"the state must be the 1-D uint8 tensor that "
-                                        f"get_state() returns, got {described}")
+                                          f"get_state() returns, got {described}")
         data = backend.to_device(state.data, "cpu").tobytes()
         cpu = self._device == "cpu"
         expected = _CPU_STATE_BYTES if cpu else _CUDA_STATE_BYTES
@@ -169,12 +175,12 @@ class Generator:
         magic, version, kind, seed = header
         if magic != _STATE_MAGIC or version != _STATE_VERSION:
             raise op_error(ValueError, op, f"these {len(data)} bytes are not a generator state "
-                                         "from get_state()")
+                                           "from get_state()")
         if kind != (_KIND_CPU if cpu else _KIND_CUDA) or len(data) != expected:
             source = "cpu" if kind == _KIND_CPU else "cuda"
             raise op_error(ValueError, op, f"the state is a {source} generator's ({len(data)} "
-                                         f"bytes) but this generator is on {self._device} "
-                                         f"(its states are {expected} bytes)")
+                                           f"bytes) but this generator is on {self._device} "
+                                           f"(its states are {expected} bytes)")
         body = data[_STATE_HEADER.size:]
         if cpu:
             inc = int.from_bytes(body[16:32], "little")
@@ -260,18 +266,39 @@ def set_rng_state(new_state) -> None:
     default_generator.set_state(new_state)
 
 
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True):
+    """torch.random.fork_rng: the default generators' states (the CPU's, plus those of
+    `devices`, by default every GPU default generator made so far) are restored on exit, so
+    the draws inside leave the streams outside where they were."""
+    if not enabled:
+        yield
+        return
+    if devices is None:
+        generators = list(_defaults.values())
+    else:
+        generators = [default_generator] + [default_generator_for(backend.parse_device(d))
+                                            for d in devices]
+    states = [(g, g.get_state()) for g in generators]
+    try:
+        yield
+    finally:
+        for g, state in states:
+            g.set_state(state)
+
+
 def resolve(generator, device: str, op: str) -> Generator:
     """The generator an op draws from: `generator` (checked) or the device's default."""
     if generator is None:
         return default_generator_for(device)
     if not isinstance(generator, Generator):
         raise op_error(TypeError, op, f"generator must be an ad.Generator (e.g. "
-                                    f"ad.Generator().manual_seed(0)), got "
-                                    f"{type(generator).__name__}")
+                                      f"ad.Generator().manual_seed(0)), got "
+                                      f"{type(generator).__name__}")
     if generator.device != device:
         raise op_error(RuntimeError, op, f"the generator is on {generator.device} but the "
-                                       f"result is on {device}; use "
-                                       f"ad.Generator({device!r}) for tensors on {device}")
+                                         f"result is on {device}; use "
+                                         f"ad.Generator({device!r}) for tensors on {device}")
     return generator
 
 
@@ -334,7 +361,7 @@ def check_integer_range(op, low, high, dtype):
         lo = -hi
     if low < lo or high - 1 > hi:
         raise op_error(ValueError, op, f"[{low}, {high}) does not fit in {dtype} (whose exact "
-                                     f"integers span [{lo}, {hi}])")
+                                       f"integers span [{lo}, {hi}])")
 
 
 # ---------------------------------------------------------------- sampling ops
@@ -390,7 +417,7 @@ def _real(value, op, name):
 def _float_result(op, dtype):
     if not backend.is_floating(dtype):
         raise op_error(TypeError, op, f"needs a floating dtype, got {dtype}; convert with "
-                                    ".float() first")
+                                      ".float() first")
     return dtype
 
 
@@ -404,7 +431,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     if not tensors:
         if size is None:
             raise op_error(TypeError, op, "with a number for both mean and std, give size "
-                                        "(e.g. ad.normal(0.0, 1.0, (2, 3)))")
+                                          "(e.g. ad.normal(0.0, 1.0, (2, 3)))")
         from .creation import _shape
         shape = _shape((size,), op)
         mean, std = _real(mean, op, "mean"), _real(std, op, "std")
@@ -418,7 +445,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         return out.requires_grad_(True) if requires_grad else out
     if size is not None:
         raise op_error(TypeError, op, "size is only for the (mean: float, std: float, size) "
-                                    "form; with a Tensor mean or std the shape is theirs")
+                                      "form; with a Tensor mean or std the shape is theirs")
     device = tensors[0].device
     if any(t.device != device for t in tensors):
         raise op_error(RuntimeError, op, f"mean is on {mean.device} but std is on {std.device}")
@@ -434,7 +461,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         shape = np.broadcast_shapes(np.shape(arrays[0]), np.shape(std_arr))
     except ValueError:
         raise op_error(ValueError, op, f"mean of shape {np.shape(arrays[0])} and std of shape "
-                                     f"{np.shape(std_arr)} do not broadcast") from None
+                                       f"{np.shape(std_arr)} do not broadcast") from None
     gen = resolve(generator, device, op)
     work = _draw_dtype(result_dtype)
     z = normal_array(gen, shape, work)
@@ -486,28 +513,31 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
         raise op_error(TypeError, op, f"input must be an ad.Tensor, got {type(input).__name__}")
     if input.ndim not in (1, 2):
         raise op_error(ValueError, op, f"input must be 1-D or 2-D (rows of weights), got shape "
-                                     f"{tuple(input.shape)}")
+                                       f"{tuple(input.shape)}")
     if not backend.is_floating(input.dtype):
         raise op_error(TypeError, op, f"the weights must be floating point, got {input.dtype}; "
-                                    "convert with .float()")
+                                      "convert with .float()")
     try:
         n = operator.index(num_samples)
     except TypeError:
         raise op_error(TypeError, op, f"num_samples must be an integer, got "
-                                    f"{num_samples!r}") from None
+                                      f"{num_samples!r}") from None
     if n <= 0:
         raise op_error(ValueError, op, f"num_samples must be > 0, got {n}")
     weights = input.data if input.ndim == 2 else input.data[None]
     rows, k = weights.shape
     if not replacement and n > k:
         raise op_error(ValueError, op, f"cannot draw {n} samples without replacement from {k} "
-                                     "categories; pass replacement=True")
+                                       "categories; pass replacement=True")
     xp = backend.array_module(weights)
     w = weights.astype(backend.float64)
-    if not bool(xp.isfinite(w).all()) or bool((w < 0).any()):
-        raise op_error(ValueError, op, "the weights contain inf, nan or a negative value")
-    if rows and not bool((w > 0).any(axis=1).all()):
-        raise op_error(ValueError, op, "a row of weights sums to 0 (no category can be drawn)")
+    if w.size:
+        low, high = float(w.min()), float(w.max())  # NaN propagates into both
+        if not (low >= 0 and high < np.inf):
+            raise op_error(ValueError, op, "the weights contain inf, nan or a negative value")
+        if not bool((w > 0).any(axis=1).all()):
+            raise op_error(ValueError, op, "a row of weights sums to 0 (no category can be "
+                                           "drawn)")
     gen = resolve(generator, input.device, op)
     if rows == 0:
         idx = xp.zeros((0, n), dtype=np.int64)
@@ -516,8 +546,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     else:
         fewest = int((w > 0).sum(axis=1).min())
         if n > fewest:
-            raise op_error(ValueError, op, f"cannot draw {n} samples without replacement: a row "
-                                         f"has only {fewest} categories of non-zero weight")
+            raise op_error(ValueError, op, f"cannot draw {n} samples without replacement: a "
+                                           f"row has only {fewest} categories of non-zero "
+                                           "weight")
         idx = _draw_without_replacement(gen, w, n, xp)
     idx = idx.astype(np.int64, copy=False)
     return Tensor._make(idx if input.ndim == 2 else idx[0], None, False)
@@ -526,19 +557,27 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
 def _draw_with_replacement(gen, w, n, xp):
     """Inverse CDF: the first category whose cumulative weight exceeds U ~ U[0, 1)."""
     rows, k = w.shape
-    cumulative = xp.cumsum(w, axis=1)
+    cdf = xp.cumsum(w, axis=1)
     # Dividing by the cumsum's own last entry (not w.sum, which rounds differently) makes
     # each row non-decreasing up to exactly 1, so the shifted rows below stay sorted.
-    cdf = cumulative / cumulative[:, -1:]
+    cdf /= cdf[:, -1:]
     u = uniform_array(gen, (rows, n), backend.float64)
+    if rows == 1:
+        return xp.searchsorted(cdf[0], u[0], side="right")[None]
     # One search for all rows: row r's cdf is shifted to [r, r + 1] (exact for the row
     # offsets; a rounding there moves a boundary by <= rows * 2^-53).
     offsets = xp.arange(rows, dtype=backend.float64)[:, None]
-    flat = xp.searchsorted((cdf + offsets).ravel(), (u + offsets).ravel(), side="right")
-    idx = flat.reshape(rows, n) - xp.arange(rows)[:, None] * k
-    # u + r rounding up to r + 1 would land past the row: that draw is its last category.
-    last = k - 1 - xp.argmax(w[:, ::-1] > 0, axis=1)
-    return xp.minimum(idx, last[:, None])
+    cdf += offsets
+    u += offsets
+    idx = xp.searchsorted(cdf.ravel(), u.ravel(), side="right").reshape(rows, n)
+    idx -= xp.arange(rows)[:, None] * k
+    # u + r rounding up to r + 1 lands past the row: that draw is the row's last category
+    # of non-zero weight (probability ~ rows * 2^-53 per draw, so fixed up afterwards).
+    over = idx >= k
+    if bool(over.any()):
+        last = k - 1 - xp.argmax(w[:, ::-1] > 0, axis=1)
+        idx = xp.where(over, last[:, None], idx)
+    return idx
 
 
 def _draw_without_replacement(gen, w, n, xp):
@@ -590,7 +629,7 @@ def _from_to(op, args, kwargs, default_to):
     unknown = set(kwargs) - {"from", "to"}
     if unknown or len(args) > 2:
         raise op_error(TypeError, op, f"takes (from, to) and generator=, got {len(args)} "
-                                    f"positional and {sorted(kwargs)} keyword arguments")
+                                      f"positional and {sorted(kwargs)} keyword arguments")
     names = ("from", "to")[:len(args)]
     if set(names) & set(kwargs):
         raise op_error(TypeError, op, f"got {sorted(set(names) & set(kwargs))} twice")
@@ -645,13 +684,13 @@ def bernoulli_(tensor, p=0.5, *, generator=None) -> Tensor:
             np.broadcast_shapes(p.shape, tensor.shape)
         except ValueError:
             raise op_error(ValueError, op, f"p of shape {tuple(p.shape)} does not broadcast to "
-                                         f"the tensor's shape {tuple(tensor.shape)}") from None
+                                           f"the tensor's shape {tuple(tensor.shape)}") from None
         if np.broadcast_shapes(p.shape, tensor.shape) != tuple(tensor.shape):
             raise op_error(ValueError, op, f"p of shape {tuple(p.shape)} would enlarge the "
-                                         f"tensor of shape {tuple(tensor.shape)}")
+                                           f"tensor of shape {tuple(tensor.shape)}")
         if p.device != tensor.device:
             raise op_error(RuntimeError, op, f"p is on {p.device} but the tensor is on "
-                                           f"{tensor.device}")
+                                             f"{tensor.device}")
         probs = p.data
     else:
         probs = _check_probability(op, _real(p, op, "p"))
@@ -693,7 +732,7 @@ def random_(tensor, *args, generator=None, **kwargs) -> Tensor:
         low, high = operator.index(low), operator.index(high)
     except TypeError:
         raise op_error(TypeError, op, f"from and to must be integers, got from={low!r}, "
-                                    f"to={high!r}") from None
+                                      f"to={high!r}") from None
     if not low < high:
         raise op_error(ValueError, op, f"needs from < to, got from={low}, to={high}")
     check_integer_range(op, low, high, dtype)

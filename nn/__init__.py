@@ -21,3 +21,5 @@ from .regularization import l1_penalty, l2_penalty, penalized_parameters
 from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .embedding import Embedding
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+# The training workflow (data loading is nn.utils.data).
+from . import ensemble, training, transforms, tuning
