@@ -21,8 +21,8 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 import numpy as np
 
 __all__ = ["OKABE_ITO", "PALETTE", "MARKERS", "LINESTYLES", "FONT", "LINEWIDTH", "SIZES",
-           "figsize", "empty_figure", "new_figure", "slide_figure", "target_axes", "style_axes", "legend",
-           "save_figure", "color"]
+           "figsize", "empty_figure", "new_figure", "slide_figure", "target_axes", "style_axes",
+           "legend", "save_figure", "color"]
 
 #: Okabe & Ito (2008), the colour-blind-safe palette (names as in their paper).
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9",

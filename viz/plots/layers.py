@@ -110,7 +110,7 @@ def _hist_row(axes, label, snap, names, key, kind, fonts, show_std=True):
         a.stairs(counts / total if total else counts, edges, fill=True, color=color(0),
                  alpha=0.85)
         a.set_xlim(edges[0], edges[-1])
-        a.xaxis.set_major_locator(MaxNLocator(nbins=3, min_n_ticks=2))
+        a.xaxis.set_major_locator(MaxNLocator(nbins=2, min_n_ticks=2))
         a.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt(v)))
         a.set_yticks([])
         a.tick_params(labelsize=fonts["small"])
@@ -145,7 +145,7 @@ def plot_layer_stats(stats, kind="activations", style="both", layers=None, step=
         raise ValueError(f"plot_layer_stats: style must be 'hist', 'std' or 'both', got "
                          f"{style!r}")
     runs = _runs(stats)
-    picked = [(_snapshot(s, step)) for s in runs.values()]
+    picked = [_snapshot(s, step) for s in runs.values()]
     names_by_run = [(snap, _layer_names(snap, layers, "plot_layer_stats")) for snap in picked]
     labels = list(runs)
     hist_key, std_key, _ = _KEYS[kind]

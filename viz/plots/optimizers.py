@@ -226,9 +226,9 @@ def plot_optimizer_paths(fn=None, optimizers=None, start=None, steps=None, level
     {label: (class, kwargs, {"noise": std})}; the default is the Objective's own set
     (SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam). `noise`: std of Gaussian noise added
     to every gradient (a number, or {label: std}), drawn from an ad.Generator seeded by
-    `seed` (the same noise sequence for every optimizer; the global stream is untouched). `levels`: the number
-    of contour levels or their values (log-spaced for Rosenbrock). For 1-D functions and
-    ax=None a second panel shows x over the steps. Returns the Figure.
+    `seed` (the same noise sequence for every optimizer; the global stream is untouched).
+    `levels`: the number of contour levels or their values (log-spaced for Rosenbrock).
+    For 1-D functions and ax=None a second panel shows x over the steps. Returns the Figure.
     """
     fn = valley() if fn is None else fn
     obj = fn if isinstance(fn, Objective) else None
@@ -237,8 +237,10 @@ def plot_optimizer_paths(fn=None, optimizers=None, start=None, steps=None, level
             raise ValueError("plot_optimizer_paths: give optimizers={label: (class, kwargs)}"
                              " for your own function")
         optimizers = obj.optimizers
-    start = np.asarray(start if start is not None else (obj.start if obj else None),
-                       dtype=np.float64).ravel()
+    if start is None and obj is None:
+        raise ValueError("plot_optimizer_paths: give start=[x, y] (or [x]) for your own "
+                         "function")
+    start = np.asarray(start if start is not None else obj.start, dtype=np.float64).ravel()
     if start.size not in (1, 2) or (obj is not None and start.size != obj.dim):
         raise ValueError(f"plot_optimizer_paths: start must have 1 or 2 coordinates (the "
                          f"function's), got {start.tolist()}")
@@ -279,7 +281,8 @@ def plot_optimizer_paths(fn=None, optimizers=None, start=None, steps=None, level
                markeredgecolor="black", linestyle="none", label="minimum", zorder=6)
     a.set_xlim(*xlim)
     a.set_ylim(*ylim)
-    a.set_aspect("equal", adjustable="box")
+    if 0.25 <= (xlim[1] - xlim[0]) / (ylim[1] - ylim[0]) <= 4:
+        a.set_aspect("equal", adjustable="box")  # true angles: steps cross contours at 90°
     style_axes(a, "x", "y", name, grid=False)
     heading = dict(title=f"after {steps} steps\n(large marker: the end)",
                    title_fontsize=FONT["legend"], fontsize=FONT["legend"])

@@ -263,7 +263,8 @@ def plot_lr(schedule, steps=None, unit="epoch", log=None, ax=None, size="16:9", 
     flat = np.concatenate(values)
     positive = flat[flat > 0]
     if log is None:
-        log = positive.size > 0 and positive.size == flat.size and positive.max() > 10 * positive.min()
+        log = bool(positive.size) and positive.size == flat.size and (
+            positive.max() > 10 * positive.min())
     if log:
         a.set_yscale("log")
     style_axes(a, unit, "learning rate" + (" (log scale)" if log else ""),
