@@ -115,5 +115,10 @@ def plot_decision_boundary(model, X, y, resolution=200, margin=0.1, threshold=No
         a.set_aspect("equal", adjustable="box")
     style_axes(a, feature_names[0], feature_names[1], title or "decision boundary",
                grid=False)
-    legend(a, loc="best", title="data (black line: boundary)", title_fontsize=FONT["legend"])
+    heading = dict(title="data\n(black line: boundary)", title_fontsize=FONT["legend"],
+                   fontsize=FONT["legend"])
+    if ax is None:  # beside the plot, off the data
+        fig.legend(*a.get_legend_handles_labels(), loc="outside right upper", **heading)
+    else:
+        legend(a, loc="best", **heading)
     return fig
