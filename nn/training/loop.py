@@ -103,7 +103,7 @@ def _generators_of(*objects):
         if obj is None or depth > 6 or id(obj) in seen:
             return
         seen.add(id(obj))
-        if isinstance(obj, _rng.Generator):
+        if isinstance(obj, ad.Generator):
             found.append(obj)
             return
         if isinstance(obj, (list, tuple)):
@@ -144,7 +144,7 @@ class Run:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "history": self.history.to_dict(),
-            "rng": {"default": _rng.default_state(),
+            "rng": {"default": ad.get_rng_state(),
                     "generators": [g.get_state() for g in self.generators]},
             "callbacks": [{"type": type(c).__name__, "state": c.state_dict()}
                           for c in self.callbacks],
@@ -172,7 +172,7 @@ class Run:
                              f"{len(self.generators)}; rebuild them as in the original run")
         for g, s in zip(self.generators, saved):
             g.set_state(s)
-        _rng.set_default_state(state["rng"]["default"])
+        ad.set_rng_state(state["rng"]["default"])
         kinds = [c["type"] for c in state["callbacks"]]
         if kinds != [type(c).__name__ for c in self.callbacks]:
             raise ValueError(f"fit(resume=...): the checkpoint's callbacks {kinds} differ from "
@@ -276,6 +276,7 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
             total = len(train) if hasattr(train, "__len__") else None
             bar = tqdm(total=total, desc=f"epoch {epoch}/{run.epochs}", unit="batch",
                        disable=not progress, leave=True, dynamic_ncols=True)
+            next_postfix = 0.0
             try:
                 for batch in train:
                     x, y = _split_batch(batch, "fit")
@@ -309,7 +310,10 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
                     for h in hooks["on_batch_end"]:
                         h(run, values)
                     if progress:
-                        bar.set_postfix(avg.means(), refresh=False)
+                        now = time.perf_counter()
+                        if now >= next_postfix:   # formatting every step would cost ~5%
+                            bar.set_postfix(avg.means(), refresh=False)
+                            next_postfix = now + 0.2
                         bar.update(1)
                 logs = {"epoch": epoch, **avg.means()}
                 if val is not None:

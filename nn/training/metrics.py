@@ -10,7 +10,8 @@ __all__ = ["accuracy", "binary_accuracy", "resolve_metrics"]
 
 
 def _array(t):
-    return t.numpy() if isinstance(t, ad.Tensor) else np.asarray(t)
+    return ad.tensor(t).numpy() if not isinstance(t, (ad.Tensor, np.ndarray)) else (
+        t.numpy() if isinstance(t, ad.Tensor) else t)
 
 
 def accuracy(outputs, targets) -> float:

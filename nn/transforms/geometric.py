@@ -122,9 +122,8 @@ class RandomCrop(RandomTransform):
             raise ValueError(f"RandomCrop: required crop size {(h, w)} is larger than the "
                              f"(padded) image size {(H, W)}; pass padding= or "
                              "pad_if_needed=True")
-        top = _rng.randint(0, H - h + 1, (len(imgs),), self.generator)
-        left = _rng.randint(0, W - w + 1, (len(imgs),), self.generator)
-        return restore(_gather_windows(imgs, top, left, h, w))
+        top, left = _rng.uniform((2, len(imgs)), self.generator) * [[H - h + 1], [W - w + 1]]
+        return restore(_gather_windows(imgs, top.astype(np.int64), left.astype(np.int64), h, w))
 
 
 class CenterCrop(Transform):
