@@ -262,15 +262,16 @@ def build_gallery(out, formats=("svg", "png"), steps=True, only=None, renderer=N
         if not figures:
             raise ValueError(f"gallery: no figure matches {sorted(wanted)}; the figures are "
                              f"{', '.join(f.name for f in FIGURES)}")
+    plot_run = None
+    if not only:  # the plots section (viz.plots, matplotlib) renders meanwhile, in workers
+        from .plots.gallery import start_plots  # noqa: PLC0415
+
+        plot_run = start_plots(out, [f for f in formats if f in ("svg", "png", "pdf")])
     written = []
     for fig in figures:
         written += _render_figure(fig, out, formats, steps, renderer)
-    plots = []
-    if not only:  # the plots section (viz.plots.gallery; needs matplotlib)
-        from .plots.gallery import render_plots  # noqa: PLC0415
-
-        plots = render_plots(out, [f for f in formats if f in ("svg", "png", "pdf")])
-        written += [Path(f) for _, _, files in plots for f in files]
+    plots = plot_run.result() if plot_run else []
+    written += [Path(f) for _, _, files in plots for f in files]
     index = out / "index.html"
     tmp = out / "index.html.tmp"
     tmp.write_text(_index(figures, formats, steps, plots), encoding="utf-8")

@@ -3,12 +3,15 @@ computation (seeded, so every run draws the same figures), sized to render in se
 
 `render_plots(out_dir)` writes NAME.svg and NAME.png for each figure and returns
 [(title, caption, [files])]; `python -m viz gallery` calls it after the diagrams.
-`python -m viz.plots.gallery [OUT] [--workers N]` renders only the plots and prints the
-seconds each took.
+`python -m viz.plots.gallery [OUT] [--only a,b] [--workers N]` renders only the plots and
+prints the seconds each took.
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,7 +24,8 @@ import autodiff as ad
 
 from ._mpl import save_figure
 
-__all__ = ["PLOT_FIGURES", "PlotFigure", "render_plots", "spiral_data"]
+__all__ = ["PLOT_FIGURES", "PlotFigure", "PlotRun", "render_plots", "start_plots",
+           "spiral_data"]
 
 #: Width of the initialisation experiment (the lecture's is 4096; the weight scales below
 #: are chosen so each layer's gain, std(W) * sqrt(width), equals the lecture's).
@@ -513,52 +517,106 @@ def _partition(figures, workers) -> list:
     return [b for b in bins if b]
 
 
-def render_plots(out_dir, formats=("svg", "png"), only=None, timings=None, workers=None) -> list:
-    """Render the plots section into `out_dir`: [(title, caption, [files])] in gallery order.
-
-    `only`: figure names to render (default all); `timings`: a dict that receives each
-    figure's seconds (computing, drawing and saving); `workers`: processes to render in
-    (default: up to 2, one per CPU; 1 renders here, serially)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    formats = tuple(f.lower().lstrip(".") for f in formats)
+def _select(only) -> list:
     wanted = set(only) if only else None
     figures = [f for f in PLOT_FIGURES if wanted is None or f.name in wanted]
     if wanted and len(figures) != len(wanted):
         unknown = sorted(wanted - {f.name for f in PLOT_FIGURES})
         raise ValueError(f"render_plots: no plot named {unknown}; the plots are "
                          f"{', '.join(f.name for f in PLOT_FIGURES)}")
+    return figures
+
+
+class PlotRun:
+    """Plots being rendered by worker processes; `result()` waits for them.
+
+    Each worker is a fresh `python -m viz.plots.gallery` process with one BLAS thread
+    (several BLAS threads per process only spin against each other on a small machine);
+    a worker started this way needs no `if __name__ == "__main__"` guard in the caller's
+    script, unlike multiprocessing's spawn."""
+
+    def __init__(self, out, formats, figures, workers):
+        self.out, self.formats, self.figures = Path(out), formats, figures
+        self.parts = _partition(figures, max(1, int(workers)))
+        self.processes = []
+        if len(self.parts) > 1:
+            root = str(Path(__file__).resolve().parents[2])  # where autodiff, nn, viz live
+            env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                       MKL_NUM_THREADS="1",
+                       PYTHONPATH=os.pathsep.join([root] + [p for p in os.environ.get(
+                           "PYTHONPATH", "").split(os.pathsep) if p]))
+            for part in self.parts:
+                command = [sys.executable, "-m", "viz.plots.gallery", str(self.out),
+                           "--only", ",".join(part), "--formats", ",".join(formats),
+                           "--workers", "1", "--json"]
+                self.processes.append((part, subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                    text=True)))
+
+    def result(self, timings=None) -> list:
+        """[(title, caption, [files])] in gallery order, once every worker is done."""
+        if not self.processes:
+            results = _render([f.name for f in self.figures], self.out, self.formats)
+        else:
+            results, failed = [], []
+            for part, process in self.processes:
+                stdout, stderr = process.communicate()
+                if process.returncode:
+                    failed.append(f"{', '.join(part)}: {stderr.strip()[-2000:]}")
+                else:
+                    results += [tuple(r) for r in json.loads(stdout.strip().splitlines()[-1])]
+            if failed:
+                raise RuntimeError("render_plots: a worker failed while rendering "
+                                   + "\n".join(failed))
+        rendered = {name: (files, seconds) for name, files, seconds in results}
+        if timings is not None:
+            timings.update({f.name: rendered[f.name][1] for f in self.figures})
+        return [(f.title, f.caption, rendered[f.name][0]) for f in self.figures]
+
+
+def start_plots(out_dir, formats=("svg", "png"), only=None, workers=None) -> PlotRun:
+    """Start rendering the plots section into `out_dir` in the background (the gallery
+    draws its diagrams meanwhile); `.result()` returns what render_plots returns."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    formats = tuple(f.lower().lstrip(".") for f in formats)
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    parts = _partition(figures, max(1, int(workers)))
-    if len(parts) <= 1:
-        results = _render([f.name for f in figures], out, formats)
-    else:
-        import multiprocessing  # noqa: PLC0415
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    return PlotRun(out, formats, _select(only), workers)
 
-        # fork (where there is one) starts the workers with everything already imported
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with ProcessPoolExecutor(len(parts), mp_context=context) as pool:
-            results = [r for rs in pool.map(_render, parts, [out] * len(parts),
-                                            [formats] * len(parts)) for r in rs]
-    rendered = {name: (files, seconds) for name, files, seconds in results}
-    if timings is not None:
-        timings.update({f.name: rendered[f.name][1] for f in figures})
-    return [(f.title, f.caption, rendered[f.name][0]) for f in figures]
+
+def render_plots(out_dir, formats=("svg", "png"), only=None, timings=None, workers=None) -> list:
+    """Render the plots section into `out_dir`: [(title, caption, [files])] in gallery order.
+
+    `only`: figure names to render (default all); `timings`: a dict that receives each
+    figure's seconds (computing, drawing and saving); `workers`: processes to render in
+    (default: up to 2, one per CPU; 1 renders here, serially)."""
+    return start_plots(out_dir, formats, only, workers).result(timings)
 
 
 def main(argv=None) -> int:
     import argparse  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(description="Render the gallery's plots and time them.")
+    parser = argparse.ArgumentParser(
+        prog="python -m viz.plots.gallery",
+        description="Render the gallery's plots into a folder and print each one's seconds.")
     parser.add_argument("out", nargs="?", default="gallery")
+    parser.add_argument("--only", default=None, help="comma-separated plot names")
+    parser.add_argument("--formats", default="svg,png", help="comma-separated: svg,png,pdf")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--json", action="store_true",
+                        help="print [[name, files, seconds], ...] as JSON (for the gallery)")
     args = parser.parse_args(argv)
+    only = [n.strip() for n in args.only.split(",")] if args.only else None
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if args.json:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(_render([f.name for f in _select(only)], out, tuple(formats))))
+        return 0
     timings = {}
     t0 = time.perf_counter()
-    render_plots(args.out, timings=timings, workers=args.workers)
+    render_plots(args.out, formats, only, timings, args.workers)
     total = time.perf_counter() - t0
     for name, seconds in timings.items():
         print(f"{name:26s} {seconds:6.2f} s")
