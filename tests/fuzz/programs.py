@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import json
+import operator
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -225,7 +226,8 @@ class Program:
         return names[self.draw(st.sampled_from(list(names)))]
 
     def _reshaped(self, value, shape):
-        """`value` brought to `shape` by ops that exist in both engines, or None."""
+        """(label, fn): fn brings `value` to `shape` with ops both engines have (drawn among
+        as-is, reshape, slice, broadcast, and sum-then-broadcast, which always fits)."""
         size = int(np.prod(shape))
         src = tuple(value.ours.shape)
         options = []
@@ -393,7 +395,6 @@ class Program:
         self.backward(stats)
 
     def backward(self, stats: Stats):
-        torch = self.torch
         graded = [v for v in self.pool if v.theirs.requires_grad and v.ours.dtype == ad.float64]
         if not graded:
             return
@@ -483,27 +484,7 @@ def run_one(draw, torch, stats: Stats, max_steps=12):
 
 
 # ---------------------------------------------------------------- small helpers
-def _iadd(a, b):
-    a += b
-    return a
-
-
-def _isub(a, b):
-    a -= b
-    return a
-
-
-def _imul(a, b):
-    a *= b
-    return a
-
-
-def _idiv(a, b):
-    a /= b
-    return a
-
-
-_IOPS = {"+=": _iadd, "-=": _isub, "*=": _imul, "/=": _idiv}
+_IOPS = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv}
 _IOP_NAMES = {"+=": "iadd", "-=": "isub", "*=": "imul", "/=": "idiv"}
 
 
