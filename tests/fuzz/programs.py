@@ -149,7 +149,9 @@ def _host(x):
     """An engine or torch tensor (or an array) as a NumPy array."""
     if isinstance(x, (np.ndarray, np.generic)):
         return np.asarray(x)
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "cpu") else x.numpy())
+    if isinstance(x, ad.Tensor):
+        return np.asarray(x.numpy())
+    return np.asarray(x.detach().numpy(force=True))  # force: torch's lazy zero tensors too
 
 
 class Program:
@@ -376,6 +378,12 @@ class Program:
         value = self._pick(grads)
         kind = self.draw(st.sampled_from(["observe", "scale", "retain_grad"]))
         value.pinned = True
+        for other in self.pool:  # an op that returned its input where torch makes a new tensor
+            if other is not value and other.ours is value.ours and other.theirs is not value.theirs:
+                self.lines.append(f"{value.name}.{kind}")
+                raise Wrong(f"alias:{kind}", f"{value.name} is the engine tensor {other.name} "
+                            "itself (torch: a new tensor), so its hook or retained gradient "
+                            f"also sees {other.name}'s other uses", self.text)
         if kind == "retain_grad":
             self.lines.append(f"{value.name}.retain_grad()")
             value.ours.retain_grad()
@@ -451,8 +459,16 @@ class Program:
             tgrads = torch.autograd.grad(tsecond, [v.theirs for v in leaves], allow_unused=True)
         except RuntimeError as exc:
             raise Invalid(str(exc)) from exc
+        osecond = sum((v.ours.grad * w).sum() for v, (w, _) in pairs)
+        if not osecond.requires_grad:
+            # the engine's first-order gradients are constants where torch's are graphs
+            if any(g is not None and np.any(_host(g)) for g in tgrads):
+                raise Wrong("grad2:not-differentiable", "the gradients do not require grad, "
+                            "but torch's second derivatives are not 0", self.text)
+            why = RuntimeError("the gradients do not require grad where torch's do (their "
+                               "derivatives are 0)")
+            raise Refused("second_order", "not-differentiable", why, self.text, self.inplace)
         try:
-            osecond = sum((v.ours.grad * w).sum() for v, (w, _) in pairs)
             ograds = ad.grad(osecond, [v.ours for v in leaves], allow_unused=True)
         except Exception as exc:
             raise Refused("second_order", _op_of(exc, "?"), exc, self.text, self.inplace) from exc
