@@ -644,6 +644,9 @@ def _ce_grad(target, weight=(1.0, 1.0, 1.0)):
     return (p - onehot) * np.asarray(weight)[target][:, None]
 
 
+good("ad.tensor copies a NumPy array (as torch.tensor does)",
+     lambda: (lambda a: (ad.tensor(a), a.fill(5.0))[0])(np.zeros(3)),
+     expect((3,), [0.0, 0.0, 0.0]))
 good("index array changed after the forward",
      _changed_after_forward(_index_forward, lambda s: s["idx"].__setitem__(0, 1)),
      _close_to([[2, 2, 2], [1, 1, 1.0]]))
@@ -810,6 +813,7 @@ PENDING = {
         'embedding ids changed after the forward',
     },
     'silently wrong results': {
+        'ad.tensor copies a NumPy array (as torch.tensor does)',
         'hook on x.reshape to its own shape',
         'hook on x.broadcast_to to its own shape',
         'hook on x.expand to its own shape',

@@ -325,7 +325,7 @@ class Program:
 
     def inplace_step(self):
         target = self._target()
-        if target is None:
+        if target is None or not self._same_aliasing(target):
             return
         self.inplace = True
         shape = tuple(target.ours.shape)
@@ -365,6 +365,17 @@ class Program:
                                 lambda: getattr(target.theirs, method)(*args_t), method)
         if result is not None:
             self._check(target.ours, target.theirs, target.name, "value:inplace")
+
+    def _same_aliasing(self, target):
+        """Whether `target` shares memory with the same values in both engines: a write into
+        it must change the same values. (Some op-table torch references gather a copy where
+        the engine returns a view, e.g. getitem_basic; such targets are skipped.)"""
+        for v in self.pool:
+            if v is not target and (np.may_share_memory(v.ours.data, target.ours.data) !=
+                                    (v.theirs.untyped_storage().data_ptr() ==
+                                     target.theirs.untyped_storage().data_ptr())):
+                return False
+        return True
 
     def _operand_shape(self, shape):
         """A shape that broadcasts to `shape` (in-place results keep the target's shape)."""
