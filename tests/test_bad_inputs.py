@@ -591,6 +591,22 @@ def _write_through_view():
     return x.grad.numpy()
 
 
+def _write_into_broadcast():
+    x = S()
+    z = (x * 1).broadcast_to((1,))
+    z += 1
+    z.sum().backward()
+    return z.detach().numpy(), x.grad.numpy()
+
+
+def _written(values, grad):
+    def check(result):
+        np.testing.assert_allclose(result[0], values)
+        np.testing.assert_allclose(result[1], grad)
+    return check
+
+
+good("write into a broadcast view without overlap", _write_into_broadcast, _written([4.0], 1.0))
 good("write into a tensor that has a view", _write_into_base,
      _close_to([[0, 0, 0], [1, 1, 1.0]]))
 good("write through a view", _write_through_view, _close_to([[2, 2, 2], [1, 1, 1.0]]))
@@ -788,6 +804,7 @@ PENDING = {
         'binary_cross_entropy_with_logits: pos_weight',
     },
     'valid programs refused': {
+        'write into a broadcast view without overlap',
         "abs' gradient is differentiable again (create_graph)",
         "relu's gradient is differentiable again (create_graph)",
         'write into a tensor that has a view',
