@@ -172,8 +172,9 @@ class Program:
     def text(self):
         return "program:\n  " + "\n  ".join(self.lines)
 
-    def _both(self, line, ours_fn, theirs_fn, op):
+    def _both(self, line, ours_fn, theirs_fn, op, inplace=False):
         """Run a step in torch, then in the engine; None if torch refuses it."""
+        self.inplace |= inplace
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -327,7 +328,6 @@ class Program:
         target = self._target()
         if target is None or not self._same_aliasing(target):
             return
-        self.inplace = True
         shape = tuple(target.ours.shape)
         methods = sorted(m for m in _INPLACE_METHODS if hasattr(ad.Tensor, m))
         kind = self.draw(st.sampled_from(["operator", "setitem"] + (["method"] if methods else [])))
@@ -335,10 +335,12 @@ class Program:
             symbol, domain = self.draw(st.sampled_from(_INPLACE_OPERATORS))
             operand_shape = self._operand_shape(shape)
             o, t, label = self._input(domain.draw(self.draw, operand_shape), domain)
+            if _overlap(target, o, t):
+                return
             fn = _IOPS[symbol]
             line = f"{target.name} {symbol} {label}"
             result = self._both(line, lambda: fn(target.ours, o), lambda: fn(target.theirs, t),
-                                _IOP_NAMES[symbol])
+                                _IOP_NAMES[symbol], inplace=True)
         elif kind == "setitem":
             if not shape or 0 in shape:
                 return
@@ -346,9 +348,11 @@ class Program:
                 [0, -1, slice(0, 1), (Ellipsis, 0), slice(None, None, 2)]))
             value_shape = np.empty(shape)[index].shape
             o, t, label = self._input(op_table.REAL.draw(self.draw, value_shape), op_table.REAL)
+            if _overlap(target, o, t):
+                return
             line = f"{target.name}[{_short(index)}] = {label}"
             result = self._both(line, lambda: _setitem(target.ours, index, o),
-                                lambda: _setitem(target.theirs, index, t), "setitem")
+                                lambda: _setitem(target.theirs, index, t), "setitem", inplace=True)
         else:
             method = self.draw(st.sampled_from(methods))
             operand_domain, self_domain, extra = _INPLACE_METHODS[method]
@@ -359,10 +363,13 @@ class Program:
                 operand_shape = self._operand_shape(shape)
                 o, t, label = self._input(operand_domain.draw(self.draw, operand_shape),
                                           operand_domain)
+                if _overlap(target, o, t):
+                    return
                 args_o, args_t = (o,), (t,)
             line = f"{target.name}.{method}({label})"
             result = self._both(line, lambda: getattr(target.ours, method)(*args_o),
-                                lambda: getattr(target.theirs, method)(*args_t), method)
+                                lambda: getattr(target.theirs, method)(*args_t), method,
+                                inplace=True)
         if result is not None:
             self._check(target.ours, target.theirs, target.name, "value:inplace")
 
@@ -438,7 +445,8 @@ class Program:
             raise Refused("backward", _op_of(exc, "?"), exc, self.text, self.inplace) from exc
         self._check(loss, tloss, "loss", "value:loss")
         for v in self.pool:
-            if v.leaf or v.ours.retains_grad:
+            # (is_leaf now: a write through a view can give a constant leaf a grad_fn)
+            if v.theirs.is_leaf or v.theirs.retains_grad:
                 og, tg = v.ours.grad, v.theirs.grad
                 if (og is None) != (tg is None):
                     if og is not None and not np.any(_host(og)):
@@ -458,12 +466,12 @@ class Program:
     def second_order(self, stats: Stats):
         torch = self.torch
         pairs = [(v, self._constant(np.cos(np.arange(v.ours.size)).reshape(v.ours.shape)))
-                 for v in self.leaves if v.theirs.grad is not None
+                 for v in self.leaves if v.theirs.is_leaf and v.theirs.grad is not None
                  and v.theirs.grad.requires_grad]
         if not pairs:
             return
         stats.second_order += 1
-        leaves = [v for v in self.leaves if v.theirs.requires_grad]
+        leaves = [v for v in self.leaves if v.theirs.is_leaf and v.theirs.requires_grad]
         self.lines.append("second = sum of leaf.grad * weights; grad(second, leaves)")
         try:
             tsecond = sum((v.theirs.grad * w).sum() for v, (_, w) in pairs)
@@ -528,6 +536,14 @@ def _observe(log):
     def hook(grad):
         log.append(grad.detach() if hasattr(grad, "detach") else grad)
     return hook
+
+
+def _overlap(target: Value, ours, theirs) -> bool:
+    """Whether an operand shares memory with the target of an in-place write (in either
+    engine): torch then reads values it has already overwritten (its result depends on the
+    loop order), NumPy as if from a copy, so the step is not comparable."""
+    return bool(np.may_share_memory(ours.data, target.ours.data) or
+                theirs.untyped_storage().data_ptr() == target.theirs.untyped_storage().data_ptr())
 
 
 def _inside(values, domain: Domain) -> bool:
