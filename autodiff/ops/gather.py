@@ -19,6 +19,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim
 from ._op_error import op_error
+from . import elementwise as _ew
 from .shape import Pad
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -714,6 +715,18 @@ def nonzero(input, *, as_tuple=False):
     if as_tuple:
         return tuple(Tensor._make(p, None, False) for p in positions)
     return Tensor._make(xp.stack(positions, axis=1), None, False)
+
+
+def where(condition, input=None, other=None):
+    """where(condition, input, other): input where condition is True, else other
+    (elementwise, broadcast, differentiable); where(condition) alone: the positions where it
+    is nonzero, as nonzero(condition, as_tuple=True) (torch.where)."""
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise op_error(TypeError, "where", "give both input and other, or neither (for the "
+                                           "positions of the nonzero entries)")
+    return _ew.where(condition, input, other)
 
 
 def argwhere(input):
