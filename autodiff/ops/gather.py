@@ -259,7 +259,12 @@ class ScatterReduce(Function):
         else:
             # d prod / d v = the product of the other contributors, computed without
             # dividing by 0: the product of the nonzero ones (p), times 0 when another
-            # contributor is 0 too.
+            # contributor is 0 too. That treats where the zeros are as fixed, which is right
+            # for the value but not for its own derivative: refuse create_graph there (the
+            # engine then makes this gradient opaque: differentiating it again raises).
+            if ctx.create_graph and ctx.zeros.any():
+                raise TypeError("scatter_reduce(reduce='prod') with zeros among the "
+                                "contributors is differentiable once")
             part = _fit(src, ctx.index.shape)
             x1, src1 = xp.where(ctx.x_zero, 1, x), xp.where(ctx.src_zero, 1, part)
             p = ctx.call(ScatterReduce, x1, src1, index=ctx.index, dim=ctx.dim,
