@@ -110,7 +110,7 @@ class _NanReduce(Function):
 
     @staticmethod
     def setup(ctx, x, axis, keepdims):
-        ctx.axis, ctx.keepdims = axis, keepdims
+        ctx.axis, ctx.keepdims, ctx.dtype = axis, keepdims, x.dtype
         ctx.nan = ctx.xp.isnan(x) if backend.is_floating(x.dtype) else None
         return backend.accumulation_dtype(x.dtype)
 
@@ -120,6 +120,14 @@ class _NanReduce(Function):
         if not ctx.keepdims and ctx.axis is not None:
             g = ctx.xp.expand_dims(g, ctx.axis)
         return g if ctx.nan is None else ctx.xp.where(ctx.nan, 0, g)
+
+
+    @staticmethod
+    def spread_count(ctx):
+        count = ctx.count.astype(ctx.dtype)
+        if not ctx.keepdims and ctx.axis is not None:
+            count = ctx.xp.expand_dims(count, ctx.axis)
+        return count
 
 
 class NanSum(_NanReduce):
@@ -154,7 +162,9 @@ class NanMean(_NanReduce):
 
     @staticmethod
     def backward(ctx, g):
-        return _NanReduce.spread(ctx, g / ctx.count.astype(g.dtype))
+        # (spread, then divide: an all-NaN line has count 0 and gets NaN, as in torch)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _NanReduce.spread(ctx, g) / _NanReduce.spread_count(ctx)
 
 
 def _nan_args(op, input, dim, keepdim, dtype, axis, keepdims):
