@@ -124,7 +124,7 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save(a, b)
-        return ctx.xp.remainder(*_operands("remainder", ctx.xp, a, b))
+        return ctx.xp.remainder(*_operands(ctx.name, ctx.xp, a, b))
 
     @staticmethod
     def backward(ctx, g):
@@ -140,7 +140,7 @@ class Fmod(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save(a, b)
-        return ctx.xp.fmod(*_operands("fmod", ctx.xp, a, b))
+        return ctx.xp.fmod(*_operands(ctx.name, ctx.xp, a, b))
 
     @staticmethod
     def backward(ctx, g):
@@ -156,7 +156,7 @@ class FloorDivide(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return ctx.xp.floor_divide(*_operands("floor_divide", ctx.xp, a, b))
+        return ctx.xp.floor_divide(*_operands(ctx.name, ctx.xp, a, b))
 
     backward = staticmethod(_zero_grad)
 
@@ -169,7 +169,7 @@ class TruncDivide(Function):
     @staticmethod
     def forward(ctx, a, b):
         xp = ctx.xp
-        a, b = _operands("div", xp, a, b)
+        a, b = _operands(ctx.name, xp, a, b)
         if is_float(a.dtype):
             return xp.trunc(a / b)
         # integers exactly: the floor quotient, one up where it was rounded down past zero
