@@ -457,10 +457,22 @@ def _sum_to(g, shape):
 
 
 # ------------------------------------------------------------------------- the tests
+# ADAPTER until the core rewrite (issue 11) lands tensor.py: the Tensor operators
+# % // & | ^ ~ << >> are wired on it; until then their rows skip (the functions run).
+_OPERATORS_WIRED = hasattr(ad.Tensor, "__mod__")
+
+
+def _skip_unwired(row):
+    uses_operator = any(op in row.code for op in ("%", "//", "&", "|", "^", "~", "<<", ">>"))
+    if uses_operator and not _OPERATORS_WIRED:
+        pytest.skip("Tensor operators % // & | ^ ~ << >> are wired with the core rewrite")
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[f"{i}:{r.code}" for i, r in enumerate(ROWS)])
 @EXAMPLES
 @given(data=st.data())
 def test_row_matches_reference(row, data):
+    _skip_unwired(row)
     dtype, arrays = data.draw(_case(row), label="case")
     out, grads = _run_ad(row, dtype, arrays)
     ins = [_f64(a) for a in arrays]
@@ -485,6 +497,7 @@ def test_row_matches_reference(row, data):
 @given(data=st.data())
 def test_row_matches_torch(row, data):
     torch = pytest.importorskip("torch", reason="torch is the optional reference oracle")
+    _skip_unwired(row)
     dtype, arrays = data.draw(_case(row), label="case")
     out, grads = _run_ad(row, dtype, arrays)
     tdtype = getattr(torch, str(np.dtype(dtype)) if dtype != BF16 else "bfloat16")
