@@ -124,7 +124,7 @@ def _train_member(make_model, fit_kwargs: dict, seed: int, bootstrap: bool):
     if bootstrap:
         if not isinstance(train, DataLoader):
             raise TypeError("train_ensemble: bootstrap=True needs train to be a DataLoader")
-        train = _bootstrap(train, _rng.Generator().manual_seed(_member_seed(seed, 0)))
+        train = _bootstrap(train, ad.Generator().manual_seed(_member_seed(seed, 0)))
     for k, g in enumerate(_generators_of(train, kwargs.get("val"))):
         g.manual_seed(_member_seed(seed, k + 1))
     ad.manual_seed(seed)

@@ -12,8 +12,8 @@ import autodiff as ad
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Linear", "Identity", "Flatten", "Dropout", "Maxout", "linear", "dropout",
-           "set_mc_dropout"]
+__all__ = ["Linear", "Identity", "Flatten", "FlattenConsecutive", "Dropout", "Maxout",
+           "linear", "dropout", "set_mc_dropout"]
 
 
 def _check_features(layer: str, **sizes):
@@ -151,6 +151,33 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class FlattenConsecutive(Module):
+    """Fuse each n consecutive time steps of a sequence into one: (N, L, C) -> (N, L/n, n*C),
+    the step of the lecture's hierarchical (WaveNet-style) language model; the fused
+    vector of steps t..t+n-1 is their channels side by side, [x_t, x_t+1, ...]. When L/n is
+    1 the length axis is dropped, (N, L, C) -> (N, L*C), as the lecture's layer does
+    (`squeeze=False` keeps it: (N, 1, L*C)). Equivalent to a kernel-n, stride-n Conv1d when
+    followed by a Linear layer (with the (N, C, L) axis order and permuted weights)."""
+
+    def __init__(self, n: int, squeeze: bool = True):
+        super().__init__()
+        _check_features("FlattenConsecutive", n=n)
+        self.n = int(n)
+        self.squeeze = bool(squeeze)
+
+    def forward(self, x):
+        if not isinstance(x, ad.Tensor) or x.ndim != 3 or x.shape[1] % self.n:
+            shape = tuple(x.shape) if isinstance(x, ad.Tensor) else type(x).__name__
+            raise ValueError(f"FlattenConsecutive({self.n}): expected an (N, L, C) tensor with "
+                             f"L divisible by {self.n}, got {shape}")
+        n, length, channels = x.shape
+        y = x.reshape(n, length // self.n, channels * self.n)
+        return y.squeeze(1) if self.squeeze and length == self.n else y
+
+    def extra_repr(self) -> str:
+        return f"{self.n}" + ("" if self.squeeze else ", squeeze=False")
 
 
 def _check_p(where: str, p):

@@ -7,14 +7,14 @@ import pytest
 
 import autodiff as ad
 import nn
-from nn import _rng, optim, training
+from nn import optim, training
 from nn import transforms as T
 from nn.ensemble import Ensemble, mc_dropout_predict, train_ensemble, tta_predict
 from nn.utils.data import DataLoader, TensorDataset
 
 
 def gen(seed):
-    return _rng.Generator().manual_seed(seed)
+    return ad.Generator().manual_seed(seed)
 
 
 def _softmax(z):

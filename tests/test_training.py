@@ -7,14 +7,14 @@ import pytest
 
 import autodiff as ad
 import nn
-from nn import _rng, optim, training
+from nn import optim, training
 from nn import transforms as T
 from nn.training import Callback, Checkpoint, EarlyStopping, History, LayerStats
 from nn.utils.data import DataLoader, TensorDataset
 
 
 def gen(seed):
-    return _rng.Generator().manual_seed(seed)
+    return ad.Generator().manual_seed(seed)
 
 
 def blobs(n=240, seed=0):
@@ -168,7 +168,7 @@ def _resume_setup(tmp_path, seed=0):
     augment = T.Compose([T.GaussianNoise(0.3, generator=gen(seed + 10)),
                          T.RandomMask(0.1, generator=gen(seed + 11))])
     train, val = loaders(seed, transform=augment)
-    model = mlp(seed, dropout=0.2 if _rng._HAS_GENERATORS else 0.0)
+    model = mlp(seed, dropout=0.2)
     opt = optim.Adam(model.parameters(), lr=0.02)
     sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     ckpt = Checkpoint(os.path.join(tmp_path, "ep{epoch:02d}.npz"), keep_last=2)

@@ -5,13 +5,12 @@ from hypothesis import given, strategies as st
 
 import autodiff as ad
 import nn
-from nn import _rng
 from nn import transforms as T
 from nn.utils.data import DataLoader, TensorDataset
 
 
 def gen(seed):
-    return _rng.Generator().manual_seed(seed)
+    return ad.Generator().manual_seed(seed)
 
 
 def _images(n=6, c=3, h=8, w=8, seed=0):
@@ -119,6 +118,10 @@ def test_pca_whitening_gives_identity_covariance():
     comps = plain.components
     assert np.all(comps[np.arange(2), np.abs(comps).argmax(1)] > 0)   # sign convention
     assert zc.shape == (500, 2)
+    restored = T.PCA()
+    restored.load_state_dict(plain.state_dict())
+    np.testing.assert_array_equal(restored.transform(x), zc)
+    np.testing.assert_allclose(restored.explained_variance_ratio(), eig[:2] / eig.sum())
     with pytest.raises(ValueError, match="exceeds"):
         T.PCA(n_components=4).fit(x)
     with pytest.raises(ValueError, match="fitted on samples"):
@@ -146,7 +149,7 @@ def test_flip_draws_per_sample_and_is_reproducible():
     flipped = np.array([np.array_equal(a[i], x[i, ..., ::-1]) for i in range(64)])
     kept = np.array([np.array_equal(a[i], x[i]) for i in range(64)])
     assert np.all(flipped ^ kept) and 15 < flipped.sum() < 49
-    expected = _rng.uniform((64,), gen(5)) < 0.5          # the documented draw
+    expected = ad.rand(64, dtype=ad.float64, generator=gen(5)).numpy() < 0.5   # the draw
     np.testing.assert_array_equal(flipped, expected)
 
 

@@ -166,7 +166,10 @@ class _Emitter:
         head_text = m.name[i] + ("  " + "  ".join(extra) if extra else "")
         rows = []        # (left cell, value lines or None)
         if values is not None:
-            rows.append((head + " =", head_text + " =", values))
+            # Graphviz measures a non-ASCII letter (σ) narrower than it is drawn: one more
+            # space keeps " =" from touching it
+            eq = "  =" if any(ord(ch) > 127 for ch in m.name[i]) else " ="
+            rows.append((head + eq, head_text + eq, values))
         else:
             rows.append((head, head_text, None))
         if o.show_grads and t.requires_grad:
@@ -191,7 +194,7 @@ class _Emitter:
         elif multi_line:   # a matrix: its value and its gradient side by side, as grids
             arrays = [t.data if k == 0 else g for k, (_, _, _v) in enumerate(rows)] \
                 if values is not None else [None] + [g]
-            heads = [left[:-2] if left.endswith(" =") else left for left, _, _ in rows]
+            heads = [left.rstrip(" =") if left.endswith(" =") else left for left, _, _ in rows]
             cells, widths, heights = [], [], []
             for (_, lt, v), arr in zip(rows, arrays):
                 if v is None:
@@ -375,7 +378,7 @@ class _Emitter:
             texts = texts + [note]
             attrs.append(f'color="{HIGHLIGHT}" fontcolor="{HIGHLIGHT}" penwidth=2')
         if texts:
-            attrs.insert(0, f"label={quoted(chr(10).join(texts))}")
+            attrs.insert(0, f"label={quoted(chr(10).join(texts))} decorate=true")
         return " ".join(attrs)
 
     def box_attrs(self, b):

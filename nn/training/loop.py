@@ -6,14 +6,11 @@ import math
 import numbers
 import time
 
-import numpy as np
-
 import autodiff as ad
 
-from .. import _rng
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..utils.clip_grad import clip_grad_norm_, clip_grad_value_
-from .callbacks import Callback
+from .callbacks import Callback, EarlyStopping, _resolve_mode
 from .history import History
 from .metrics import resolve_metrics
 
@@ -103,7 +100,7 @@ def _generators_of(*objects):
         if obj is None or depth > 6 or id(obj) in seen:
             return
         seen.add(id(obj))
-        if isinstance(obj, _rng.Generator):
+        if isinstance(obj, ad.Generator):
             found.append(obj)
             return
         if isinstance(obj, (list, tuple)):
@@ -144,7 +141,7 @@ class Run:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "history": self.history.to_dict(),
-            "rng": {"default": _rng.default_state(),
+            "rng": {"default": ad.get_rng_state(),
                     "generators": [g.get_state() for g in self.generators]},
             "callbacks": [{"type": type(c).__name__, "state": c.state_dict()}
                           for c in self.callbacks],
@@ -172,7 +169,7 @@ class Run:
                              f"{len(self.generators)}; rebuild them as in the original run")
         for g, s in zip(self.generators, saved):
             g.set_state(s)
-        _rng.set_default_state(state["rng"]["default"])
+        ad.set_rng_state(state["rng"]["default"])
         kinds = [c["type"] for c in state["callbacks"]]
         if kinds != [type(c).__name__ for c in self.callbacks]:
             raise ValueError(f"fit(resume=...): the checkpoint's callbacks {kinds} differ from "
@@ -239,13 +236,13 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
         if not isinstance(c, Callback):
             raise TypeError(f"fit: callbacks must be nn.training.Callback instances, got "
                             f"{type(c).__name__}")
-    stopper = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
+    stopper = next((c for c in callbacks if isinstance(c, EarlyStopping)), None)
     if monitor is None:
         monitor = stopper.monitor if stopper is not None else (
             "val_loss" if val is not None else "loss")
     if mode is None:
         mode = stopper.mode if stopper is not None and stopper.monitor == monitor else (
-            "max" if "acc" in monitor else "min")
+            _resolve_mode(monitor, "auto", "fit"))
     fns = resolve_metrics(metrics, loss_fn)
     clip = _clipper(grad_clip)
     run = Run(model, loss_fn, optimizer, train, val, int(epochs), scheduler, callbacks,
@@ -254,10 +251,10 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
         from ..serialization import load
         run.load_state_dict(load(resume))
     plateau = isinstance(scheduler, ReduceLROnPlateau)
-    from tqdm.auto import tqdm   # here, not at import: it costs ~0.1 s
     if plateau and scheduler_interval == "batch":
         raise ValueError("fit: ReduceLROnPlateau is stepped once per epoch with the monitored "
                          "metric; use scheduler_interval='epoch'")
+    from tqdm.auto import tqdm   # here, not at import: it costs ~0.1 s
     hooks = {h: _dispatch(callbacks, h) for h in
              ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_after_backward",
               "on_batch_end", "on_epoch_end", "on_train_end")}
@@ -276,6 +273,7 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
             total = len(train) if hasattr(train, "__len__") else None
             bar = tqdm(total=total, desc=f"epoch {epoch}/{run.epochs}", unit="batch",
                        disable=not progress, leave=True, dynamic_ncols=True)
+            next_postfix = 0.0
             try:
                 for batch in train:
                     x, y = _split_batch(batch, "fit")
@@ -309,7 +307,10 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
                     for h in hooks["on_batch_end"]:
                         h(run, values)
                     if progress:
-                        bar.set_postfix(avg.means(), refresh=False)
+                        now = time.perf_counter()
+                        if now >= next_postfix:   # formatting every step would cost ~5%
+                            bar.set_postfix(avg.means(), refresh=False)
+                            next_postfix = now + 0.2
                         bar.update(1)
                 logs = {"epoch": epoch, **avg.means()}
                 if val is not None:

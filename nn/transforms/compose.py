@@ -19,12 +19,17 @@ class Compose(Transform):
                                 f"{type(t).__name__}")
 
     def __call__(self, x):
-        for t in self.transforms:
-            x = t(x)
-        return x
+        if isinstance(x, ad.Tensor):            # unwrap once, not once per transform
+            return ad.tensor(self.apply(x.data))
+        return self.apply(x)
 
     def apply(self, arr):
-        return self(arr)
+        for t in self.transforms:
+            if isinstance(t, Transform):
+                arr = t.apply(arr)
+            else:                               # a plain function of Tensors
+                arr = t(ad.tensor(arr)).data
+        return arr
 
     def __repr__(self):
         inner = "".join(f"\n    {t!r}," for t in self.transforms)

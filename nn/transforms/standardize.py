@@ -56,11 +56,6 @@ class Standardize(Transform):
         return ((arr - _on_device_of(self.mean, arr)) / _on_device_of(self.std, arr)).astype(
             arr.dtype, copy=False)
 
-    def inverse(self, x):
-        """x * std + mean: back to the original units."""
-        undo = _Affine(self.std, self.mean)
-        return undo(x)
-
 
 class _Affine(Transform):
     def __init__(self, scale, shift):
@@ -166,10 +161,11 @@ class Standardizer(Transform):
     def transform(self, x):
         """(x - mean) / std (a Tensor for a Tensor, an array for an array)."""
         self._check_fitted("transform")
-        return Standardize(self.mean, self.std)(x)
+        return self(x)
 
     def apply(self, arr):
-        return self.transform(arr)
+        self._check_fitted("transform")
+        return self.to_transform().apply(arr)
 
     def inverse_transform(self, z):
         """z * std + mean."""
@@ -179,7 +175,9 @@ class Standardizer(Transform):
     def to_transform(self) -> Standardize:
         """The fitted statistics as a fixed Standardize transform."""
         self._check_fitted("to_transform")
-        return Standardize(self.mean, self.std)
+        if getattr(self, "_fixed", None) is None or self._fixed[0] is not self.mean:
+            self._fixed = (self.mean, Standardize(self.mean, self.std))
+        return self._fixed[1]
 
     def state_dict(self) -> dict:
         self._check_fitted("state_dict")
@@ -278,6 +276,7 @@ class PCA(Transform):
         return {"n_components": self.n_components or 0, "whiten": self.whiten, "eps": self.eps,
                 "mean": self.mean, "components": self.components,
                 "explained_variance": self.explained_variance,
+                "total_variance": self._total_variance,
                 "sample_shape": list(self._sample_shape)}
 
     def load_state_dict(self, state: dict) -> None:
@@ -286,6 +285,7 @@ class PCA(Transform):
         self.mean = _host(state["mean"])
         self.components = _host(state["components"])
         self.explained_variance = _host(state["explained_variance"])
+        self._total_variance = float(state["total_variance"])
         self._sample_shape = tuple(state["sample_shape"])
 
 

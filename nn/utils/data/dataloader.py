@@ -77,7 +77,9 @@ class DataLoader:
     a dataset with `get_batch(indices)` (TensorDataset, Subset, ConcatDataset of them) is
     fetched a whole batch at a time instead. `transform` is applied to the inputs of each
     batch (the first element of a (inputs, targets, ...) batch, or a lone tensor batch),
-    `target_transform` to the targets; nothing else is touched.
+    `target_transform` to the targets; nothing else is touched. `pin_memory` is accepted
+    for torch compatibility and has no effect (batches are NumPy arrays; move them to the
+    GPU with `.to("cuda")` or `fit(..., device="cuda")`).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,

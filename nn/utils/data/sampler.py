@@ -5,6 +5,8 @@ import numbers
 
 import numpy as np
 
+import autodiff as ad
+
 from ... import _rng
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -68,7 +70,7 @@ class RandomSampler(Sampler):
     def index_array(self):
         gen = self.generator
         if gen is None:
-            gen = _rng.Generator().manual_seed(_rng.seed_from(None))
+            gen = ad.Generator().manual_seed(_rng.seed_from(None))
         n = len(self.data_source)
         if self.replacement:
             return _rng.randint(0, n, (self.num_samples,), gen)
