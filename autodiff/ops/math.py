@@ -324,22 +324,6 @@ def _rsqrt(xp, x, acc):
 
 
 # ----------------------------------------------------------------------- error function family
-def _special(xp, name):
-    """scipy.special's (or on the GPU cupyx.scipy.special's) function `name`."""
-    if xp is np:
-        from scipy import special
-    else:  # pragma: no cover - needs a GPU
-        from cupyx.scipy import special
-    return getattr(special, name)
-
-
-def _special_unary(xp, name, x):
-    """A scipy.special function of a float array; half types computed in float32 (scipy
-    has no bfloat16 loops) and rounded once."""
-    return _accumulated(x.dtype, lambda a, acc: _special(xp, name)(
-        a if acc is None else a.astype(acc)), x)
-
-
 class Erfc(Function):
     """1 - erf(x), accurate where erf(x) is close to 1"""
     derivative = "d erfc(x)/dx = -2/sqrt(pi) exp(-x^2)"
@@ -348,7 +332,7 @@ class Erfc(Function):
     def forward(ctx, x):
         x = as_float(x)
         ctx.save(x)
-        return _special_unary(ctx.xp, "erfc", x)
+        return backend.special("erfc", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -362,7 +346,7 @@ class Erfinv(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _special_unary(ctx.xp, "erfinv", x)
+        y = backend.special("erfinv", as_float(x))
         ctx.save(y)
         return y
 
