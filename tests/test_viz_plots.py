@@ -480,9 +480,7 @@ def test_decision_boundary_grid_is_the_models_argmax():
         model[0].bias.data[...] = 0.0
     X = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0], [0.5, -1.0]], dtype=np.float32)
     y = np.array([0, 1, 2, 0])
-    g = P.decision_grid(model, X, resolution=30) if hasattr(P, "decision_grid") else None
-    from viz.plots.boundary import decision_grid
-    g = decision_grid(model, X, resolution=30)
+    g = P.decision_grid(model, X, resolution=30)
     gx, gy = np.meshgrid(g["xs"], g["ys"])
     scores = np.stack([gx, -gx, gy])
     np.testing.assert_array_equal(g["classes"], scores.argmax(axis=0))
@@ -490,7 +488,7 @@ def test_decision_boundary_grid_is_the_models_argmax():
     scatters = [c for c in fig.axes[0].collections if c.get_label().startswith("class")]
     np.testing.assert_allclose(scatters[0].get_offsets(), X[y == 0])
     logit = nn.Sequential(nn.Linear(2, 1))
-    binary = decision_grid(logit, X, resolution=10)
+    binary = P.decision_grid(logit, X, resolution=10)
     with ad.no_grad():
         raw = logit(ad.tensor(np.column_stack([a.ravel() for a in np.meshgrid(
             binary["xs"], binary["ys"])]).astype(np.float32))).numpy().ravel()
@@ -622,6 +620,19 @@ def test_gallery_index_shows_diagrams_and_plots(tmp_path, monkeypatch):
     assert str(tmp_path / "plot_grid_vs_random.png") in written
 
 
+def test_every_public_name_resolves():
+    for name in P.__all__:
+        assert getattr(P, name) is not None, name
+    for name in ("plot_activations", "plot_layer_stats", "collect_layer_stats", "plot_history",
+                 "plot_lr", "plot_optimizer_paths", "valley", "rosenbrock", "saddle",
+                 "multi_minima_1d", "plot_loss_landscape", "plot_search",
+                 "plot_grid_vs_random", "plot_update_ratios", "plot_decision_boundary",
+                 "plot_percentiles"):  # API.md's list
+        assert name in P.__all__, name
+    with pytest.raises(AttributeError):
+        P.plot_nothing  # noqa: B018
+
+
 def test_plots_use_only_public_nn_names():
     allowed = {"nn", "nn.optim", "nn.functional", "nn.init", "nn.training"}  # API.md names
     for path in sorted((ROOT / "viz" / "plots").glob("*.py")):
@@ -673,6 +684,12 @@ def test_viz_without_matplotlib():
             assert "pip install" in str(exc), exc
         else:
             raise AssertionError("no ImportError without matplotlib")
+        import tempfile, warnings
+        from viz.plots.gallery import start_plots
+        with warnings.catch_warnings(record=True) as caught, tempfile.TemporaryDirectory() as d:
+            warnings.simplefilter("always")
+            assert start_plots(d).result() == []  # the gallery keeps its diagrams
+        assert "pip install" in str(caught[0].message)
         assert "matplotlib" not in sys.modules
         print("ok")
     """)
