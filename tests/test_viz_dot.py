@@ -27,7 +27,8 @@ def nodes(source):
 
 
 def edges(source):
-    return EDGE.findall(source)
+    """(tail, head) of the graph's edges (the legend's invisible ordering chain excluded)."""
+    return [e for e in EDGE.findall(source) if not e[0].startswith("legend_")]
 
 
 def by_name(source):
