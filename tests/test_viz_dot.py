@@ -14,7 +14,7 @@ pytest.importorskip("graphviz")
 
 import autodiff as ad  # noqa: E402
 import viz  # noqa: E402
-from viz._format import array_lines, number  # noqa: E402
+from viz._format import number  # noqa: E402
 from viz.gallery import two_layer_network  # noqa: E402
 
 NODE = re.compile(r"^\t+(\w+) \[label=(<<TABLE.*</TABLE>>|\"(?:[^\"\\]|\\.)*\")", re.M)
