@@ -1,6 +1,7 @@
 """Shared test configuration: hypothesis profiles chosen by HYPOTHESIS_PROFILE."""
 import os
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -33,3 +34,21 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
 def device(request):
     """Run a test on every device: 'cpu' always, 'cuda' when a GPU is available."""
     return request.param
+
+
+# ---------------------------------------------------------------- random streams
+# No test shares a random stream with another, so skipping (e.g. the torch tests on a
+# machine without torch), reordering or running one test alone cannot change another's
+# numbers: each test gets a fresh seeded NumPy generator (`rng`), and the default
+# generator behind ad.randn, nn.init and dropout is reseeded before every test.
+
+@pytest.fixture
+def rng():
+    """A NumPy random generator seeded for this test alone."""
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _reseed_default_generator():
+    import autodiff as ad
+    ad.manual_seed(0)
