@@ -2,17 +2,20 @@
 computation (seeded, so every run draws the same figures), sized to render in seconds.
 
 `render_plots(out_dir)` writes NAME.svg and NAME.png for each figure and returns
-[(title, caption, [files])]; `python -m viz gallery` calls it after the diagrams.
+[(title, caption, [files])]; `python -m viz gallery` starts it (`start_plots`) in worker
+processes before it draws the diagrams.
 `python -m viz.plots.gallery [OUT] [--only a,b] [--workers N]` renders only the plots and
 prints the seconds each took.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,8 +24,6 @@ from pathlib import Path
 import numpy as np
 
 import autodiff as ad
-
-from ._mpl import save_figure
 
 __all__ = ["PLOT_FIGURES", "PlotFigure", "PlotRun", "render_plots", "start_plots",
            "spiral_data"]
@@ -486,6 +487,8 @@ PLOT_FIGURES = [
 
 def _render(names, out, formats) -> list:
     """[(name, files, seconds)] for the named figures, rendered one after the other."""
+    from ._mpl import save_figure  # noqa: PLC0415
+
     by_name = {f.name: f for f in PLOT_FIGURES}
     done = []
     for name in names:
@@ -556,7 +559,8 @@ class PlotRun:
     def result(self, timings=None) -> list:
         """[(title, caption, [files])] in gallery order, once every worker is done."""
         if not self.processes:
-            results = _render([f.name for f in self.figures], self.out, self.formats)
+            results = (_render([f.name for f in self.figures], self.out, self.formats)
+                       if self.figures else [])
         else:
             results, failed = [], []
             for part, process in self.processes:
@@ -582,7 +586,16 @@ def start_plots(out_dir, formats=("svg", "png"), only=None, workers=None) -> Plo
     formats = tuple(f.lower().lstrip(".") for f in formats)
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    return PlotRun(out, formats, _select(only), workers)
+    figures = _select(only)
+    try:
+        available = importlib.util.find_spec("matplotlib") is not None
+    except ImportError:
+        available = False
+    if not available:
+        warnings.warn("matplotlib is not installed, so the gallery has no plots: "
+                      "pip install 'autodiff-lectures[viz]'", RuntimeWarning, stacklevel=2)
+        figures = []
+    return PlotRun(out, formats, figures, workers)
 
 
 def render_plots(out_dir, formats=("svg", "png"), only=None, timings=None, workers=None) -> list:
