@@ -245,3 +245,11 @@ def test_modules_arguments_are_checked():
         _draw_invalid(modules(kinds=("lstm",)))()
     with pytest.raises(InvalidArgument, match="none of the kinds"):
         _draw_invalid(modules(kinds=("conv2d",), in_features=3))()
+
+
+@given(x=tensors(shape=(8,), dtype=st.sampled_from(ad.testing.FLOAT_DTYPES)))
+def test_default_floats_are_well_scaled(x):
+    v = np.abs(x.numpy().astype(np.float64))
+    assert np.all((v == 0) | ((v >= 1e-6) & (v <= 10))), v
+    if x.dtype == ad.float16:  # no subnormals either
+        assert np.all((v == 0) | (v >= np.finfo(np.float16).tiny))

@@ -28,7 +28,8 @@ __all__ = ["assert_grads_close", "assert_gradgrads_close", "assert_matches_refer
 
 # ---------------------------------------------------------------- shared pieces
 
-_GRAD_DEFAULTS = dict(eps=1e-6, atol=1e-5, rtol=1e-3, kink_tolerant=True, check_inputs=True)
+_GRAD_DEFAULTS = dict(eps=1e-6, atol=1e-5, rtol=1e-3, kink_tolerant=True, check_inputs=True,
+                      max_elements=None)
 
 def _prepare(inputs, where):
     """Float64 cpu leaf copies of the inputs and the positions to check.
@@ -60,15 +61,16 @@ def _require_graph(outputs, where, name):
 
 def _mismatch_text(m, label, atol, rtol, kink_tolerant=True, what="gradient"):
     kink = ""
-    if abs(m.right - m.left) > 2 * m.tolerance:
-        kink = (f" (one-sided slopes {num(m.left)} and {num(m.right)}: a kink lies within "
-                + ("eps, and the analytic value is not between them)" if kink_tolerant else
-                   "eps; kink_tolerant=True would accept any value between them)"))
+    if not kink_tolerant and abs(m.right - m.left) > 2 * m.tolerance:
+        kink = (f" (one-sided slopes {num(m.left)} and {num(m.right)}: the function has a kink "
+                "within eps of this element, where no derivative exists; kink_tolerant=True "
+                "skips such elements)")
+    skipped = f"; {m.at_kinks} more at kinks were skipped" if m.at_kinks else ""
     return (f"{what} of {label} (shape {m.shape}) is wrong at element {index_text(m.index)}: "
             f"analytic {num(m.analytic)} vs numerical {num(m.numerical)} "
             f"(|difference| {num(abs(m.analytic - m.numerical))} > atol + rtol*|numerical| = "
             f"{num(m.tolerance)}, atol={num(atol)}, rtol={num(rtol)}){kink}; "
-            f"{m.bad} of {m.checked} elements disagree")
+            f"{m.bad} of {m.checked} elements disagree{skipped}")
 
 
 def _raise(where, name, mismatch_lines, outputs, repro, eps, atol, rtol, value_line=""):
@@ -95,7 +97,8 @@ def _input_value(prepared, m, position):
 
 # ---------------------------------------------------------------- first derivatives
 
-def assert_grads_close(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, kink_tolerant=True):
+def assert_grads_close(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, kink_tolerant=True,
+                       max_elements=None):
     """Assert that the gradients backward computes for `fn` match numerical ones.
 
     fn: maps the inputs to a Tensor, or a tuple of Tensors (non-scalar outputs are checked
@@ -106,9 +109,11 @@ def assert_grads_close(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, kink_toleran
         device) are never modified.
     eps: step of the central differences; atol/rtol: the tolerance
         |analytic - numerical| <= atol + rtol * |numerical| for every element.
-    kink_tolerant: where the function has a kink within eps of an input (relu at 0 inside
-        a model, a tie of max), accept any analytic value between the one-sided slopes
-        (a subgradient) instead of reporting a false failure.
+    kink_tolerant: skip the elements where the function has a kink within eps (the
+        one-sided slopes differ: relu at 0 inside a model, a tie in a max pool), where no
+        derivative exists to compare with, instead of reporting a false failure.
+    max_elements: compare at most this many elements of each input (a fixed random
+        sample; None: all), to bound the cost on large inputs.
 
     Raises `ad.GradcheckError` (an AssertionError) naming `fn`, the input, the element and
     both values; when fn records several ops, also the op whose own backward is wrong
@@ -120,21 +125,22 @@ def assert_grads_close(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, kink_toleran
     leaves = [prepared[i] for i in positions]
     _require_graph(as_tuple(fn(*prepared)), where, name)
     mismatches, outputs = compare_gradients(lambda: fn(*prepared), leaves, eps=eps, atol=atol,
-                                            rtol=rtol, kink_tolerant=kink_tolerant)
+                                            rtol=rtol, kink_tolerant=kink_tolerant,
+                                            max_elements=max_elements)
     if not mismatches:
         return
     lines = [_mismatch_text(m, f"input {positions[m.position]}", atol, rtol, kink_tolerant)
              for m in mismatches]
     expr, comment = call_expression(fn)
-    options = options_text(dict(eps=eps, atol=atol, rtol=rtol, kink_tolerant=kink_tolerant),
-                           _GRAD_DEFAULTS)
+    options = options_text(dict(eps=eps, atol=atol, rtol=rtol, kink_tolerant=kink_tolerant,
+                                max_elements=max_elements), _GRAD_DEFAULTS)
     first = mismatches[0]
     _raise(where, name, lines, outputs, repro_lines(where, expr, inputs, comment, options), eps,
            atol, rtol, _input_value(prepared, first, positions[first.position]))
 
 
 def assert_module_grads_close(module, *inputs, loss_fn=None, check_inputs=True, eps=1e-6,
-                              atol=1e-5, rtol=1e-3, kink_tolerant=True):
+                              atol=1e-5, rtol=1e-3, kink_tolerant=True, max_elements=None):
     """Assert that backward's gradients w.r.t. a module's parameters (and its floating
     inputs) match numerical ones.
 
@@ -147,6 +153,7 @@ def assert_module_grads_close(module, *inputs, loss_fn=None, check_inputs=True, 
         `check_inputs` (integer ones, e.g. embedding ids, pass through).
     loss_fn: optional callable applied to the output (e.g. a loss against fixed targets);
         by default the output itself is checked through random projections.
+    kink_tolerant, max_elements: as in `assert_grads_close`.
 
     Raises `ad.GradcheckError` naming the module class, the parameter ('layers.0.weight')
     or input, the element and both values, and the op whose own backward is wrong.
@@ -180,13 +187,15 @@ def assert_module_grads_close(module, *inputs, loss_fn=None, check_inputs=True, 
                          "with the same input (random in training mode, e.g. Dropout), so "
                          "no numerical derivative exists; call module.eval() before the check")
     mismatches, outputs = compare_gradients(evaluate, leaves, eps=eps, atol=atol, rtol=rtol,
-                                            kink_tolerant=kink_tolerant)
+                                            kink_tolerant=kink_tolerant,
+                                            max_elements=max_elements)
     if not mismatches:
         return
     lines = [_mismatch_text(m, labels[m.position], atol, rtol, kink_tolerant)
              for m in mismatches]
     options = options_text(dict(check_inputs=check_inputs, eps=eps, atol=atol, rtol=rtol,
-                                kink_tolerant=kink_tolerant), _GRAD_DEFAULTS)
+                                kink_tolerant=kink_tolerant, max_elements=max_elements),
+                           _GRAD_DEFAULTS)
     comment = f"model: your {name} with the same parameters (state_dict)"
     if loss_fn is not None:
         options = ", loss_fn=loss_fn" + options

@@ -29,9 +29,30 @@ from ..tensor import Tensor
 from .checks import assert_module_grads_close
 from .numerics import host64
 from .repro import index_text, num
-from .strategies import shapes, tensors
+from .strategies import shapes
 
 __all__ = ["OptimizerMachine", "ModuleMachine"]
+
+
+# Strategies built once: a strategy made per draw costs more to validate than to draw.
+_ARRAY_KINDS = st.sampled_from(("zeros", "constant", "uniform"))
+_UNIT = st.floats(0.0, 1.0)
+_SEEDS = st.integers(0, 2**32 - 1)
+_BOOLEANS = st.booleans()
+
+
+def _draw_values(data, shape, bounds, label):
+    """A float64 array for a machine step: all zeros, one constant, or uniform in `bounds`
+    from a drawn seed. A few cheap choices per array (not one per element) keep the
+    hundreds of runs that shrinking a failing sequence takes fast; zeros come first, so
+    a failure that does not need particular values shrinks to them."""
+    lo, hi = bounds
+    kind = data.draw(_ARRAY_KINDS, label=label)
+    if kind == "zeros":
+        return np.zeros(shape)
+    if kind == "constant":
+        return np.full(shape, lo + (hi - lo) * data.draw(_UNIT))
+    return np.random.default_rng(data.draw(_SEEDS)).uniform(lo, hi, shape)
 
 
 def _first_difference(a, b, rtol, atol):
@@ -100,7 +121,8 @@ class _AdWorld:
         self.optimizer = make_optimizer(self.params)
 
     def values(self):
-        return [host64(p) for p in self.params]
+        """Copies of the parameters' values (steps write into the arrays in place)."""
+        return [host64(p).copy() for p in self.params]
 
     def set_grads(self, grads):
         for p, g in zip(self.params, grads):
@@ -184,8 +206,8 @@ class OptimizerMachine(RuleBasedStateMachine):
     @initialize(data=st.data())
     def create(self, data):
         shape_list = data.draw(self.param_shapes, label="parameter shapes")
-        values = [data.draw(tensors(shape=tuple(s), dtype=backend.float64,
-                                    elements=self.value_bounds)).numpy() for s in shape_list]
+        values = [_draw_values(data, tuple(s), self.value_bounds, f"param {i}")
+                  for i, s in enumerate(shape_list)]
         self.main = _AdWorld(values, self.make_optimizer)
         self.name = type(self.main.optimizer).__name__
         self.twin = None
@@ -198,24 +220,27 @@ class OptimizerMachine(RuleBasedStateMachine):
             if self.reference is not None and self.reference.optimizer is None:
                 self.reference = None
         self.ids = [id(p) for p in self.main.params]
+        self._give_grads(data, optional=False)  # so that the very first step() moves
 
     def _worlds(self):
         return [w for w in (self.main, self.twin, self.reference) if w is not None]
 
     def _draw_array(self, data, shape, bounds, label):
-        return data.draw(tensors(shape=tuple(shape), dtype=backend.float64, elements=bounds),
-                         label=label).numpy()
+        return _draw_values(data, tuple(shape), bounds, label)
 
     # ------------------------------------------------------------ rules
-    @rule(data=st.data())
-    def set_grads(self, data):
+    def _give_grads(self, data, optional):
         grads = []
         for i, p in enumerate(self.main.params):
-            has = data.draw(st.booleans(), label=f"param {i} has a gradient")
+            has = not optional or data.draw(_BOOLEANS, label=f"param {i} has a gradient")
             grads.append(self._draw_array(data, p.shape, self.grad_bounds, f"grad {i}")
                          if has else None)
         for w in self._worlds():
             w.set_grads(grads)
+
+    @rule(data=st.data())
+    def set_grads(self, data):
+        self._give_grads(data, optional=True)
 
     @rule(data=st.data())
     def backward(self, data):
@@ -226,8 +251,15 @@ class OptimizerMachine(RuleBasedStateMachine):
         for w in self._worlds():
             w.backward(coefficients)
 
-    @rule()
-    def step(self):
+    @rule(data=st.data(), drop_some=st.booleans())
+    def step(self, data, drop_some=False):
+        """step(); with drop_some, first set some gradients to None (they must be skipped)."""
+        if drop_some:
+            dropped = [i for i in range(len(self.main.params))
+                       if data.draw(_BOOLEANS, label=f"drop gradient {i}")]
+            for w in self._worlds():
+                for i in dropped:
+                    w.params[i].grad = None
         before = self.main.values()
         grads = [None if p.grad is None else host64(p.grad).copy() for p in self.main.params]
         dtypes = [p.dtype for p in self.main.params]
@@ -260,22 +292,25 @@ class OptimizerMachine(RuleBasedStateMachine):
                              f"{self.name}.zero_grad(set_to_none=False): gradient of "
                              f"parameter {i}")
 
-    @rule(into_itself=st.booleans())
-    def state_dict_round_trip(self, into_itself):
+    @rule(data=st.data(), into_itself=st.booleans())
+    def state_dict_round_trip(self, data, into_itself):
+        """Reload the state (into a fresh optimizer, or the same one), then take a step
+        with new gradients right away: lost state shows at once."""
         saved = copy.deepcopy(self.main.optimizer.state_dict())  # as if written to disk
         if into_itself:
             self.main.optimizer.load_state_dict(copy.deepcopy(saved))
             _assert_states_equal(self.main.optimizer.state_dict(), saved,
                                  f"{self.name}: state_dict() after load_state_dict() of its "
                                  "own state_dict()")
-            return
-        twin = _AdWorld(self.main.values(), self.make_optimizer)
-        twin.set_grads([None if p.grad is None else host64(p.grad) for p in self.main.params])
-        twin.optimizer.load_state_dict(copy.deepcopy(saved))
-        _assert_states_equal(twin.optimizer.state_dict(), saved,
-                             f"{self.name}: a fresh optimizer's state_dict() after "
-                             "load_state_dict(saved)")
-        self.twin = twin
+        else:
+            twin = _AdWorld(self.main.values(), self.make_optimizer)
+            twin.optimizer.load_state_dict(copy.deepcopy(saved))
+            _assert_states_equal(twin.optimizer.state_dict(), saved,
+                                 f"{self.name}: a fresh optimizer's state_dict() after "
+                                 "load_state_dict(saved)")
+            self.twin = twin
+        self._give_grads(data, optional=False)
+        self.step(data)
 
     @rule(factor=st.sampled_from([0.5, 2.0]))
     def scale_lr(self, factor):
@@ -324,7 +359,8 @@ class ModuleMachine(RuleBasedStateMachine):
     - state_dict() -> load_state_dict() into a fresh `make_module()` reproduces the
       state_dict and the eval-mode outputs exactly (no state outside state_dict());
     - (at most `max_gradient_checks` times per run) the gradients match central
-      differences, through `assert_module_grads_close` in eval mode;
+      differences, through `assert_module_grads_close` in eval mode (on up to
+      `gradient_check_elements` elements of each input and parameter);
     - the parameters stay the same objects, under the same names, and finite.
 
     Subclass it, define `make_module(self)` and `input_shape` (one example's shape, e.g.
@@ -335,6 +371,7 @@ class ModuleMachine(RuleBasedStateMachine):
     batch_sizes = st.integers(2, 4)
     input_bounds = (-3.0, 3.0)
     max_gradient_checks = 1
+    gradient_check_elements = 16  # per input/parameter (a fixed sample beyond that)
 
     def make_module(self):
         """Return a new module under test (called again for state_dict round trips)."""
@@ -347,8 +384,9 @@ class ModuleMachine(RuleBasedStateMachine):
                                       "example's shape) or define make_input(self, data)")
         batch = data.draw(self.batch_sizes, label="batch size")
         dtype = next((p.dtype for p in self.module.parameters()), backend.float32)
-        return data.draw(tensors(shape=(batch,) + tuple(self.input_shape), dtype=dtype,
-                                 elements=self.input_bounds), label="input")
+        values = _draw_values(data, (batch,) + tuple(self.input_shape), self.input_bounds,
+                              "input")
+        return Tensor(values.astype(dtype))
 
     # ------------------------------------------------------------ set-up
     @initialize()
@@ -393,7 +431,7 @@ class ModuleMachine(RuleBasedStateMachine):
         outs = [o for o in self._call(x) if isinstance(o, Tensor) and o.requires_grad]
         if not outs:
             return
-        rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="direction seed"))
+        rng = np.random.default_rng(data.draw(_SEEDS, label="direction seed"))
         loss = sum((o * Tensor(rng.standard_normal(o.shape).astype(o.dtype))).sum()
                    for o in outs)
         loss.backward()
@@ -419,7 +457,7 @@ class ModuleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def update_parameters(self, data):
         """Move every parameter a little, as an optimizer step would."""
-        seed = data.draw(st.integers(0, 2**16), label="update seed")
+        seed = data.draw(_SEEDS, label="update seed")
         rng = np.random.default_rng(seed)
         with no_grad():
             for p in self.module.parameters():
@@ -456,7 +494,8 @@ class ModuleMachine(RuleBasedStateMachine):
         self.module.eval()
         try:
             args = x if isinstance(x, tuple) else (x,)
-            assert_module_grads_close(self.module, *args)
+            assert_module_grads_close(self.module, *args,
+                                      max_elements=self.gradient_check_elements)
         finally:
             self.module.train(mode)
 

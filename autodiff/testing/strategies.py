@@ -21,7 +21,7 @@ from .kinks import kink_points, near_kink
 
 __all__ = ["tensors", "shapes", "broadcastable_shapes", "conv_geometries", "pool_geometries",
            "index_arrays", "labels", "probabilities", "FLOAT_DTYPES", "ALL_DTYPES",
-           "DEFAULT_KINK_MARGIN"]
+           "DEFAULT_KINK_MARGIN", "SMALLEST_NONZERO"]
 
 #: The floating dtypes the engine supports (the ones a tensor can require grad with).
 FLOAT_DTYPES = (backend.float16, backend.bfloat16, backend.float32, backend.float64)
@@ -30,6 +30,8 @@ ALL_DTYPES = FLOAT_DTYPES + (backend.int64, backend.bool_)
 #: Default distance kept from kinks: 1000 times the default gradient-check step (1e-6),
 #: and still representable with room to spare in float16 (spacing ~1e-3 only above 1).
 DEFAULT_KINK_MARGIN = 1e-3
+#: Floats drawn from bounds are 0 or at least this large in magnitude (well-scaled).
+SMALLEST_NONZERO = 1e-6
 
 # Default element bounds: small enough that products and exponentials stay finite in
 # float16, wide enough to exercise signs and magnitudes.
@@ -68,18 +70,31 @@ def _away_from(lo, hi, points, margin):
                                                                             abs(p[1])))
 
 
+def _well_scaled(values, lo, hi, dtype):
+    """Magnitudes below SMALLEST_NONZERO (or the dtype's smallest normal) become 0 when 0
+    is allowed: hypothesis likes 1e-300 and subnormals, which underflow in any product and
+    test nothing an autodiff user cares about."""
+    if not lo <= 0.0 <= hi:
+        return values
+    tiny = float(np.finfo(dtype).tiny) if dtype.kind == "f" else 0.0  # bfloat16: 1e-38
+    floor = max(SMALLEST_NONZERO, tiny)
+    return values.map(lambda v: 0.0 if abs(v) < floor else v)
+
+
 def _floats_in(lo, hi, dtype):
-    """Floats of `dtype` in [lo, hi] (bfloat16 via float32 values rounded to bfloat16)."""
+    """Well-scaled floats of `dtype` in [lo, hi] (bfloat16: float32 values rounded)."""
     if dtype == backend.bfloat16:
         # Hypothesis cannot draw bfloat16 directly: draw float32 values, round them to
         # bfloat16 and keep those that stay inside the bounds after rounding.
         lo32, hi32 = _representable_bounds(lo, hi, backend.float32)
-        return (st.floats(lo32, hi32, width=32)
-                .map(lambda v: float(np.asarray(v, dtype=backend.bfloat16)))
-                .filter(lambda v: lo <= v <= hi))
-    lo_w, hi_w = _representable_bounds(lo, hi, dtype)
-    return st.floats(lo_w, hi_w, width=8 * dtype.itemsize, allow_nan=False,
-                     allow_infinity=False)
+        values = (st.floats(lo32, hi32, width=32)
+                  .map(lambda v: float(np.asarray(v, dtype=backend.bfloat16)))
+                  .filter(lambda v: lo <= v <= hi))
+    else:
+        lo_w, hi_w = _representable_bounds(lo, hi, dtype)
+        values = st.floats(lo_w, hi_w, width=8 * dtype.itemsize, allow_nan=False,
+                           allow_infinity=False)
+    return _well_scaled(values, lo, hi, dtype)
 
 
 def _element_strategy(dtype, elements, kinks, margin):
@@ -127,7 +142,9 @@ def tensors(draw, shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max
         'int64', 'bool'), or a strategy of them (e.g. `st.sampled_from(FLOAT_DTYPES)`).
     elements: None for the defaults (floats in [-10, 10], integers in [-100, 100], any
         bool), a `(lo, hi)` pair of inclusive bounds, or a hypothesis strategy of Python
-        scalars. Values are always finite unless your own strategy produces NaN/Inf.
+        scalars. Values are always finite unless your own strategy produces NaN/Inf, and
+        floats drawn from bounds are well-scaled: 0 or at least 1e-6 in magnitude (no
+        1e-300s or subnormals, which only underflow).
     device: 'cpu', 'cuda' or 'cuda:N' (the array is created on the host and moved there).
     requires_grad: make the drawn tensors leaves that require grad (floating dtypes only;
         an integer or bool dtype raises `hypothesis.errors.InvalidArgument`).
