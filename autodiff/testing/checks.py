@@ -74,6 +74,7 @@ def _mismatch_text(m, label, atol, rtol, kink_tolerant=True, what="gradient"):
 
 
 def _raise(where, name, mismatch_lines, outputs, repro, eps, atol, rtol, value_line=""):
+    __tracebackhide__ = True
     parts = [f"{where}({name}): " + mismatch_lines[0]]
     parts += ["  also: " + line for line in mismatch_lines[1:]]
     if value_line:
@@ -119,6 +120,7 @@ def assert_grads_close(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, kink_toleran
     both values; when fn records several ops, also the op whose own backward is wrong
     (checked node by node on the recorded graph); and lines that reproduce the failure.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not these internals
     where = "assert_grads_close"
     name = describe_callable(fn)
     prepared, positions = _prepare(inputs, where)
@@ -158,6 +160,7 @@ def assert_module_grads_close(module, *inputs, loss_fn=None, check_inputs=True, 
     Raises `ad.GradcheckError` naming the module class, the parameter ('layers.0.weight')
     or input, the element and both values, and the op whose own backward is wrong.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not these internals
     where = "assert_module_grads_close"
     name = type(module).__qualname__
     model = copy.deepcopy(module)
@@ -216,6 +219,7 @@ def assert_gradgrads_close(fn, *inputs, grad_outputs=None, eps=1e-6, atol=1e-5, 
     tensors and are checked too, since the map is linear in them. Inputs as in
     `assert_grads_close`; failures name fn, the input (or grad_output) and the element.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not these internals
     where = "assert_gradgrads_close"
     name = describe_callable(fn)
     prepared, positions = _prepare(inputs, where)
@@ -317,6 +321,7 @@ def assert_matches_reference(fn, reference_fn, *inputs, reference="numpy", rtol=
         autograd, or, for a NumPy reference, against central differences of the
         reference itself (grad_atol/grad_rtol as in assert_grads_close).
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not these internals
     where = "assert_matches_reference"
     if reference not in ("numpy", "torch"):
         raise ValueError(f"{where}: reference must be 'numpy' or 'torch', got {reference!r}")
