@@ -225,15 +225,12 @@ class OptimizerMachine(RuleBasedStateMachine):
     def _worlds(self):
         return [w for w in (self.main, self.twin, self.reference) if w is not None]
 
-    def _draw_array(self, data, shape, bounds, label):
-        return _draw_values(data, tuple(shape), bounds, label)
-
     # ------------------------------------------------------------ rules
     def _give_grads(self, data, optional):
         grads = []
         for i, p in enumerate(self.main.params):
             has = not optional or data.draw(_BOOLEANS, label=f"param {i} has a gradient")
-            grads.append(self._draw_array(data, p.shape, self.grad_bounds, f"grad {i}")
+            grads.append(_draw_values(data, p.shape, self.grad_bounds, f"grad {i}")
                          if has else None)
         for w in self._worlds():
             w.set_grads(grads)
@@ -245,8 +242,8 @@ class OptimizerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def backward(self, data):
         """Accumulate the gradient of sum(c2 * p^2 + c1 * p) into .grad."""
-        coefficients = [(self._draw_array(data, p.shape, (0.0, 1.0), f"c2 {i}"),
-                         self._draw_array(data, p.shape, (-1.0, 1.0), f"c1 {i}"))
+        coefficients = [(_draw_values(data, p.shape, (0.0, 1.0), f"c2 {i}"),
+                         _draw_values(data, p.shape, (-1.0, 1.0), f"c1 {i}"))
                         for i, p in enumerate(self.main.params)]
         for w in self._worlds():
             w.backward(coefficients)
