@@ -12,9 +12,11 @@
 FILE.py:FUNC --out fig.svg` draws what a function returns.
 """
 from .draw import draw_backward_graph, draw_graph
+from .measure import slide_text_size
 from .record import record_grads
 from .render import Diagram, RenderError, RendererNotFound, find_renderer, render_bytes, save
-from .steps import backprop_steps
+from .steps import StepPage, backprop_steps
 
 __all__ = ["draw_graph", "draw_backward_graph", "backprop_steps", "record_grads", "save",
-           "render_bytes", "find_renderer", "Diagram", "RenderError", "RendererNotFound"]
+           "render_bytes", "find_renderer", "Diagram", "RenderError", "RendererNotFound",
+           "StepPage", "slide_text_size"]
