@@ -10,9 +10,10 @@
                  when CuPy sees no GPU); `--ad-devices=cpu` narrows the list;
   `ad_dtype`     runs the test once per floating dtype in `--ad-dtypes` (default
                  float32,float64);
-  `ad_generator` a random generator seeded from the test's id (so every test has its own
-                 reproducible stream, whatever runs before it); `--ad-seed=N` shifts all
-                 the seeds. The global stream (`ad.manual_seed`) is seeded the same way.
+  `ad_generator` an `ad.Generator` (on the test's `ad_device`, else cpu) seeded from the
+                 test's id, so every test has its own reproducible stream whatever runs
+                 before it; `--ad-seed=N` shifts all the seeds. The default generators
+                 (`ad.manual_seed`) are seeded the same way.
 
 Importing this module imports neither hypothesis nor pytest fixtures' heavy parts: the
 profiles are skipped (with the fixtures still available) when hypothesis is missing.
@@ -107,18 +108,13 @@ test_seed.__test__ = False  # a helper, not a test
 
 @pytest.fixture
 def ad_generator(request):
-    """A random generator seeded from this test's id (and --ad-seed)."""
+    """An ad.Generator seeded from this test's id (and --ad-seed)."""
     seed = test_seed(request.node.nodeid, request.config.getoption("--ad-seed"))
     request.node.user_properties.append(("ad_seed", seed))
     device = request.getfixturevalue("ad_device") if "ad_device" in request.fixturenames \
         else "cpu"
-    ad.manual_seed(seed)
-    generator_class = getattr(ad, "Generator", None)
-    # ADAPTER (INTERFACES §3, ad.Generator, being landed by the randomness engineer):
-    # until it exists the fixture seeds the global stream above and yields None.
-    if generator_class is None:
-        return None
-    return generator_class(device=device).manual_seed(seed)
+    ad.manual_seed(seed)  # code that uses the default stream is reproducible too
+    return ad.Generator(device=device).manual_seed(seed)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -37,8 +37,12 @@ def test_ad_generator_seeds_each_test_from_its_id(ad_generator, request):
     ad.manual_seed(seed_for(request.node.nodeid))
     np.testing.assert_array_equal(ad.randn(4).numpy(), drawn)
     assert seed_for(request.node.nodeid) != seed_for(request.node.nodeid + "x")
-    if hasattr(ad, "Generator"):  # INTERFACES §3: a seeded ad.Generator once it lands
-        assert ad_generator.initial_seed() == seed_for(request.node.nodeid)
+    assert isinstance(ad_generator, ad.Generator) and ad_generator.device == "cpu"
+    assert ad_generator.initial_seed() == seed_for(request.node.nodeid)
+    first = ad.randn(3, generator=ad_generator).numpy()
+    np.testing.assert_array_equal(
+        ad.randn(3, generator=ad.Generator().manual_seed(seed_for(request.node.nodeid)))
+        .numpy(), first)
 
 
 def test_the_project_runs_under_a_registered_profile():

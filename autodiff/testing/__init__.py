@@ -27,7 +27,7 @@ profiles and provides the fixtures `ad_device`, `ad_dtype` and `ad_generator`.
 import hypothesis as _hypothesis
 from hypothesis import strategies as _st
 
-from .. import creation as _creation
+from .. import random as _random
 from ..tensor import Tensor as _Tensor
 from .checks import (assert_gradgrads_close, assert_grads_close, assert_matches_reference,
                      assert_module_grads_close, default_tolerances)
@@ -58,18 +58,14 @@ class _EngineRandom:
     from ad.randn or builds a module (random init) replays exactly when shrinking."""
 
     def seed(self, value):
-        _creation.manual_seed(value)
+        _random.manual_seed(value)
 
     def getstate(self):
-        return _creation.get_rng_state()
+        return _random.get_rng_state()
 
     def setstate(self, state):
-        _creation.set_rng_state(state)
+        _random.set_rng_state(state)
 
 
-# ADAPTER (INTERFACES §3, ad.get_rng_state/set_rng_state, being landed by the randomness
-# engineer): registered once they exist; until then such tests do not replay exactly.
-_ENGINE_RANDOM = _EngineRandom()
-if hasattr(_creation, "get_rng_state") and hasattr(_creation, "set_rng_state"):
-    _hypothesis.register_random(_ENGINE_RANDOM)
-
+_ENGINE_RANDOM = _EngineRandom()  # hypothesis keeps only a weak reference
+_hypothesis.register_random(_ENGINE_RANDOM)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .. import backend
+from ..random import fork_rng
 
 __all__ = ["modules", "VECTOR_KINDS", "IMAGE_KINDS"]
 
@@ -103,8 +104,8 @@ def modules(draw, kinds=None, in_features=4, in_shape=None, max_layers=3,
         (conv2d only on images, flatten only before vectors); conv and pool geometries are
         always valid.
     in_shape: the per-example input shape, e.g. (3, 8, 8); default (in_features,).
-    Parameters are filled from a drawn seed (reproducible, independent of the global
-    random state) and the module is converted to `dtype`. Batch norm layers need a batch
+    Parameters are filled from a drawn seed (reproducible; the global random stream is
+    left where it was) and the module is converted to `dtype`. Batch norm layers need a batch
     of at least 2 in training mode; dropout (not drawn unless asked for) makes the output
     random in training mode.
     """
@@ -123,12 +124,13 @@ def modules(draw, kinds=None, in_features=4, in_shape=None, max_layers=3,
         raise InvalidArgument(f"modules: max_layers must be >= 1, got {max_layers}")
     count = draw(st.integers(1, max_layers))
     layers = []
-    for _ in range(count):
-        fitting = [k for k in kinds if _fits(k, shape)]
-        if not fitting:
-            break
-        layer, shape = _layer(draw, nn, draw(st.sampled_from(fitting)), shape)
-        layers.append(layer)
+    with fork_rng():  # the layers' own random init must not move the user's stream
+        for _ in range(count):
+            fitting = [k for k in kinds if _fits(k, shape)]
+            if not fitting:
+                break
+            layer, shape = _layer(draw, nn, draw(st.sampled_from(fitting)), shape)
+            layers.append(layer)
     if not layers:
         raise InvalidArgument(f"modules: none of the kinds {kinds} applies to input shape "
                               f"{tuple(in_shape or (in_features,))}")
