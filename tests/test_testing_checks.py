@@ -12,16 +12,7 @@ import nn
 from autodiff.testing import (assert_gradgrads_close, assert_grads_close,
                               assert_matches_reference, assert_module_grads_close, modules,
                               shapes, tensors)
-from helpers import Cube
-
-
-class WrongCube(Cube):
-    """x^3 with a deliberately wrong backward (2x^2 instead of 3x^2)."""
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 2 * x ** 2 * g
+from helpers import Cube, WrongCube
 
 
 class ThreeSquare(ad.Function):
@@ -38,14 +29,9 @@ class ThreeSquare(ad.Function):
         return 3 * x * g
 
 
-class CubeViaThreeSquare(ad.Function):
+class CubeViaThreeSquare(Cube):
     """x^3 with a right first derivative computed by ThreeSquare (so double backward runs
     ThreeSquare's wrong rule)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save(x)
-        return x ** 3
 
     @staticmethod
     def backward(ctx, g):
@@ -307,3 +293,9 @@ def test_inputs_are_validated():
         assert_module_grads_close(nn.ReLU(), ad.tensor([1, 2]))
     with pytest.raises(AssertionError, match="does not depend differentiably"):
         assert_gradgrads_close(lambda t: t.detach(), ad.tensor([1.0], requires_grad=True))
+
+
+def test_empty_inputs_have_nothing_to_disagree_about():
+    x = ad.tensor(np.zeros((0, 3)), dtype=ad.float64, requires_grad=True)
+    assert_grads_close(lambda t: t * 2, x)
+    assert_module_grads_close(nn.Linear(3, 2), ad.zeros(0, 3))

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 import autodiff as ad
 from autodiff.testing import (ALL_DTYPES, FLOAT_DTYPES, assert_grads_close,
                               broadcastable_shapes, tensors)
-from helpers import Cube  # x^3 with a correct backward; tests/ is on sys.path
+from helpers import Cube, WrongCube  # x^3 with a right and a wrong backward
 
 
 def test_importing_autodiff_does_not_import_hypothesis():
@@ -123,15 +123,6 @@ def test_broadcastable_shapes_rejects_n_below_one():
 
 
 # ----------------------------------------------------------------- assert_grads_close()
-class WrongCube(Cube):
-    """x^3 with a deliberately wrong backward (2x^2 instead of 3x^2)."""
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 2 * x ** 2 * g
-
-
 class WrongSecondInput(ad.Function):
     """a * b whose gradient for b is off by a sign."""
 
