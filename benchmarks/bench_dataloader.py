@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 import autodiff as ad
-import nn
 from nn import transforms as T
 from nn.utils.data import DataLoader, TensorDataset, load_digits
 
@@ -31,7 +30,8 @@ def numpy_epoch(images, labels, batch_size, rng):
         idx = order[i:i + batch_size]
         x, y = images[idx], labels[idx]
         m = len(idx)
-        padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        padded = np.zeros((m, 1, 10, 10), x.dtype)      # (faster than np.pad)
+        padded[:, :, 1:9, 1:9] = x
         top = rng.integers(0, 3, m)
         left = rng.integers(0, 3, m)
         rows = top[:, None] + np.arange(8)

@@ -11,7 +11,7 @@ import concurrent.futures as cf
 import traceback
 
 
-__all__ = ["run_tasks", "TaskError", "is_dask_client", "describe_executor"]
+__all__ = ["run_tasks", "TaskError", "is_dask_client"]
 
 
 class TaskError:
@@ -30,14 +30,6 @@ def is_dask_client(executor) -> bool:
     cls = type(executor)
     return (cls.__module__.split(".")[0] == "distributed" and hasattr(executor, "submit")
             and hasattr(executor, "gather"))
-
-
-def describe_executor(executor) -> str:
-    if executor is None:
-        return "serial"
-    if is_dask_client(executor):
-        return f"dask ({getattr(executor.scheduler, 'address', 'client')})"
-    return type(executor).__name__
 
 
 def _check(executor, where):

@@ -16,7 +16,8 @@ def randperm(n: int, generator=None) -> np.ndarray:
 
 def uniform(shape, generator=None, low=0.0, high=1.0) -> np.ndarray:
     """Uniform float64 samples in [low, high) on the CPU (per-sample parameters)."""
-    return low + (high - low) * ad.rand(*shape, dtype=ad.float64, generator=generator).numpy()
+    u = ad.rand(*shape, dtype=ad.float64, generator=generator).numpy()
+    return u if low == 0.0 and high == 1.0 else low + (high - low) * u
 
 
 def randint(low: int, high: int, shape, generator=None) -> np.ndarray:

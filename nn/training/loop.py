@@ -6,14 +6,11 @@ import math
 import numbers
 import time
 
-import numpy as np
-
 import autodiff as ad
 
-from .. import _rng
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..utils.clip_grad import clip_grad_norm_, clip_grad_value_
-from .callbacks import Callback
+from .callbacks import Callback, EarlyStopping, _resolve_mode
 from .history import History
 from .metrics import resolve_metrics
 
@@ -239,13 +236,13 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
         if not isinstance(c, Callback):
             raise TypeError(f"fit: callbacks must be nn.training.Callback instances, got "
                             f"{type(c).__name__}")
-    stopper = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
+    stopper = next((c for c in callbacks if isinstance(c, EarlyStopping)), None)
     if monitor is None:
         monitor = stopper.monitor if stopper is not None else (
             "val_loss" if val is not None else "loss")
     if mode is None:
         mode = stopper.mode if stopper is not None and stopper.monitor == monitor else (
-            "max" if "acc" in monitor else "min")
+            _resolve_mode(monitor, "auto", "fit"))
     fns = resolve_metrics(metrics, loss_fn)
     clip = _clipper(grad_clip)
     run = Run(model, loss_fn, optimizer, train, val, int(epochs), scheduler, callbacks,
@@ -254,10 +251,10 @@ def fit(model, loss_fn, optimizer, train, val=None, epochs: int = 1, scheduler=N
         from ..serialization import load
         run.load_state_dict(load(resume))
     plateau = isinstance(scheduler, ReduceLROnPlateau)
-    from tqdm.auto import tqdm   # here, not at import: it costs ~0.1 s
     if plateau and scheduler_interval == "batch":
         raise ValueError("fit: ReduceLROnPlateau is stepped once per epoch with the monitored "
                          "metric; use scheduler_interval='epoch'")
+    from tqdm.auto import tqdm   # here, not at import: it costs ~0.1 s
     hooks = {h: _dispatch(callbacks, h) for h in
              ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_after_backward",
               "on_batch_end", "on_epoch_end", "on_train_end")}

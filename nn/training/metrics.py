@@ -10,8 +10,14 @@ __all__ = ["accuracy", "binary_accuracy", "resolve_metrics"]
 
 
 def _array(t):
-    return ad.tensor(t).numpy() if not isinstance(t, (ad.Tensor, np.ndarray)) else (
-        t.numpy() if isinstance(t, ad.Tensor) else t)
+    """The backing array (NumPy or CuPy: metrics are computed where the data is)."""
+    if isinstance(t, ad.Tensor):
+        return t.data
+    return t if hasattr(t, "__array_namespace__") else np.asarray(t)
+
+
+def _fraction(hits) -> float:
+    return int(ad.array_module(hits).count_nonzero(hits)) / max(hits.size, 1)
 
 
 def accuracy(outputs, targets) -> float:
@@ -28,7 +34,7 @@ def accuracy(outputs, targets) -> float:
         raise ValueError(f"accuracy: targets of shape {y.shape} do not fit outputs of shape "
                          f"{out.shape} (expected {pred.shape} class indices or {out.shape} "
                          "probabilities)")
-    return float((pred == y).mean())
+    return _fraction(pred == y)
 
 
 def binary_accuracy(threshold: float = 0.5):
@@ -40,7 +46,7 @@ def binary_accuracy(threshold: float = 0.5):
         if out.size != y.size:
             raise ValueError(f"binary_accuracy: outputs of shape {out.shape} and targets of "
                              f"shape {y.shape} need one value per sample")
-        return float(((out.reshape(-1) > threshold) == (y.reshape(-1) > 0.5)).mean())
+        return _fraction((out.reshape(-1) > threshold) == (y.reshape(-1) > 0.5))
 
     return binary_accuracy
 

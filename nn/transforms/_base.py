@@ -39,14 +39,6 @@ class RandomTransform(Transform):
 
     generator = None
 
-    def state_dict(self) -> dict:
-        """The generator's state (to resume a run bit-exactly); empty without a generator."""
-        return {} if self.generator is None else {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.generator is not None and "generator" in state:
-            self.generator.set_state(state["generator"])
-
 
 def as_images(arr, name: str):
     """View `arr` as an (N, C, H, W) batch: (H, W) and (C, H, W) are one sample, (N, C, H, W)
@@ -95,8 +87,9 @@ def value_range(value, name: str, what: str, center: float = 1.0, lower: float =
 
 def to_device(values: np.ndarray, like):
     """Per-sample parameters drawn on the CPU, moved to `like`'s device."""
-    xp = ad.array_module(like)
-    return values if xp is np else xp.asarray(values)
+    if isinstance(like, np.ndarray):
+        return values
+    return ad.array_module(like).asarray(values)
 
 
 def check_probability(p, name: str) -> float:

@@ -23,7 +23,7 @@ __all__ = ["RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "CenterCr
 
 
 class _RandomFlip(RandomTransform):
-    axis = -1
+    reverse = (Ellipsis, slice(None, None, -1))          # the columns
 
     def __init__(self, p: float = 0.5, *, generator=None):
         self.p = check_probability(p, type(self).__name__)
@@ -35,18 +35,17 @@ class _RandomFlip(RandomTransform):
         out = imgs.copy()
         if len(flip):
             idx = to_device(flip, imgs)
-            out[idx] = ad.array_module(imgs).flip(imgs[idx], axis=self.axis)
+            out[idx] = imgs[idx][self.reverse]
         return restore(out)
 
 
 class RandomHorizontalFlip(_RandomFlip):
     """Mirror left-right (reverse the columns) with probability p, per sample."""
-    axis = -1
 
 
 class RandomVerticalFlip(_RandomFlip):
     """Mirror top-bottom (reverse the rows) with probability p, per sample."""
-    axis = -2
+    reverse = (Ellipsis, slice(None, None, -1), slice(None))
 
 
 def _padding(padding, name):
@@ -78,7 +77,7 @@ def _gather_windows(imgs, top, left, h, w):
     n = to_device(np.arange(len(imgs)), imgs)
     # the advanced indices are split by the channel slice, so their (N, h, w) comes first
     out = imgs[n[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    return xp.ascontiguousarray(xp.moveaxis(out, -1, 1))
+    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
 class RandomCrop(RandomTransform):
@@ -108,9 +107,12 @@ class RandomCrop(RandomTransform):
         if not any((left, top, right, bottom)):
             return imgs
         xp = ad.array_module(imgs)
+        if self.padding_mode == "constant":   # (xp.pad costs ~20 us more per call)
+            N, C, H, W = imgs.shape
+            out = xp.full((N, C, H + top + bottom, W + left + right), self.fill, imgs.dtype)
+            out[:, :, top:top + H, left:left + W] = imgs
+            return out
         widths = ((0, 0), (0, 0), (top, bottom), (left, right))
-        if self.padding_mode == "constant":
-            return xp.pad(imgs, widths, mode="constant", constant_values=self.fill)
         return xp.pad(imgs, widths, mode=_PAD_MODES[self.padding_mode])
 
     def apply(self, arr):
