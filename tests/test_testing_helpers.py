@@ -20,7 +20,8 @@ def test_importing_autodiff_does_not_import_hypothesis():
     code = ("import sys, autodiff as ad\n"
             "assert 'hypothesis' not in sys.modules, 'import autodiff imported hypothesis'\n"
             "assert callable(ad.testing.tensors)\n"
-            "assert 'hypothesis' in sys.modules\n")
+            "assert 'hypothesis' in sys.modules\n"
+            "assert 'nn' not in sys.modules, 'ad.testing imported nn (only modules() may)'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
