@@ -188,6 +188,38 @@ def test_dropout(tmp_path):
     figures(tmp_path, "mc_dropout", "dropout_kink")
 
 
+def test_ensembles(tmp_path):
+    r = run("ensembles", tmp_path)
+    for label in ("full data", "bootstrap (bagging)"):
+        e = r[label]
+        assert len(e["members"]) == 3 and all(0.5 < a <= 1 for a in e["members"])
+        assert 0.5 < e["mean"] <= 1 and 0.5 < e["vote"] <= 1
+    rows = r["disagreement"]                     # (members disagreeing, images, errors, %)
+    assert sum(row[1] for row in rows) == 359 and sum(row[2] for row in rows) == r["errors"]
+    assert rows[0][0] == 0 and rows[0][2] == r["errors_when_agreeing"]
+    for k, images, errors, pct in rows:
+        assert pct == pytest.approx(100 * errors / images)
+    assert 0.5 < r["tta_plain"] <= 1 and 0.5 < r["tta"] <= 1
+    figures(tmp_path, "ensembles")
+
+
+def test_bells_and_whistles(tmp_path):
+    r = run("bells_and_whistles", tmp_path)
+    rows = r["rows"]                            # (name, val loss, test %, gain, decision)
+    assert len(rows) == 10 and rows[0][4] == "-"
+    best_val = rows[0][1]
+    for name, val, acc, gain, decision in rows[1:8]:  # kept iff it lowers the val loss
+        assert decision == ("kept" if val < best_val else "rejected"), name
+        best_val = min(best_val, val)
+        assert 0 <= acc <= 100
+    kept = {name for name, *_, decision in rows[1:8] if decision == "kept"}
+    assert len(kept) == len(r["config"])
+    lo, hi = r["lr_range"]
+    assert lo <= r["best"]["lr"] <= hi and 1e-6 <= r["best"]["weight_decay"] <= 1e-2
+    assert r["best"] == min(r["records"], key=lambda t: t["metrics"]["val_loss"])["config"]
+    figures(tmp_path, "bells_and_whistles")
+
+
 def test_run_all_writes_the_page(tmp_path):
     run_all = load("run_all")
     assert run_all.main(["--quick", "--out", str(tmp_path), "--only",

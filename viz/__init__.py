@@ -20,3 +20,16 @@ from .steps import StepPage, backprop_steps
 __all__ = ["draw_graph", "draw_backward_graph", "backprop_steps", "record_grads", "save",
            "render_bytes", "find_renderer", "Diagram", "RenderError", "RendererNotFound",
            "StepPage", "slide_text_size"]
+
+
+def __getattr__(name):
+    # viz.plots (matplotlib) loads on first use, so the diagrams never need matplotlib
+    if name == "plots":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(".plots", __name__)
+    if name in ("save_figure", "collect_layer_stats"):
+        from . import plots  # noqa: PLC0415
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'viz' has no attribute {name!r}")

@@ -203,7 +203,23 @@ def _save_all(g, fig: Figure, out: Path, formats, renderer):
                    for fmt in formats]
 
 
-def _index(figures, formats, steps: bool) -> str:
+def _plots_html(entries) -> str:
+    """The plots section of index.html (viz.plots.gallery renders the files)."""
+    items = []
+    for title, caption, files in entries:
+        names = [Path(f).name for f in files]
+        links = " | ".join(f'<a href="{n}">{Path(n).suffix[1:].upper()}</a>' for n in names)
+        image = next((n for n in names if n.endswith(".svg")), names[0])
+        items.append(f'<section id="{Path(image).stem}">\n<h2>{html(title)}</h2>\n'
+                     f'<p>{html(caption)}</p>\n<p class="links">{links}</p>\n'
+                     f'<a href="{image}"><img src="{image}" alt="{html(title)}"></a>\n'
+                     '</section>')
+    return ("\n<h1 id=\"plots\">Plots</h1>\n<p>matplotlib figures drawn by "
+            "<code>viz.plots</code>, each from a small seeded computation.</p>\n"
+            + "\n".join(items)) if items else ""
+
+
+def _index(figures, formats, steps: bool, plots=()) -> str:
     items = []
     stepped = {f.name for f in figures if f.steps}
     for fig in figures:
@@ -226,7 +242,8 @@ def _index(figures, formats, steps: bool) -> str:
             "<h1>Backprop diagram gallery</h1>\n<p>Computation graphs with forward values and "
             "gradients, drawn by <code>viz.draw_graph</code>; each figure also has a page that "
             "steps through backprop (arrow keys). Regenerate with <code>python -m viz gallery "
-            "--out DIR</code>.</p>\n" + "\n".join(items) + "\n</body>\n</html>\n")
+            "--out DIR</code>.</p>\n" + "\n".join(items) + _plots_html(plots)
+            + "\n</body>\n</html>\n")
 
 
 def build_gallery(out, formats=("svg", "png"), steps=True, only=None, renderer=None):
@@ -245,12 +262,19 @@ def build_gallery(out, formats=("svg", "png"), steps=True, only=None, renderer=N
         if not figures:
             raise ValueError(f"gallery: no figure matches {sorted(wanted)}; the figures are "
                              f"{', '.join(f.name for f in FIGURES)}")
+    plot_run = None
+    if not only:  # the plots section (viz.plots, matplotlib) renders meanwhile, in workers
+        from .plots.gallery import start_plots  # noqa: PLC0415
+
+        plot_run = start_plots(out, [f for f in formats if f in ("svg", "png", "pdf")])
     written = []
     for fig in figures:
         written += _render_figure(fig, out, formats, steps, renderer)
+    plots = plot_run.result() if plot_run else []
+    written += [Path(f) for _, _, files in plots for f in files]
     index = out / "index.html"
     tmp = out / "index.html.tmp"
-    tmp.write_text(_index(figures, formats, steps), encoding="utf-8")
+    tmp.write_text(_index(figures, formats, steps, plots), encoding="utf-8")
     os.replace(tmp, index)
     written.append(index)
     return [str(p) for p in written]
