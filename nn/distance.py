@@ -13,7 +13,7 @@ __all__ = ["normalize", "cosine_similarity", "pairwise_distance"]
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """input / max(||input||_p, eps) along dim (torch.nn.functional.normalize)."""
     norm = ad.linalg.vector_norm(input, p, dim, keepdim=True)
-    return input / ad.clip(norm, eps, None)
+    return input / ad.clamp(norm, min=eps)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -21,8 +21,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     broadcast (torch.nn.functional.cosine_similarity)."""
     shape = np.broadcast_shapes(x1.shape, x2.shape)  # norms of the broadcast inputs
     x1, x2 = ad.broadcast_to(x1, shape), ad.broadcast_to(x2, shape)
-    n1 = ad.clip(ad.linalg.vector_norm(x1, 2, dim, keepdim=True), eps, None)
-    n2 = ad.clip(ad.linalg.vector_norm(x2, 2, dim, keepdim=True), eps, None)
+    n1 = ad.clamp(ad.linalg.vector_norm(x1, 2, dim, keepdim=True), min=eps)
+    n2 = ad.clamp(ad.linalg.vector_norm(x2, 2, dim, keepdim=True), min=eps)
     return ad.sum((x1 / n1) * (x2 / n2), dim)
 
 
