@@ -63,10 +63,6 @@ class Env:
         return self.values[name]
 
 
-def _m(fn):
-    return fn
-
-
 def _dtype(e):
     return e.draw(st.sampled_from(FLOAT_DTYPES))
 
@@ -310,7 +306,6 @@ class Row:
     ref: Callable | None           # NumPy / closed form: ref(env) -> expected output(s)
     grad: bool = True              # compare gradients of the float inputs with torch
     tol: float = 1e-6              # relative tolerance in float32 (float64: 1e-9)
-    skip_torch: str = ""           # a reason when torch itself cannot run the line
 
     def __str__(self):
         return self.expr
@@ -619,10 +614,6 @@ def test_matches_reference(row, data):
     dt = env.values.get("dt", np.float64)
     for k, (o, r) in enumerate(zip(outs, refs)):
         _close(o.numpy(), r, dt, row.tol, f"{row} output {k}")
-
-
-TORCH_DTYPES = {"float32": "float32", "float64": "float64", "int64": "int64", "bool": "bool",
-                "uint8": "uint8"}
 
 
 @pytest.mark.parametrize("row", ROWS, ids=str)
