@@ -188,6 +188,27 @@ def test_dropout(tmp_path):
     figures(tmp_path, "mc_dropout", "dropout_kink")
 
 
+def test_regularisation(tmp_path):
+    r = run("regularisation", tmp_path)
+    p = r["penalties"]
+    assert r["penalised_names"] == ["1.weight"]             # the bias is not penalised
+    assert p["L1"]["near_zero"] > 2 * p["L2"]["near_zero"]   # L1 is sparse, L2 is not
+    for kind in ("L1", "L2"):
+        assert p[kind]["mean_abs"] < p["none"]["mean_abs"], kind
+    assert r["sgd_decay_diff"] < 1e-12          # weight_decay=wd == loss + wd/2 sum w^2
+    assert r["adam_vs_adamw"] > 1e-3            # coupled L2 != decoupled decay
+    assert r["stopped_epoch"] == r["best_epoch"] + 10          # patience 10
+    assert r["best_val"] == pytest.approx(r["min_val"])     # the same run up to the stop
+    assert r["final_val"] > r["best_val"] and r["final_train"] < 0.01
+    aug = r["augmentation"]
+    assert (aug["random shifts"]["shifted test images"]
+            > aug["no augmentation"]["shifted test images"])
+    (acc0, conf0), (acc1, conf1) = r["label_smoothing"][0.0], r["label_smoothing"][0.1]
+    assert conf1 < conf0 and conf1 < 0.95                   # smoothing caps the confidence
+    assert abs(acc1 - acc0) < 0.05                          # ... not the accuracy
+    figures(tmp_path, "penalty_weights", "early_stopping")
+
+
 def test_ensembles(tmp_path):
     r = run("ensembles", tmp_path)
     for label in ("full data", "bootstrap (bagging)"):
