@@ -115,6 +115,39 @@ def test_backprop_figures(tmp_path):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_activations(tmp_path):
+    g = run("activations", tmp_path)
+    s = _sigmoid(10.0) * (1 - _sigmoid(10.0))
+    np.testing.assert_allclose(g["sigmoid"], [s, 0.25, s], rtol=1e-10)   # 4.54e-5, 0.25
+    assert round(g["sigmoid"][0], 7) == 4.54e-5
+    np.testing.assert_allclose(g["tanh"], [1 - np.tanh(10) ** 2, 1, 1 - np.tanh(10) ** 2],
+                               rtol=1e-9)
+    np.testing.assert_array_equal(g["ReLU"], [0, 0, 1])        # PyTorch: relu'(0) = 0
+    np.testing.assert_allclose(g["Leaky ReLU (0.01)"], [0.01, 0.01, 1])
+    np.testing.assert_allclose(g["Leaky ReLU (0.1)"], [0.1, 0.1, 1])
+    np.testing.assert_allclose(g["PReLU (a = 0.25)"], [0.25, 0.25, 1])
+    np.testing.assert_allclose(g["ELU"], [np.exp(-10), 1, 1], rtol=1e-9)
+    np.testing.assert_allclose(g["Maxout"], [0.25, 1, 1])
+    figures(tmp_path, "activations_grid", "activations_pair")
+
+
+@pytest.mark.skipif(not HAVE_MPL, reason="the demo collects its statistics through viz.plots")
+def test_weight_init(tmp_path):
+    r = run("weight_init", tmp_path)
+    std, sat = r["stds"], r["saturation"]
+    collapse = std["tanh, 0.01 randn"]
+    assert np.all(np.diff(collapse) < 0) and collapse[-1] < 0.1 * collapse[0]
+    assert min(sat["tanh, 0.05 randn"]) > 0.3                 # saturated at +-1
+    xavier = std["tanh, Xavier"]
+    assert xavier[-1] > 0.2 and xavier[-1] > 5 * collapse[-1]
+    relu_xavier = std["ReLU, Xavier"]
+    assert np.all(np.diff(relu_xavier) < 0) and relu_xavier[-1] < 0.2 * relu_xavier[0]
+    kaiming = std["ReLU, Kaiming"]
+    assert max(kaiming) / min(kaiming) < 1.3                   # keeps its scale
+    assert r["symmetry"] == 0.0                                # identical units stay identical
+    figures(tmp_path, "init_histograms", "init_std")
+
+
 def test_batch_norm_demo(tmp_path):
     r = run("batch_norm_demo", tmp_path)
     np.testing.assert_allclose(r["y"], r["y_expected"], rtol=1e-10, atol=1e-12)
