@@ -192,6 +192,22 @@ def test_normalization_motivation(tmp_path):
     figures(tmp_path, "training_curves")
 
 
+def test_preprocessing(tmp_path):
+    r = run("preprocessing", tmp_path)
+    c = r["covariances"]
+    np.testing.assert_allclose(c["whitened"], np.eye(2), atol=1e-10)       # identity
+    assert abs(c["decorrelated (PCA)"][0, 1]) < 1e-10                      # diagonal
+    assert c["decorrelated (PCA)"][0, 0] > c["decorrelated (PCA)"][1, 1]   # sorted variances
+    np.testing.assert_allclose(np.diag(c["normalised (/ std)"]), 1, rtol=1e-10)
+    np.testing.assert_allclose(c["zero-centred"], c["original data"], rtol=1e-10)
+    after = r["train_after"]
+    np.testing.assert_allclose(after.mean(axis=(0, 2, 3)), 0, atol=1e-6)
+    np.testing.assert_allclose(after.std(axis=(0, 2, 3)), 1, rtol=1e-5)
+    assert r["share_positive"] == 1.0 and r["share_centred"] < 0.8
+    np.testing.assert_allclose(r["w_centred"], [1, -1], atol=0.05)
+    figures(tmp_path, "preprocessing_cloud", "preprocessing_zigzag")
+
+
 def test_vanishing_gradients(tmp_path):
     r = run("vanishing_gradients", tmp_path)
     norms = r["norms"]
