@@ -182,6 +182,18 @@ def test_training_loop(tmp_path, capsys):
     assert r["accuracy"] > 0.88 and r["loss"] < first_loss / 4
 
 
+def test_skip_connections(tmp_path):
+    r = run("skip_connections", tmp_path)
+    v = r["variants"]
+    assert v["plain"]["last"] > 2.2                    # 20 sigmoids: stuck near log 10
+    assert v["sigma(s) + p"]["last"] < 0.5 * v["plain"]["last"]   # the identity skip trains
+    assert v["sigma(s) + p"]["val_acc"] > 50
+    if HAVE_MPL:
+        flat, res = r["landscape"]["without skips"], r["landscape"]["with residual connections"]
+        assert flat[[0, -1]].max() > 3 * res[[0, -1]].max()      # steeper walls without skips
+        figures(tmp_path, "skip_variants", "loss_landscape_1d", "loss_landscape_2d")
+
+
 def test_normalization_motivation(tmp_path):
     r = run("normalization_motivation", tmp_path)
     assert np.all(r["x0_share"] > 0.999) and np.all(r["correlation"] > 0.999)
