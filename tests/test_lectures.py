@@ -285,6 +285,22 @@ def test_ensembles(tmp_path):
     figures(tmp_path, "ensembles")
 
 
+def test_hyperparameter_search(tmp_path):
+    r = run("hyperparameter_search", tmp_path)
+    assert r["log_grid_2"] == [0.001, 0.003, 0.01]               # the lecture's grids
+    assert r["log_grid_3"] == [0.001, 0.002, 0.005, 0.01]
+    assert r["random_best"] > r["grid_best"] + 0.1               # random tries more x values
+    log_shares, uniform_shares = r["decade_shares"]["LogUniform"], r["decade_shares"]["Uniform"]
+    np.testing.assert_allclose(log_shares, 1 / 3, atol=0.02)     # each decade equally likely
+    np.testing.assert_allclose(uniform_shares, [0.01, 0.09, 0.9], atol=0.01)
+    records = r["records"]
+    assert [t["round"] for t in records].count(1) == len(records) // 2
+    assert r["best"] == min(records, key=lambda t: t["metrics"]["val_loss"])
+    lo, hi = r["zoomed"]                                         # round 2 zoomed in
+    assert 1e-5 < lo < hi < 1.0 and hi / lo < 1e5
+    figures(tmp_path, "grid_vs_random", "search_scatter")
+
+
 def test_bells_and_whistles(tmp_path):
     r = run("bells_and_whistles", tmp_path)
     rows = r["rows"]                            # (name, val loss, test %, gain, decision)

@@ -29,7 +29,7 @@ import _common  # noqa: E402,F401  (first: it limits BLAS threads before NumPy l
 DEMOS = ["tensor_demo", "two_layer_linear_nn_demo", "training_loop", "xor",
          "backprop_figures", "activations", "weight_init", "vanishing_gradients", "skip_connections",
          "normalization_motivation", "preprocessing", "optimizers",
-         "batch_norm_demo", "layer_norm_demo", "dropout", "regularisation", "ensembles",
+         "batch_norm_demo", "layer_norm_demo", "dropout", "regularisation", "ensembles", "hyperparameter_search",
          "bells_and_whistles", "wavenet_names"]
 
 
