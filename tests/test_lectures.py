@@ -162,6 +162,15 @@ def test_batch_norm_demo(tmp_path):
     figures(tmp_path, "small_batch_statistics", "batch_before_after")
 
 
+def test_batch_norm_training(tmp_path):
+    r = run("batch_norm_training", tmp_path)
+    plain, bn = r["without BN"], r["with BN"]
+    assert bn["accuracy"][0] > plain["accuracy"][0] + 0.2     # BN learns much faster
+    assert max(abs(m) for m in bn["median"]) < 0.3             # BN keeps the input centred
+    assert max(plain["median"]) - min(plain["median"]) > 0.5   # without it, it drifts
+    figures(tmp_path, "bn_accuracy", "bn_percentiles")
+
+
 def test_layer_norm_demo(tmp_path):
     r = run("layer_norm_demo", tmp_path)
     np.testing.assert_allclose(r["y_ln"].mean(1), 0, atol=1e-12)

@@ -28,7 +28,6 @@ import _common  # noqa: E402  (first: it limits BLAS threads before NumPy loads)
 
 import numpy as np  # noqa: E402
 
-import autodiff as ad  # noqa: E402
 import nn  # noqa: E402
 from nn import optim, training, tuning  # noqa: E402
 
