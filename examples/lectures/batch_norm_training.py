@@ -94,10 +94,7 @@ def main(argv=None):
                              spread=spread, median=median, steps=steps)
         print(f"   85th - 15th percentile: {spread[0]:.2f} at the start, {spread[-1]:.2f} at "
               f"the end; the median moved by {median[-1] - median[0]:+.2f}")
-    if _common.have_matplotlib():
-        _plot(runs, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, runs, args.out)
     return result
 
 

@@ -187,10 +187,7 @@ def main(argv=None):
     print(_common.table(["network", "val loss", "test acc", "gain", "decision"], rows,
                         ["{}", "{:.4f}", "{:.1f}", "{:+.1f}", "{}"]))
     print(f"kept: {', '.join(label for key, label in ITEMS if key in config)}")
-    if _common.have_matplotlib():
-        _plot(rows, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, rows, args.out)
     return dict(rows=rows, config=sorted(config), best=best, lr_range=lr_range,
                 records=results.to_records())
 

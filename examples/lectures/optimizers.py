@@ -184,10 +184,7 @@ def main(argv=None):
               f"{100 * last['val_accuracy']:.1f}%")
     results["learning_rates"] = {lr: h["loss"] for lr, h in lr_runs.items()}
 
-    if _common.have_matplotlib():
-        _plots(lr_runs, xs, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plots, lr_runs, xs, args.out)
     return results
 
 
