@@ -112,12 +112,12 @@ def test_collect_layer_stats_matches_numpy_and_leaves_grads_alone():
         np.testing.assert_allclose([entry["percentiles"][q] for q in
                                     (1, 5, 15, 25, 50, 75, 85, 95, 99)], pct, rtol=1e-6)
         value_range = (-1.0, 1.0) if name.startswith("act") else None
-        counts, edges = np.histogram(v, bins=50, range=value_range)
+        counts, edges = np.histogram(v, bins=30, range=value_range)
         assert entry["hist"]["counts"] == counts.tolist()
         np.testing.assert_allclose(entry["hist"]["edges"], edges)
         gv = g.numpy().astype(np.float64).ravel()
         assert entry["grad_std"] == pytest.approx(gv.std(), rel=1e-6)
-        assert entry["grad_hist"]["counts"] == np.histogram(gv, bins=50)[0].tolist()
+        assert entry["grad_hist"]["counts"] == np.histogram(gv, bins=30)[0].tolist()
         saturation = (np.mean(np.abs(v) > 0.97) if name.startswith("act")
                       else np.mean(v == 0))
         assert entry["saturation"] == pytest.approx(saturation)
@@ -145,6 +145,16 @@ def test_collect_layer_stats_selection_saturation_and_errors():
     entry = viz.collect_layer_stats(sig, x, layers=["1"])["layers"]["1"]
     assert entry["saturation"] == pytest.approx(np.mean((s < 0.03) | (s > 0.97)))
     assert 0 < np.mean(s < 0.03) and 0 < np.mean(s > 0.97)
+    # a diverged layer: NaN/Inf stay out of the percentiles and histogram, mean shows them
+    from viz.plots.stats import summarize
+    entry = summarize([1.0, 2.0, np.nan, np.inf, 3.0])
+    assert entry["nonfinite"] == 2 and np.isnan(entry["mean"])
+    assert sum(entry["hist"]["counts"]) == 3 and entry["percentiles"][50] == 2.0
+    assert summarize([np.nan])["hist"]["counts"] == []
+    # the same numbers as the training workflow's LayerStats computes
+    from nn.training import activation_summary
+    v = np.random.default_rng(0).normal(size=100)
+    assert summarize(v, "tanh") == activation_summary(v, "tanh")
     with pytest.raises(ValueError, match="no module named"):
         viz.collect_layer_stats(model, x, layers=["nope"])
     with pytest.raises(TypeError, match="nn.Module"):
@@ -171,7 +181,7 @@ def test_layer_histograms_are_numpys_counts():
     for patch, i in zip(patches, range(4)):
         h = getattr(model, f"tanh{i}")(getattr(model, f"fc{i}")(h))
         values, edges, _ = patch.get_data()
-        counts, np_edges = np.histogram(h.numpy().astype(np.float64), bins=50, range=(-1, 1))
+        counts, np_edges = np.histogram(h.numpy().astype(np.float64), bins=30, range=(-1, 1))
         np.testing.assert_allclose(edges, np_edges)
         np.testing.assert_allclose(values, counts / counts.sum())
 
@@ -470,9 +480,7 @@ def test_decision_boundary_grid_is_the_models_argmax():
         model[0].bias.data[...] = 0.0
     X = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0], [0.5, -1.0]], dtype=np.float32)
     y = np.array([0, 1, 2, 0])
-    g = P.decision_grid(model, X, resolution=30) if hasattr(P, "decision_grid") else None
-    from viz.plots.boundary import decision_grid
-    g = decision_grid(model, X, resolution=30)
+    g = P.decision_grid(model, X, resolution=30)
     gx, gy = np.meshgrid(g["xs"], g["ys"])
     scores = np.stack([gx, -gx, gy])
     np.testing.assert_array_equal(g["classes"], scores.argmax(axis=0))
@@ -480,7 +488,7 @@ def test_decision_boundary_grid_is_the_models_argmax():
     scatters = [c for c in fig.axes[0].collections if c.get_label().startswith("class")]
     np.testing.assert_allclose(scatters[0].get_offsets(), X[y == 0])
     logit = nn.Sequential(nn.Linear(2, 1))
-    binary = decision_grid(logit, X, resolution=10)
+    binary = P.decision_grid(logit, X, resolution=10)
     with ad.no_grad():
         raw = logit(ad.tensor(np.column_stack([a.ravel() for a in np.meshgrid(
             binary["xs"], binary["ys"])]).astype(np.float32))).numpy().ravel()
@@ -612,8 +620,22 @@ def test_gallery_index_shows_diagrams_and_plots(tmp_path, monkeypatch):
     assert str(tmp_path / "plot_grid_vs_random.png") in written
 
 
+def test_every_public_name_resolves():
+    for name in P.__all__:
+        assert getattr(P, name) is not None, name
+    for name in ("plot_activations", "plot_layer_stats", "collect_layer_stats", "plot_history",
+                 "plot_lr", "plot_optimizer_paths", "valley", "rosenbrock", "saddle",
+                 "multi_minima_1d", "plot_loss_landscape", "plot_search",
+                 "plot_grid_vs_random", "plot_update_ratios", "plot_decision_boundary",
+                 "plot_percentiles"):  # API.md's list
+        assert name in P.__all__, name
+    with pytest.raises(AttributeError):
+        P.plot_nothing  # noqa: B018
+
+
 def test_plots_use_only_public_nn_names():
-    allowed = {"nn", "nn.optim", "nn.functional", "nn.init"}
+    allowed = {"nn", "nn.optim", "nn.functional", "nn.init", "nn.training", "nn.tuning",
+               "nn.utils.data"}  # the public packages API.md names
     for path in sorted((ROOT / "viz" / "plots").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -629,7 +651,14 @@ def test_plots_use_only_public_nn_names():
                     assert mod in allowed, f"{path.name}:{node.lineno} imports {mod}"
 
 
-def test_viz_without_matplotlib(tmp_path):
+def _run_python(script):
+    """Run `script` in a fresh interpreter; it must print ok."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_viz_without_matplotlib():
     pytest.importorskip("graphviz")
     script = textwrap.dedent("""
         import sys
@@ -656,12 +685,16 @@ def test_viz_without_matplotlib(tmp_path):
             assert "pip install" in str(exc), exc
         else:
             raise AssertionError("no ImportError without matplotlib")
+        import tempfile, warnings
+        from viz.plots.gallery import start_plots
+        with warnings.catch_warnings(record=True) as caught, tempfile.TemporaryDirectory() as d:
+            warnings.simplefilter("always")
+            assert start_plots(d).result() == []  # the gallery keeps its diagrams
+        assert "pip install" in str(caught[0].message)
         assert "matplotlib" not in sys.modules
         print("ok")
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    _run_python(script)
 
 
 def test_plots_never_import_pyplot_or_change_the_backend():
@@ -676,6 +709,47 @@ def test_plots_never_import_pyplot_or_change_the_backend():
         assert "matplotlib.pyplot" not in sys.modules
         print("ok")
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    _run_python(script)
+
+
+# ---------------------------------------------------------------- the workflow's own records
+def test_plots_read_the_training_workflows_records():
+    from nn import training, tuning
+    from nn.utils.data import DataLoader, TensorDataset
+
+    g = ad.Generator().manual_seed(0)
+    X = ad.randn(64, 3, generator=g)
+    y = ad.tensor((X.numpy()[:, 0] > 0).astype(np.int64))
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    stats = training.LayerStats(every=2)
+    history = training.fit(model, nn.CrossEntropyLoss(), opt, loader, val=loader, epochs=3,
+                           callbacks=[stats], progress=False,
+                           scheduler=optim.lr_scheduler.StepLR(opt, 1, 0.5))
+    for source in (history, history.to_dict(), history.history):
+        fig = P.plot_history(source)
+        np.testing.assert_allclose(_lines(fig.axes[0])["validation"].get_ydata(),
+                                   history["val_loss"])
+    assert f"best epoch {history.best_epoch}" in _lines(P.plot_history(history).axes[0])
+    np.testing.assert_allclose(P.plot_lr(history).axes[0].get_lines()[0].get_ydata(),
+                               history["lr"])
+    steps = P.plot_lr(history, unit="step").axes[0].get_lines()[0]
+    assert len(steps.get_ydata()) == len(history.steps) == 12
+    fig = P.plot_layer_stats(stats, style="both")
+    last = stats.snapshots[-1]["layers"]
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(),
+                               [e["std"] for e in last.values()])
+    P.plot_layer_stats(stats, kind="gradients", style="hist")
+    ratios = P.plot_update_ratios(stats)
+    np.testing.assert_allclose(_lines(ratios.axes[0])["layer fc1"].get_ydata(),
+                               [s["layers"]["fc1"]["update_ratio"] for s in stats.snapshots])
+    P.plot_percentiles(stats, "act1")
+    results = tuning.run(lambda c: {"val_loss": (np.log10(c["lr"]) + 2) ** 2 + c["m"]},
+                         tuning.random_search({"lr": tuning.LogUniform(1e-4, 1.0),
+                                               "m": tuning.Uniform(0, 1)}, 6, seed=0),
+                         progress=False)
+    fig = P.plot_search(results, "lr", "m")
+    best = results.best("val_loss")
+    np.testing.assert_allclose(fig.axes[0].collections[-1].get_offsets(),
+                               [[best["config"]["lr"], best["config"]["m"]]])

@@ -10,7 +10,6 @@ import subprocess
 import json
 import textwrap
 
-import numpy as np
 import pytest
 
 pytest.importorskip("graphviz")

@@ -15,7 +15,7 @@ import functools
 import re
 from pathlib import Path
 
-__all__ = ["LAYOUT_FONT", "FAMILY", "font_face_css", "embed_fonts", "strip_font_style"]
+__all__ = ["LAYOUT_FONT", "FAMILY", "font_face_css", "embed_fonts"]
 
 #: The font name given to Graphviz: the one whose metrics it lays text out with.
 LAYOUT_FONT = "Arial"
@@ -52,11 +52,3 @@ def embed_fonts(svg: str, with_face: bool = True) -> str:
         return svg
     style = f'\n<style id="{_STYLE_ID}">{font_face_css()}</style>'
     return svg[:m.end()] + style + svg[m.end():]
-
-
-_STYLE = re.compile(rf'\n?<style id="{_STYLE_ID}">.*?</style>', re.S)
-
-
-def strip_font_style(svg: str) -> str:
-    """The SVG without its embedded @font-face (a page that holds many SVGs embeds it once)."""
-    return _STYLE.sub("", svg, count=1)

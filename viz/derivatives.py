@@ -2,6 +2,7 @@
 (`d(x1*w1)/dx1 = w1 = -3`), and its value for one-element outputs."""
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -49,13 +50,18 @@ def _split_var(var):
     return base, (sep + rest if sep else "")
 
 
+@functools.lru_cache(maxsize=256)
+def _token_pattern(tokens):
+    return re.compile(r"(?<![A-Za-z0-9])(" + "|".join(
+        re.escape(k) for k in sorted(tokens, key=len, reverse=True)) + r")(?![A-Za-z0-9])")
+
+
 def _substitute(text, mapping):
     """Replace whole-token variables (letters not touching other letters/digits)."""
     if not mapping:
         return text
-    pattern = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(
-        re.escape(k) for k in sorted(mapping, key=len, reverse=True)) + r")(?![A-Za-z0-9])")
-    return pattern.sub(lambda m: wrap(mapping[m.group(1)]), text)
+    return _token_pattern(tuple(sorted(mapping))).sub(lambda m: wrap(mapping[m.group(1)]),
+                                                      text)
 
 
 def named_derivative(parts, k, out_name, operand_names) -> str | None:

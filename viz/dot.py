@@ -15,7 +15,7 @@ from .graph import KINDS, GraphModel
 from .naming import FUNCTION_SYMBOLS, NON_COMMUTATIVE, OP_SYMBOLS, operand
 from .record import recorded_grad, recorded_step
 
-__all__ = ["Options", "Frame", "Elements", "emit", "emit_elements", "assemble", "STYLE",
+__all__ = ["Options", "Frame", "Elements", "emit_elements", "assemble", "STYLE",
            "LEGEND_TEXT", "derivative_parts", "local_derivatives"]
 
 #: fill colour, border colour, border width per kind (colour-blind-safe pastel fills).
@@ -527,8 +527,3 @@ def cluster_lines(m: GraphModel, el: Elements, node_ids, name_suffix="", label_s
         lines += emit_scope(s, "\t")
     lines += placed.get(None, [])
     return lines
-
-
-def emit(model: GraphModel, opts: Options, frame: Frame | None = None) -> list[str]:
-    """The body lines of the DOT digraph (each ending in a newline), for dot's layout."""
-    return assemble(emit_elements(model, opts, frame))

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 
-from .dot import EDGE_PT, SMALL_PT, TITLE_PT, Elements, cluster_lines
+from .dot import EDGE_PT, TITLE_PT, Elements, cluster_lines
 from ._format import quoted
-from .render import RenderError, RendererNotFound, layout_json
 
-__all__ = ["fit_layout", "FitJob", "parse_fit", "MAX_FIT_NODES", "ASPECTS"]
+__all__ = ["FitJob", "measure_source", "apply_measured", "parse_fit", "MAX_FIT_NODES",
+           "ASPECTS"]
 
 #: Named slide shapes (width / height).
 ASPECTS = {"16:9": 16 / 9, "4:3": 4 / 3, "16:10": 16 / 10, "1:1": 1.0}
@@ -303,28 +303,13 @@ def apply_measured(el: Elements, doc):
             el.size[obj["name"]] = (float(obj["width"]) * 72, float(obj["height"]) * 72)
 
 
-def fit_layout(el: Elements, aspect: float, renderer=None, plan=None):
-    """(DOT body lines with every position fixed, laid out to fill a slide of `aspect`
-    (width / height), the plan chosen); (None, None) when the graph is too big or no
-    renderer can lay it out (the caller then keeps dot's own layout).
-
-    `plan` (from an earlier call on a drawing with the same nodes, e.g. the other frames
-    of a step page) reuses its rows, direction and legend place, so frames keep their
-    shape while labels change."""
-    job = FitJob(el, aspect, plan)
-    if not job.sources:
-        return None, None
-    try:
-        docs = layout_json(job.sources, renderer)
-    except (RenderError, RendererNotFound, ValueError, KeyError):
-        return None, None
-    return job.finish(docs)
-
-
 class FitJob:
-    """One fit layout in two halves, so that many (a step page's frames) share one
-    renderer run: `.sources` are the DOT graphs to lay out, `.finish(docs)` chooses and
-    composes from their -Tjson0 layouts."""
+    """One slide layout of `el` for a slide of `aspect` (width / height), in two halves so
+    that many (a step page's frames, matrix styles) share one renderer run: `.sources`
+    are the DOT graphs to lay out (none when the graph is too big), `.finish(docs)` chooses
+    and composes from their -Tjson0 layouts: (positioned DOT body lines, plan), or
+    (None, None). A `plan` from an earlier finish (another frame of the same graph) keeps
+    its rows, direction and legend place, so frames keep their shape as labels change."""
 
     def __init__(self, el: Elements, aspect: float, plan=None):
         self.el, self.aspect, self.plan = el, aspect, plan

@@ -28,11 +28,11 @@ _WHERE = {
     "plot_history": "training", "plot_lr": "training", "lr_values": "training",
     "plot_optimizer_paths": "optimizers", "optimizer_path": "optimizers",
     "valley": "optimizers", "rosenbrock": "optimizers", "saddle": "optimizers",
-    "multi_minima_1d": "optimizers", "TestFunction": "optimizers",
+    "multi_minima_1d": "optimizers", "Objective": "optimizers",
     "plot_loss_landscape": "landscape", "loss_landscape": "landscape",
     "random_directions": "landscape",
     "plot_search": "search", "plot_grid_vs_random": "search",
-    "plot_decision_boundary": "boundary",
+    "plot_decision_boundary": "boundary", "decision_grid": "boundary",
     "save_figure": "_mpl", "slide_figure": "_mpl", "OKABE_ITO": "_mpl", "PALETTE": "_mpl",
 }
 

@@ -2,17 +2,20 @@
 computation (seeded, so every run draws the same figures), sized to render in seconds.
 
 `render_plots(out_dir)` writes NAME.svg and NAME.png for each figure and returns
-[(title, caption, [files])]; `python -m viz gallery` calls it after the diagrams.
+[(title, caption, [files])]; `python -m viz gallery` starts it (`start_plots`) in worker
+processes before it draws the diagrams.
 `python -m viz.plots.gallery [OUT] [--only a,b] [--workers N]` renders only the plots and
 prints the seconds each took.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,8 +24,6 @@ from pathlib import Path
 import numpy as np
 
 import autodiff as ad
-
-from ._mpl import save_figure
 
 __all__ = ["PLOT_FIGURES", "PlotFigure", "PlotRun", "render_plots", "start_plots",
            "spiral_data"]
@@ -86,18 +87,19 @@ def _init_experiment():
     return stats
 
 
-def _accuracy(logits, y):
-    return float((logits.argmax(1) == y).float().mean().item())
+def _full_batch(X, y):
+    """A DataLoader yielding (X, y) as one batch."""
+    from nn.utils.data import DataLoader, TensorDataset  # noqa: PLC0415
+
+    return DataLoader(TensorDataset(ad.tensor(X), ad.tensor(y)), batch_size=len(X))
 
 
 @lru_cache(maxsize=None)
 def _spiral_run():
-    """A small MLP trained on the spiral data with Adam, full batch, recording a Keras-style
-    history per epoch and LayerStats-style snapshots (with the update-to-weight ratio)."""
+    """A small MLP trained on the spiral data by nn.training.fit (Adam, full batch), with a
+    LayerStats callback: (model, X, y, History, LayerStats)."""
     import nn  # noqa: PLC0415
-    from nn import functional as F  # noqa: PLC0415
-
-    from .stats import collect_layer_stats  # noqa: PLC0415
+    from nn import training  # noqa: PLC0415
 
     X, y = spiral_data(points_per_class=60, noise=0.3)
     rng = np.random.default_rng(1)
@@ -105,51 +107,27 @@ def _spiral_run():
     y[flipped] = rng.integers(0, 3, int(flipped.sum()))
     order = rng.permutation(len(X))
     train, val = order[:90], order[90:]
-    xt, yt = ad.tensor(X[train]), ad.tensor(y[train])
-    xv, yv = ad.tensor(X[val]), ad.tensor(y[val])
     ad.manual_seed(0)
     model = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 96)), ("relu1", nn.ReLU()),
                                        ("fc2", nn.Linear(96, 96)), ("relu2", nn.ReLU()),
                                        ("fc3", nn.Linear(96, 3))]))
-    lr = 0.01
-    opt = nn.optim.Adam(model.parameters(), lr=lr)
-    history = {k: [] for k in ("loss", "val_loss", "accuracy", "val_accuracy", "lr")}
-    snapshots = []
-    weights = {n: m.weight for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    for epoch in range(1, EPOCHS + 1):
-        before = {n: w.numpy().copy() for n, w in weights.items()}
-        opt.zero_grad()
-        logits = model(xt)
-        loss = F.cross_entropy(logits, yt)
-        loss.backward()
-        opt.step()
-        with ad.no_grad():
-            vlogits = model(xv)
-            history["val_loss"].append(F.cross_entropy(vlogits, yv).item())
-            history["val_accuracy"].append(_accuracy(vlogits, yv))
-        history["loss"].append(loss.item())
-        history["accuracy"].append(_accuracy(logits, yt))
-        history["lr"].append(lr)
-        if epoch % 5 == 0:
-            snap = collect_layer_stats(model, xt, step=epoch, epoch=epoch)
-            for n, w in weights.items():
-                change = np.linalg.norm(w.numpy() - before[n])
-                snap["layers"][n]["update_ratio"] = float(change / np.linalg.norm(before[n]))
-            snapshots.append(snap)
-    return model, X, y, history, snapshots
+    stats = training.LayerStats(every=5)
+    history = training.fit(model, nn.CrossEntropyLoss(), nn.optim.Adam(model.parameters(),
+                                                                       lr=0.01),
+                           _full_batch(X[train], y[train]), val=_full_batch(X[val], y[val]),
+                           epochs=EPOCHS, callbacks=[stats], progress=False)
+    return model, X, y, history, stats
 
 
 @lru_cache(maxsize=None)
 def _batchnorm_runs():
-    """Percentile snapshots of a sigmoid layer's input, trained with and without BatchNorm."""
+    """{label: (History, snapshots of the second sigmoid's input)} of a sigmoid MLP trained
+    by nn.training.fit (full-batch SGD) with and without BatchNorm before that sigmoid."""
     import nn  # noqa: PLC0415
-    from nn import functional as F  # noqa: PLC0415
-
-    from .stats import collect_layer_stats  # noqa: PLC0415
+    from nn import training  # noqa: PLC0415
 
     X, y = spiral_data(points_per_class=80, noise=0.2, seed=3)
-    xt, yt = ad.tensor(X[::2] * 3.0), ad.tensor(y[::2])
-    xv, yv = ad.tensor(X[1::2] * 3.0), ad.tensor(y[1::2])
+    train, val = _full_batch(X[::2] * 3.0, y[::2]), _full_batch(X[1::2] * 3.0, y[1::2])
     runs = OrderedDict()
     for label, norm in (("without BatchNorm", False), ("with BatchNorm", True)):
         ad.manual_seed(2)
@@ -160,25 +138,12 @@ def _batchnorm_runs():
         layers += [("act2", nn.Sigmoid()), ("fc3", nn.Linear(64, 3))]
         model = nn.Sequential(OrderedDict(layers))
         watched = "bn2" if norm else "fc2"  # what the second sigmoid receives
-        opt = nn.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-        snaps, history = [], {"loss": [], "accuracy": [], "val_accuracy": []}
-        for step in range(1, BN_STEPS + 1):
-            opt.zero_grad()
-            logits = model(xt)
-            loss = F.cross_entropy(logits, yt)
-            loss.backward()
-            opt.step()
-            history["loss"].append(loss.item())
-            history["accuracy"].append(_accuracy(logits, yt))
-            model.eval()
-            with ad.no_grad():
-                history["val_accuracy"].append(_accuracy(model(xv), yv))
-            model.train()
-            if step % 10 == 0 or step == 1:
-                snap = collect_layer_stats(model, xt, layers=[watched], step=step)
-                snap["layers"] = {"sigmoid input": snap["layers"][watched]}
-                snaps.append(snap)
-        runs[label] = (history, snaps)
+        stats = training.LayerStats(every=10, layers=[watched])
+        history = training.fit(model, nn.CrossEntropyLoss(),
+                               nn.optim.SGD(model.parameters(), lr=0.5, momentum=0.9), train,
+                               val=val, epochs=BN_STEPS, callbacks=[stats], progress=False)
+        runs[label] = (history, [dict(s, layers={"sigmoid input": s["layers"][watched]})
+                                 for s in stats.snapshots])
     return runs
 
 
@@ -444,10 +409,11 @@ PLOT_FIGURES = [
                "viz.plots.plot_lr: nn.optim.lr_scheduler objects, simulated for 100 epochs "
                "on a copy.", fig_lr_schedules),
     PlotFigure("plot_history", "Training and validation curves",
-               "viz.plots.plot_history on the per-epoch records of a 2-96-96-3 MLP trained "
-               "on 90 spiral points with 20% of the labels flipped (full batch, Adam): it "
-               "memorises the noise, so the validation loss turns up while the training "
-               "loss keeps falling; the best epoch is where early stopping keeps the weights.",
+               "viz.plots.plot_history on the History of nn.training.fit: a 2-96-96-3 MLP "
+               "trained on 90 spiral points with 20% of the labels flipped (full batch, "
+               "Adam) memorises the noise, so the validation loss turns up while the "
+               "training loss keeps falling; the best epoch is where early stopping keeps "
+               "the weights.",
                fig_history, "spiral", 0.8),
     PlotFigure("plot_decision_boundary", "Decision boundary of a small classifier",
                "viz.plots.plot_decision_boundary of the same MLP (all 180 points shown): the "
@@ -456,7 +422,8 @@ PLOT_FIGURES = [
                fig_decision_boundary, "spiral", 1.0),
     PlotFigure("plot_update_ratios", "Update-to-weight ratio over training",
                "viz.plots.plot_update_ratios: |lr x update| / |w| of each Linear layer of "
-               "the same run, every 5 steps, against the 1e-3 rule of thumb.",
+               "the same run, recorded by nn.training.LayerStats(every=5), against the "
+               "1e-3 rule of thumb.",
                fig_update_ratios, "spiral", 0.5),
     PlotFigure("plot_gradients", "Gradient histograms per layer",
                "viz.plots.plot_layer_stats(kind='gradients') of "
@@ -486,6 +453,8 @@ PLOT_FIGURES = [
 
 def _render(names, out, formats) -> list:
     """[(name, files, seconds)] for the named figures, rendered one after the other."""
+    from ._mpl import save_figure  # noqa: PLC0415
+
     by_name = {f.name: f for f in PLOT_FIGURES}
     done = []
     for name in names:
@@ -556,7 +525,8 @@ class PlotRun:
     def result(self, timings=None) -> list:
         """[(title, caption, [files])] in gallery order, once every worker is done."""
         if not self.processes:
-            results = _render([f.name for f in self.figures], self.out, self.formats)
+            results = (_render([f.name for f in self.figures], self.out, self.formats)
+                       if self.figures else [])
         else:
             results, failed = [], []
             for part, process in self.processes:
@@ -582,7 +552,16 @@ def start_plots(out_dir, formats=("svg", "png"), only=None, workers=None) -> Plo
     formats = tuple(f.lower().lstrip(".") for f in formats)
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    return PlotRun(out, formats, _select(only), workers)
+    figures = _select(only)
+    try:
+        available = importlib.util.find_spec("matplotlib") is not None
+    except ImportError:
+        available = False
+    if not available:
+        warnings.warn("matplotlib is not installed, so the gallery has no plots: "
+                      "pip install 'autodiff-lectures[viz]'", RuntimeWarning, stacklevel=2)
+        figures = []
+    return PlotRun(out, formats, figures, workers)
 
 
 def render_plots(out_dir, formats=("svg", "png"), only=None, timings=None, workers=None) -> list:

@@ -7,6 +7,8 @@ from matplotlib.ticker import FuncFormatter
 
 import autodiff as ad
 
+from .stats import record_list
+
 from ._mpl import (FONT, LINEWIDTH, MARKERS, OKABE_ITO, color, empty_figure, legend,
                    style_axes, target_axes)
 
@@ -16,18 +18,8 @@ __all__ = ["plot_search", "plot_grid_vs_random", "search_records"]
 def search_records(results) -> list:
     """The trial records (INTERFACES §4) of a search: results.to_records() or a list."""
     records = results.to_records() if hasattr(results, "to_records") else results
-    try:
-        records = list(records)
-    except TypeError:
-        raise TypeError(f"plot_search: expected search results (with .to_records()) or a list "
-                        f"of trial records, got {type(results).__name__}") from None
-    if not records:
-        raise ValueError("plot_search: the search has no trials")
-    for r in records:
-        if not isinstance(r, dict) or "config" not in r:
-            raise ValueError("plot_search: each trial record must be a dict with 'config' and "
-                             f"'metrics' (the tuning results format), got {r!r:.80}")
-    return records
+    return record_list(records, "config", "plot_search",
+                       "search results (with .to_records()) or a list of trial records")
 
 
 def _value(record, key):

@@ -12,13 +12,7 @@ import numpy as np
 
 import autodiff as ad
 
-__all__ = ["collect_layer_stats", "layer_snapshots", "summarize", "PERCENTILES",
-           "SATURATION_THRESHOLD"]
-
-#: The percentiles every snapshot records.
-PERCENTILES = (1, 5, 15, 25, 50, 75, 85, 95, 99)
-#: |a| beyond which a tanh unit counts as saturated (sigmoid: a < 0.03 or a > 0.97).
-SATURATION_THRESHOLD = 0.97
+__all__ = ["collect_layer_stats", "layer_snapshots", "record_list", "summarize"]
 
 
 def _classes(nn, names):
@@ -45,43 +39,26 @@ def _kind(module, kinds) -> str | None:
     return None
 
 
-def _saturation(a: np.ndarray, kind: str) -> float:
-    """tanh: fraction with |a| > 0.97; sigmoid: a < 0.03 or a > 0.97 (both flat ends);
-    anything else: the fraction of exact zeros (dead ReLU units)."""
-    if a.size == 0:
-        return float("nan")
-    if kind == "tanh":
-        return float(np.mean(np.abs(a) > SATURATION_THRESHOLD))
-    if kind == "sigmoid":
-        return float(np.mean(np.abs(a - 0.5) > SATURATION_THRESHOLD - 0.5))
-    return float(np.mean(a == 0))
+def summarize(values, kind: str = "other", bins: int = 30) -> dict:
+    """The statistics LayerStats records for one array (nn.training.activation_summary:
+    mean, population std, saturation, percentiles, histogram; tanh and sigmoid histograms
+    over [-1, 1] and [0, 1]), with NaN/Inf left out of the percentiles and histogram (mean
+    and std still show them; "nonfinite" counts them)."""
+    from nn.training import activation_summary  # noqa: PLC0415
 
-
-def _hist(a: np.ndarray, bins: int, value_range=None) -> dict:
-    finite = a[np.isfinite(a)]
-    counts, edges = np.histogram(finite, bins=bins, range=value_range)
-    return {"counts": counts.tolist(), "edges": edges.tolist()}
-
-
-def summarize(values, kind: str = "activation", bins: int = 50) -> dict:
-    """mean, std, saturation, percentiles and histogram of an array (flattened, float64).
-
-    tanh and sigmoid outputs get the fixed histogram ranges [-1, 1] and [0, 1], so layers
-    compare bin for bin; otherwise the range is the data's. std is the population std
-    (NumPy's default, ddof=0). Percentiles and histograms skip NaN/Inf; mean/std show them."""
     a = np.asarray(values, dtype=np.float64).ravel()
     finite = a[np.isfinite(a)]
-    value_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(kind)
-    if value_range is not None and finite.size and (finite.min() < value_range[0]
-                                                    or finite.max() > value_range[1]):
-        value_range = None
-    pct = (np.percentile(finite, PERCENTILES) if finite.size
-           else np.full(len(PERCENTILES), np.nan))
-    return {"mean": float(a.mean()) if a.size else float("nan"),
-            "std": float(a.std()) if a.size else float("nan"),
-            "saturation": _saturation(a, kind),
-            "percentiles": {q: float(v) for q, v in zip(PERCENTILES, pct)},
-            "hist": _hist(a, bins, value_range)}
+    if finite.size == a.size:
+        return activation_summary(a, kind, bins)
+    if finite.size:
+        entry = activation_summary(finite, kind, bins)
+    else:  # nothing finite to summarise
+        nan = float("nan")
+        entry = {"saturation": nan, "percentiles": {q: nan for q in
+                                                    (1, 5, 15, 25, 50, 75, 85, 95, 99)},
+                 "hist": {"counts": [], "edges": []}}
+    entry.update(mean=float(a.mean()), std=float(a.std()), nonfinite=int(a.size - finite.size))
+    return entry
 
 
 def _to_numpy(t) -> np.ndarray:
@@ -116,7 +93,7 @@ def _select(model, layers, kinds) -> dict:
     return {n: (modules[n], _kind(modules[n], kinds)) for n in layers}
 
 
-def collect_layer_stats(model, x, loss_fn=None, target=None, layers=None, bins: int = 50,
+def collect_layer_stats(model, x, loss_fn=None, target=None, layers=None, bins: int = 30,
                         step: int = 0, epoch: int = 0) -> dict:
     """One snapshot of per-layer statistics from a forward pass (and a backward pass when
     `loss_fn` is given), in the LayerStats format:
@@ -175,7 +152,7 @@ def collect_layer_stats(model, x, loss_fn=None, target=None, layers=None, bins: 
             entry["weight_norm"] = float(np.linalg.norm(_to_numpy(weight)))
         if name in grads:
             g, wg = grads[name]
-            gsum = summarize(g, "gradient", bins)
+            gsum = summarize(g, "other", bins)
             entry.update(grad_mean=gsum["mean"], grad_std=gsum["std"], grad_hist=gsum["hist"])
             if wg is not None:
                 entry["weight_grad_norm"] = float(np.linalg.norm(wg))
@@ -213,6 +190,21 @@ def _gradients(loss, outputs, watched) -> dict:
             for name, (outs, wg) in pieces.items() if outs}
 
 
+def record_list(items, required: str, what: str, expected: str) -> list:
+    """`items` as a non-empty list of dicts that each have the key `required`."""
+    try:
+        items = list(items)
+    except TypeError:
+        raise TypeError(f"{what}: expected {expected}, got {type(items).__name__}") from None
+    if not items:
+        raise ValueError(f"{what}: got no records (expected {expected})")
+    bad = next((r for r in items if not isinstance(r, dict) or required not in r), None)
+    if bad is not None:
+        raise ValueError(f"{what}: every record must be a dict with a {required!r} key "
+                         f"({expected}), got {bad!r:.80}")
+    return items
+
+
 def layer_snapshots(stats) -> list:
     """The list of snapshot dicts in `stats`: a LayerStats callback (its .snapshots), a
     list of snapshots, or one snapshot."""
@@ -222,15 +214,5 @@ def layer_snapshots(stats) -> list:
             raise ValueError("viz.plots: expected a layer-stats snapshot (a dict with a "
                              f"'layers' key), got a dict with keys {sorted(snaps)[:8]}")
         return [snaps]
-    try:
-        snaps = list(snaps)
-    except TypeError:
-        raise TypeError("viz.plots: expected LayerStats, a list of snapshots or one snapshot "
-                        f"dict, got {type(stats).__name__}") from None
-    if not snaps:
-        raise ValueError("viz.plots: the layer stats hold no snapshots yet")
-    for s in snaps:
-        if not isinstance(s, dict) or "layers" not in s:
-            raise ValueError("viz.plots: every snapshot must be a dict with a 'layers' key "
-                             f"(the LayerStats format), got {type(s).__name__}")
-    return snaps
+    return record_list(snaps, "layers", "viz.plots",
+                       "LayerStats, a list of its snapshots or one snapshot dict")
