@@ -805,7 +805,6 @@ PENDING = {
     },
     'valid programs refused': {
         'write into a broadcast view without overlap',
-        "abs' gradient is differentiable again (create_graph)",
         "relu's gradient is differentiable again (create_graph)",
         'write into a tensor that has a view',
         'write through a view',
