@@ -12,11 +12,15 @@ from .backend import array_module  # numpy or cupy for the given arrays (for in-
 from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
-from .function import Function, mark_modified
+from ._inplace import mark_modified
+from .errors import AnomalyError, OpError
+from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .graph import grad, topological_order
-from .mode import (Scope, current_scope, detect_anomaly, enable_grad, is_anomaly_enabled,
-                   is_grad_enabled, no_grad, observe_backward, scope, set_grad_enabled)
+from .graph import (HookHandle, grad, kept_grad, kept_input_grads, sum_to_shape,
+                    topological_order)
+from .mode import (Scope, current_scope, detect_anomaly, enable_grad, get_keep_grads_limit,
+                   is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad, observe_backward,
+                   scope, set_grad_enabled, set_keep_grads_limit)
 from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
                               sign, sqrt, tanh, where)
 from .ops.conv import avg_pool2d, conv2d, max_pool2d

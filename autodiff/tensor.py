@@ -56,28 +56,27 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False, name=None):
-        self.data = _as_array(data, backend.as_dtype(dtype), device)
-        self.grad = None
-        self.requires_grad = False
-        self._node = None
-        self._vbox = None
-        self._seq = next(_seq)
-        self._extra = None
+        self._init(_as_array(data, backend.as_dtype(dtype), device), None, False)
         if requires_grad:
             self.requires_grad_(True)
         if name is not None:
             self.name = name
 
-    @classmethod
-    def _make(cls, data, node, requires_grad):
+    def _init(self, data, node, requires_grad):
+        """Fill every slot: the one place that knows them all (also used by _make)."""
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._node = node      # the node that produced it (None for a leaf)
+        self._vbox = None      # version counter, made on first need (_inplace.version_box)
+        self._seq = next(_seq)  # creation order: backward walks newest first
+        self._extra = None     # rarely used things: name, hooks, retain, kept, versions
+
+    @staticmethod
+    def _make(data, node, requires_grad):
+        """The constructor the engine uses: an array as it is, no conversion."""
         t = object.__new__(Tensor)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._node = node
-        t._vbox = None
-        t._seq = next(_seq)
-        t._extra = None
+        t._init(data, node, requires_grad)
         return t
 
     # ---------------------------------------------------------------- attributes
@@ -112,15 +111,7 @@ class Tensor:
     @property
     def version(self) -> int:
         """How many times this tensor's buffer has been modified in place."""
-        return 0 if self._vbox is None else self._vbox[1]
-
-    def _version_box(self):
-        """The version counter [epoch of last in-place write, write count, has views (0 no,
-        1 yes, 2 yes and the buffer belongs to a graph)],
-        created on first need (a view or an in-place write), shared by views of a buffer."""
-        if self._vbox is None:
-            self._vbox = [0, 0, 0]
-        return self._vbox
+        return 0 if self._vbox is None else self._vbox.count
 
     @property
     def name(self):
@@ -209,7 +200,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's data (and version counter) but outside the graph."""
         t = Tensor._make(self.data, None, False)
-        t._vbox = self._version_box()
+        t._vbox = _inplace.version_box(self)
         return t
 
     def retain_grad(self):
@@ -310,10 +301,10 @@ class Tensor:
     def __matmul__(self, other): return _linalg.matmul(self, other)
     def __rmatmul__(self, other): return _linalg.matmul(other, self)
 
-    def __iadd__(self, other): return _function.apply_inplace(self, _ew.Add, other)
-    def __isub__(self, other): return _function.apply_inplace(self, _ew.Sub, other)
-    def __imul__(self, other): return _function.apply_inplace(self, _ew.Mul, other)
-    def __itruediv__(self, other): return _function.apply_inplace(self, _ew.Div, other)
+    def __iadd__(self, other): return _inplace.apply_inplace(self, _ew.Add, other)
+    def __isub__(self, other): return _inplace.apply_inplace(self, _ew.Sub, other)
+    def __imul__(self, other): return _inplace.apply_inplace(self, _ew.Mul, other)
+    def __itruediv__(self, other): return _inplace.apply_inplace(self, _ew.Div, other)
 
     # comparisons never carry gradients
     def __eq__(self, other): return _ew.compare("equal", self, other)
@@ -374,7 +365,7 @@ class Tensor:
     def __setitem__(self, index, value): _index.setitem(self, index, value)
 
 
-from . import function as _function  # noqa: E402
+from . import _inplace  # noqa: E402
 from . import graph  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _index  # noqa: E402

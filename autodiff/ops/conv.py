@@ -398,7 +398,7 @@ class Conv2dInputGrad(Function):
 
     @staticmethod
     def forward(ctx, g, w, x_hw, stride, padding, dilation):
-        ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
+        ctx.conv_params = dict(stride=stride, padding=padding, dilation=dilation)
         ctx.x_hw, ctx.kernel = x_hw, w.shape[2:]
         ctx.save(g, w)
         return _accumulated(g.dtype, _conv_input_grad, ctx.xp, g, w, x_hw, stride, padding,
@@ -407,8 +407,8 @@ class Conv2dInputGrad(Function):
     @staticmethod
     def backward(ctx, h):
         g, w = ctx.saved
-        return _needed(ctx, lambda: ctx.call(Conv2d, h, w, None, **ctx.params),
-                       lambda: ctx.call(Conv2dWeightGrad, h, g, kernel=ctx.kernel, **ctx.params))
+        return _needed(ctx, lambda: ctx.call(Conv2d, h, w, None, **ctx.conv_params),
+                       lambda: ctx.call(Conv2dWeightGrad, h, g, kernel=ctx.kernel, **ctx.conv_params))
 
 
 class Conv2dWeightGrad(Function):
@@ -418,7 +418,7 @@ class Conv2dWeightGrad(Function):
 
     @staticmethod
     def forward(ctx, x, g, kernel, stride, padding, dilation):
-        ctx.params = dict(stride=stride, padding=padding, dilation=dilation)
+        ctx.conv_params = dict(stride=stride, padding=padding, dilation=dilation)
         ctx.x_hw = x.shape[2:]
         ctx.save(x, g)
         return _accumulated(x.dtype, _conv_weight_grad, ctx.xp, x, g, kernel, stride, padding,
@@ -427,8 +427,8 @@ class Conv2dWeightGrad(Function):
     @staticmethod
     def backward(ctx, h):
         x, g = ctx.saved
-        return _needed(ctx, lambda: ctx.call(Conv2dInputGrad, g, h, x_hw=ctx.x_hw, **ctx.params),
-                       lambda: ctx.call(Conv2d, x, h, None, **ctx.params))
+        return _needed(ctx, lambda: ctx.call(Conv2dInputGrad, g, h, x_hw=ctx.x_hw, **ctx.conv_params),
+                       lambda: ctx.call(Conv2d, x, h, None, **ctx.conv_params))
 
 
 def _shape_of(t):
@@ -601,7 +601,7 @@ class MaxPoolScatter(Function):
     def forward(ctx, g, index, x_shape, kernel, stride, padding):
         xp = ctx.xp
         out_hw = g.shape[2:]
-        ctx.params = dict(index=index, kernel=kernel, stride=stride, padding=padding)
+        ctx.conv_params = dict(index=index, kernel=kernel, stride=stride, padding=padding)
         n, c, h, w = x_shape
         ph, pw = padding
         dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
@@ -617,7 +617,7 @@ class MaxPoolScatter(Function):
 
     @staticmethod
     def backward(ctx, h):
-        return ctx.call(MaxPoolGather, h, **ctx.params)
+        return ctx.call(MaxPoolGather, h, **ctx.conv_params)
 
 
 class MaxPoolGather(Function):
@@ -628,7 +628,7 @@ class MaxPoolGather(Function):
     @staticmethod
     def forward(ctx, h, index, kernel, stride, padding):
         xp = ctx.xp
-        ctx.params = dict(index=index, x_shape=h.shape, kernel=kernel, stride=stride,
+        ctx.conv_params = dict(index=index, x_shape=h.shape, kernel=kernel, stride=stride,
                           padding=padding)
         hpad = _pad(xp, h, padding)
         out = xp.zeros(index.shape, dtype=h.dtype)
@@ -639,7 +639,7 @@ class MaxPoolGather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.call(MaxPoolScatter, g, **ctx.params)
+        return ctx.call(MaxPoolScatter, g, **ctx.conv_params)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -675,14 +675,14 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, out_hw, count_include_pad):
         xp = ctx.xp
-        ctx.params = dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
+        ctx.conv_params = dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
                           count_include_pad=count_include_pad)
         ctx.x_hw = x.shape[2:]
         return _avg_pool(xp, x, kernel, stride, padding, out_hw, count_include_pad)
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.call(AvgPoolAdjoint, g, x_hw=ctx.x_hw, **ctx.params)
+        return ctx.call(AvgPoolAdjoint, g, x_hw=ctx.x_hw, **ctx.conv_params)
 
 
 def _avg_pool(xp, x, kernel, stride, padding, out_hw, count_include_pad):
@@ -708,7 +708,7 @@ class AvgPoolAdjoint(Function):
     @staticmethod
     def forward(ctx, g, x_hw, kernel, stride, padding, out_hw, count_include_pad):
         xp = ctx.xp
-        ctx.params = dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
+        ctx.conv_params = dict(kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
                           count_include_pad=count_include_pad)
         acc = backend.accumulation_dtype(g.dtype)
         gw = _work(g, acc)
@@ -730,7 +730,7 @@ class AvgPoolAdjoint(Function):
 
     @staticmethod
     def backward(ctx, h):
-        p = ctx.params
+        p = ctx.conv_params
         return ctx.call(AvgPool2d, h, **p)
 
 

@@ -49,7 +49,7 @@ class Mul(Function):
     def forward(ctx, a, b):
         # Keep only what a needed gradient uses: `y * 3` then `y += 1` stays legal, as in torch.
         ga, gb = ctx.needs_input_grad
-        ctx.saved = (a if gb else None, b if ga else None)  # = ctx.save(...), hot path
+        ctx.save(a if gb else None, b if ga else None)
         return a * b
 
     @staticmethod
@@ -269,7 +269,7 @@ class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
         out = ctx.xp.tanh(x)
-        ctx.saved = (out,)  # = ctx.save(out), without the method call (hot path)
+        ctx.save(out)
         return out
 
     @staticmethod
@@ -311,23 +311,15 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         out = ctx.xp.maximum(x, 0)
-        ctx.saved = (out,)  # = ctx.save(out), without the method call (hot path)
+        ctx.save(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        if ctx.create_graph:
-            return g * (y > 0)
-        if ctx.grad_is_scratch:  # nothing else sees g (engine-checked): reuse it
-            ctx.xp.multiply(g, y > 0, out=g)
-            return g
-        # g * (y > 0) without the boolean temporary: the comparison is written as 0/1
-        # straight into the output, then scaled by g in place (same values, bit for bit).
-        out = ctx.xp.empty(y.shape, dtype=g.dtype)
-        ctx.xp.greater(y, 0, out=out)
-        out *= g
-        return out
+        if ctx.grad_is_scratch:  # nothing else sees g (the fast path checked): reuse it
+            return ctx.xp.multiply(g, y > 0, out=g)
+        return g * (y > 0)
 
 
 class Erf(Function):
