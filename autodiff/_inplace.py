@@ -127,6 +127,7 @@ def apply_inplace(target, op, *args, **params):
     shadow = Tensor._make(target.data, target._node, target.requires_grad)
     shadow._vbox = version_box(target)
     shadow._seq = target._seq
+    shadow._kept, target._kept = target._kept, None
     if target._extra is not None:
         shadow._extra = {"name": target._extra.get("name")}
     # `x += x`: the operand is the old value too; the node must not list `target` itself

@@ -27,7 +27,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from . import _anomaly, _inplace, backend
+from . import backend
 from .errors import forward_error
 from .mode import state as _mode
 
@@ -55,7 +55,7 @@ class Function:
     trace = None                  # where user code created it (anomaly mode)
 
     # Every node has these; an op's own attributes (ctx.axes = ...) go to __dict__.
-    __slots__ = ("xp", "needs_input_grad", "_inputs", "params", "saved", "epoch", "kept",
+    __slots__ = ("xp", "needs_input_grad", "_inputs", "_params", "saved", "epoch", "kept",
                  "__dict__", "__weakref__")
 
     # ---------------------------------------------------------------- the rule interface
@@ -94,6 +94,15 @@ class Function:
         return _inplace.seen_inputs(self)
 
     @property
+    def params(self):
+        """The keyword parameters the op was applied with (an empty mapping when none):
+        `type(node).apply(*node.inputs, **node.params)` computes the node's output again."""
+        try:
+            return self._params
+        except AttributeError:  # not stored when empty (the common case: saves a store)
+            return _NO_PARAMS
+
+    @property
     def released(self) -> bool:
         """True once backward freed the saved values (retain_graph=False)."""
         return self.saved is None
@@ -122,7 +131,9 @@ class Function:
         records = _records(ctx, out)
         result = Tensor._make(out, ctx if records else None, records)
         if records:
-            ctx._inputs, ctx.params = args, params or _NO_PARAMS
+            ctx._inputs = args
+            if params:
+                ctx._params = params
             ctx.epoch = _inplace.clock.now  # backward checks saved values against it
             if _mode.scope is not None:
                 ctx.scope = _mode.scope
@@ -165,4 +176,6 @@ def _records(ctx, out) -> bool:
             and backend.is_floating(out.dtype))
 
 
-from .tensor import Tensor  # noqa: E402  (circular: Tensor methods call ops)
+# Below the class: these modules use Function and Tensor (any of them may be imported first).
+from . import _anomaly, _inplace  # noqa: E402
+from .tensor import Tensor  # noqa: E402

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 
-from . import _anomaly, _create_graph, _inplace, backend
+from . import backend
 from .errors import op_error
 from .mode import enable_grad, keep_limit, no_grad
 from .mode import state as _mode
@@ -153,9 +154,7 @@ def _apply_rule(node, t, g, create_graph):
     in_grads = _create_graph.backward(node, t, g) if create_graph else node.backward(node, g)
     in_grads = _as_tuple(in_grads)
     if len(in_grads) != len(node.inputs):
-        raise op_error(RuntimeError, node.name, f"backward returned {len(in_grads)} gradients "
-                       f"for {len(node.inputs)} inputs; return one per input (None where "
-                       "there is none)")
+        raise _arity_error(node, in_grads)
     if _mode.anomaly:
         _anomaly.check_backward(node, in_grads)
     return in_grads
@@ -219,48 +218,53 @@ def _notify(t, g, node, in_grads):
 
 class _Keeper:
     """Keeps, for `ad.kept_grad` / `ad.kept_input_grads`, each visited tensor's gradient and
-    each run node's input gradients while the elements kept in this pass stay within the
-    limit (`ad.set_keep_grads_limit`); past it, None (no stale value from a past pass)."""
+    its node's input gradients, while the elements kept in this pass stay within the limit
+    (`ad.set_keep_grads_limit`); past it, a record from an earlier pass is dropped."""
 
     def __init__(self):
-        self.room = keep_limit()  # None: no limit (ad.keep_grads)
+        limit = keep_limit()  # None: no limit (ad.keep_grads)
+        self.room = math.inf if limit is None else limit
 
     def record(self, t, g, in_grads):
-        value = (g, in_grads)
-        if self.room is not None:
-            size = _size(g) + sum(_size(gi) for gi in in_grads or () if gi is not None)
-            if size > self.room:
-                self.room, value = -1, None
-            else:
-                self.room -= size
-        if t._node is not None:
-            t._node.kept = value
-        elif value is not None or t._extra is not None:
-            t._extra = t._extra if t._extra is not None else {}
-            t._extra["kept"] = value
+        if self.room >= 0 and (size := _kept_size(g, in_grads)) <= self.room:
+            self.room -= size
+            _store_kept(t, (g, in_grads))
+        else:
+            self.room = -1
+            if t._kept is not None:
+                _store_kept(t, None)
 
 
-def _size(g):
-    return getattr(g, "size", 1)
+def _kept_size(g, in_grads):
+    """Elements in a tensor's gradient and its node's input gradients."""
+    n = getattr(g, "size", 1)
+    for gi in in_grads or ():
+        if gi is not None:
+            n += getattr(gi, "size", 1)
+    return n
+
+
+def _store_kept(t, record):
+    """One record (gradient, input gradients), or None, on the tensor and its node."""
+    t._kept = record
+    if t._node is not None:
+        t._node.kept = record
 
 
 def kept_grad(t):
     """The gradient the last backward pass through `t` gave it (for a leaf, what that pass
     delivered, not the accumulated .grad), or None when it was not kept."""
-    node = t._node
-    kept = getattr(node, "kept", None) if node is not None else (
-        t._extra.get("kept") if t._extra is not None else None)
-    if kept is None:
+    if t._kept is None:
         return None
-    g = kept[0]
+    g = t._kept[0]
     return g if isinstance(g, Tensor) else Tensor._make(g, None, False)
 
 
 def kept_input_grads(node):
     """The tuple node's backward returned in the last pass that ran it (one entry per
     input, None where none), or None when it was not kept."""
-    kept = getattr(node, "kept", None)
-    return None if kept is None else kept[1]
+    record = getattr(node, "kept", None)  # a slot, set once a pass visited the node
+    return None if record is None else record[1]
 
 
 # ---------------------------------------------------------------- graph queries
@@ -348,6 +352,12 @@ def _released_error(node):
                     "call if you need to backward twice", label="backward")
 
 
+def _arity_error(node, in_grads):
+    return op_error(RuntimeError, node.name, f"backward returned {len(in_grads)} gradients "
+                    f"for {len(node.inputs)} inputs; return one per input (None where there "
+                    "is none)")
+
+
 def _as_tuple(grads):
     return grads if type(grads) is tuple else tuple(grads) if isinstance(grads, list) else (grads,)
 
@@ -385,4 +395,6 @@ class HookHandle:
         return False
 
 
-from .tensor import Tensor  # noqa: E402  (circular: Tensor.backward calls this module)
+# Below the definitions: these modules use Function and Tensor (circular imports).
+from . import _anomaly, _create_graph, _inplace  # noqa: E402
+from .tensor import Tensor  # noqa: E402

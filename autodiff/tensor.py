@@ -49,7 +49,7 @@ def _as_array(data, dtype=None, device=None):
 class Tensor:
     """An n-dimensional array that records the operations applied to it for backprop."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra",
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra", "_kept",
                  "__weakref__")
     # NumPy defers to our reflected operators (e.g. np.float32(2) * t -> Tensor).
     __array_ufunc__ = None
@@ -70,7 +70,8 @@ class Tensor:
         self._node = node      # the node that produced it (None for a leaf)
         self._vbox = None      # version counter, made on first need (_inplace.version_box)
         self._seq = next(_seq)  # creation order: backward walks newest first
-        self._extra = None     # rarely used things: name, hooks, retain, kept, versions
+        self._extra = None     # rarely used things: name, hooks, retain, versions
+        self._kept = None      # [gradient, its node's input gradients] kept by backward
 
     @staticmethod
     def _make(data, node, requires_grad):

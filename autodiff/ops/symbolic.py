@@ -1,10 +1,22 @@
-"""The namespace backward rules see as `ctx.xp` when create_graph=True.
+"""The namespace backward rules see as `ctx.xp` under create_graph=True.
 
-It mirrors the NumPy names the rules use, implemented with differentiable autodiff ops,
-so the same rule that runs on raw arrays in the fast path records a graph of the gradient.
-Extend it when a new rule needs another NumPy function.
+A rule is written once, against `ctx.xp`: NumPy (or CuPy) in a plain backward, this module
+when the gradient must itself be a graph. Here each name is a differentiable autodiff op
+with NumPy's meaning, built, not hand-kept:
+
+* every elementwise op (autodiff/ops/elementwise.py) whose public name is a NumPy ufunc
+  (exp, log, tanh, maximum, ..., and any op added later, e.g. atan) is here automatically;
+* the few non-ufunc NumPy functions rules use are adapters below, with NumPy's signature
+  (keywords axis/keepdims, tuples of axes) mapped onto the autodiff op.
+
+Any other name raises an AttributeError naming it, which create_graph reports as the reason
+the rule's gradient cannot be differentiated again. tests/test_symbolic.py reads every
+backward rule in autodiff/ops and checks that each `ctx.xp.<name>` it can use under
+create_graph resolves here.
 """
 from __future__ import annotations
+
+import numpy as _np
 
 from ..tensor import Tensor
 from . import elementwise as _ew
@@ -12,10 +24,12 @@ from . import linalg as _linalg
 from . import reduce as _reduce
 from . import shape as _shape
 
-exp, log, sqrt, tanh, abs, sign, erf = _ew.exp, _ew.log, _ew.sqrt, _ew.tanh, _ew.abs, _ew.sign, _ew.erf
-maximum, minimum, matmul = _ew.maximum, _ew.minimum, _linalg.matmul
-swapaxes, transpose, broadcast_to, concatenate, stack = (
-    _shape.swapaxes, _shape.transpose, _shape.broadcast_to, _shape.concatenate, _shape.stack)
+#: The elementwise ops, by their NumPy ufunc names.
+UFUNCS = {name: fn for name, fn in vars(_ew).items()
+          if not name.startswith("_") and callable(fn)
+          and isinstance(getattr(_np, name, None), _np.ufunc)}
+globals().update(UFUNCS)
+matmul = _linalg.matmul
 
 
 def _t(x):
@@ -30,21 +44,6 @@ def clip(x, lo=None, hi=None):
     return _ew.clip(x, lo, hi)
 
 
-def expand_dims(x, axis):
-    x = _t(x)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    nd = x.ndim + len(axes)
-    axes = sorted(a % nd for a in axes)
-    shape = list(x.shape)
-    for a in axes:
-        shape.insert(a, 1)
-    return _shape.reshape(x, tuple(shape))
-
-
-def reshape(x, shape):
-    return _shape.reshape(_t(x), shape)
-
-
 def sum(x, axis=None, keepdims=False):
     return _reduce.sum(_t(x), axis, keepdims)
 
@@ -53,15 +52,57 @@ def mean(x, axis=None, keepdims=False):
     return _reduce.mean(_t(x), axis, keepdims)
 
 
+def reshape(x, shape):
+    return _shape.reshape(_t(x), shape)
+
+
+def expand_dims(x, axis):
+    """x with length-one axes inserted at `axis` (an int or a tuple), as numpy.expand_dims."""
+    x = _t(x)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    shape = list(x.shape)
+    for a in sorted(a % (x.ndim + len(axes)) for a in axes):
+        shape.insert(a, 1)
+    return _shape.reshape(x, tuple(shape))
+
+
+def swapaxes(x, a, b):
+    return _shape.swapaxes(_t(x), a, b)
+
+
+def transpose(x, axes=None):
+    return _shape.transpose(_t(x), *(() if axes is None else (tuple(axes),)))
+
+
+def broadcast_to(x, shape):
+    return _shape.broadcast_to(_t(x), tuple(shape))
+
+
+def concatenate(xs, axis=0):
+    return _shape.concatenate(list(xs), axis=axis)
+
+
+def stack(xs, axis=0):
+    return _shape.stack(list(xs), axis=axis)
+
+
 def asarray(x, dtype=None):
     return _t(x) if dtype is None else _t(x).to(dtype=dtype)
 
 
 def zeros_like(x):
-    from .. import creation
-    return creation.zeros_like(x)
+    from ..creation import zeros_like as _zeros_like
+    return _zeros_like(x)
 
 
 def ones_like(x):
-    from .. import creation
-    return creation.ones_like(x)
+    from ..creation import ones_like as _ones_like
+    return _ones_like(x)
+
+
+def __getattr__(name):
+    raise AttributeError(
+        f"ctx.xp.{name}: '{name}' has no differentiable autodiff op, so a backward rule "
+        "that uses it cannot record its gradient (create_graph=True). Write it with "
+        "autodiff ops, or add an op named after NumPy's function (an elementwise op whose "
+        "public name is a NumPy ufunc appears in ctx.xp by itself)")
