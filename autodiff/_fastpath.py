@@ -45,7 +45,7 @@ def install() -> None:
     if ENABLED:
         function.Function.apply = classmethod(apply)
         graph._run = run
-        graph._initial_grad = initial_grad
+        autograd._initial_grad = initial_grad
 
 
 # ---------------------------------------------------------------- Function.apply
@@ -176,7 +176,8 @@ def run(roots, retain_graph, create_graph, targets=None):
             g = grads.pop(id(t))
             node = t._node
             if t._extra is not None:
-                g = _hooks(t, g, create_graph)
+                if t._extra.get("hooks"):
+                    g = _hooks.run(t, g, create_graph)
                 if targets is None and node is not None and t._extra.get("retain"):
                     _accumulate(t, g, create_graph, owned, False)
             if targets is not None:
@@ -273,14 +274,6 @@ def run(roots, retain_graph, create_graph, targets=None):
     return None if found is None else [found[id(t)] for t in targets]
 
 
-def _hooks(t, g, create_graph):
-    """graph._hooks_and_retain's hooks part (retain is inlined in run)."""
-    hooks = t._extra.get("hooks")
-    if not hooks:
-        return g
-    return _hooks_and_retain(t, g, create_graph, retain=False)
-
-
 def _accumulate(t, g, create_graph, owned, copy):
     """t.grad += g; the first gradient is kept without a copy when no other .grad, view or
     caller holds it (graph._accumulate always copies)."""
@@ -302,15 +295,16 @@ def _accumulate(t, g, create_graph, owned, copy):
 
 
 # Names from the plain core, bound below its definitions (circular imports).
-from . import _anomaly, _create_graph, function, graph  # noqa: E402
+from . import _anomaly, _create_graph, _hooks, autograd, function, graph  # noqa: E402
 from ._inplace import check_saved as _check_saved  # noqa: E402
 from ._inplace import clock as _clock  # noqa: E402
 from ._inplace import _version_at  # noqa: E402
 from ._inplace import share_version as _share_version  # noqa: E402
 from .errors import forward_error  # noqa: E402
 from .function import _as_output_array, _unwrap  # noqa: E402
-from .graph import _as_gradient_array, _hooks_and_retain, _kept_size, _reaching  # noqa: E402
-from .graph import _initial_grad as _plain_initial_grad  # noqa: E402
+from ._kept import kept_size as _kept_size  # noqa: E402
+from .graph import _as_gradient_array, _reaching  # noqa: E402
+from .autograd import _initial_grad as _plain_initial_grad  # noqa: E402
 from .graph import _arity_error, _released_error, sum_to_shape  # noqa: E402
 from .mode import keep_limit  # noqa: E402
 from .mode import state as _mode  # noqa: E402

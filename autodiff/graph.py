@@ -10,7 +10,8 @@ sent it their share: when a tensor is popped, its gradient is complete. `_run` i
          sum each back to its input's shape, cast it to the input's dtype,
          add it to what the input has received so far, and free the node's saved values
 
-No recursion and no separate sort: a chain of a million ops is fine. Each other concern is
+No recursion and no separate sort: a chain of a million ops is fine. The entry points
+(`t.backward()`, `ad.grad`) check their arguments and start the walk in autograd.py. Each other concern is
 one named helper: hooks and retained gradients, kept gradients (`ad.kept_grad`, for
 diagrams), observers, in-place checks (_inplace.py), anomaly checks (_anomaly.py) and
 create_graph (_create_graph.py). autodiff/_fastpath.py holds a tuned copy of `_run` that
@@ -19,69 +20,13 @@ gives the same results bit for bit (AUTODIFF_FASTPATH=0 runs this one).
 from __future__ import annotations
 
 import heapq
-import itertools
-import math
 
 from . import backend
 from .errors import op_error
-from .mode import enable_grad, keep_limit, no_grad
+from .mode import enable_grad, no_grad
 from .mode import state as _mode
 
-__all__ = ["backward", "grad", "topological_order", "sum_to_shape", "HookHandle",
-           "kept_grad", "kept_input_grads"]
-
-
-def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs=None):
-    """Accumulate d(root)/d(leaf) into every reachable leaf's `.grad` (with `inputs`: into
-    those tensors' `.grad` only)."""
-    if not isinstance(root, Tensor):
-        raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
-    if not root.requires_grad:
-        raise op_error(RuntimeError, "backward", "the tensor does not require grad and has "
-                       "no grad_fn (no input of the computation had requires_grad=True, or "
-                       "it was computed under no_grad)")
-    start = [(root, _initial_grad(root, gradient, create_graph))]
-    if inputs is None:
-        _run(start, retain_graph, create_graph)
-        return
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    for t, g in zip(inputs, _run(start, retain_graph, create_graph, targets=inputs)):
-        if g is not None:
-            _accumulate(t, g, create_graph)
-
-
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
-    """Gradients of `outputs` w.r.t. `inputs`, returned (not accumulated into .grad)."""
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
-    grad_outputs = list(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
-    for i, t in enumerate(inputs):
-        if not isinstance(t, Tensor) or not t.requires_grad:
-            raise op_error(RuntimeError, "grad", f"input {i} does not require grad")
-    for out in outputs:
-        if not out.requires_grad:
-            raise op_error(RuntimeError, "grad", "an output does not require grad (it does "
-                           "not depend on any input that requires grad)")
-    # One pass from all outputs: a node they share is visited (and freed) once.
-    unique = list({id(t): t for t in inputs}.values())  # the same input may repeat
-    roots = [(out, _initial_grad(out, g0, create_graph))
-             for out, g0 in zip(outputs, grad_outputs)]
-    if retain_graph is None:
-        retain_graph = create_graph
-    found = dict(zip(map(id, unique), _run(roots, retain_graph, create_graph, targets=unique)))
-    result = []
-    for i, t in enumerate(inputs):
-        g = found[id(t)]
-        if g is None and not allow_unused:
-            raise op_error(RuntimeError, "grad", f"input {i} (shape {t.shape}) is not part of "
-                           "the graph of the outputs; pass allow_unused=True to get None")
-        result.append(g if g is None or isinstance(g, Tensor) else Tensor._make(g, None, False))
-    return tuple(result)
+__all__ = ["topological_order", "sum_to_shape"]
 
 
 # ---------------------------------------------------------------- the walk
@@ -90,7 +35,7 @@ def _run(roots, retain_graph, create_graph, targets=None):
     """The backward pass from `roots`, (tensor, initial gradient) pairs. Accumulates into
     the leaves' `.grad`, or with `targets` returns their gradients (None where none)."""
     pending = _Pending(roots)
-    kept = _Keeper()
+    kept = _kept.Keeper()
     found = None if targets is None else {id(t): None for t in targets}
     # With targets, only nodes through which a target is reachable run (as in PyTorch's
     # autograd.grad): the rest keep their saved values and cost nothing.
@@ -191,20 +136,11 @@ def _accumulate(t, g, create_graph):
 # ---------------------------------------------------------------- named steps
 
 def _hooks_and_retain(t, g, create_graph, retain):
-    """Run t's hooks on its gradient (a returned tensor replaces it) and, when t asked
-    with retain_grad(), add it to t.grad."""
+    """Run t's hooks on its gradient (`register_hook`: a returned tensor replaces it) and,
+    when t asked with retain_grad(), add the gradient to t.grad."""
     if t._extra is None:
         return g
-    for fn in list(t._extra.get("hooks", {}).values()):
-        r = fn(g if create_graph else Tensor._make(g, None, False))
-        if r is not None:
-            r = r if isinstance(r, Tensor) else Tensor(r)
-            if r.shape != t.shape:
-                raise op_error(ValueError, "backward", f"hook {fn!r} returned a gradient of "
-                               f"shape {r.shape} for a tensor of shape {t.shape}")
-            if r.dtype != t.dtype:  # e.g. a Python float: float32 by default
-                r = r.to(dtype=t.dtype)
-            g = r if create_graph else r.data
+    g = _hooks.run(t, g, create_graph)
     if retain and t._node is not None and t._extra.get("retain"):
         _accumulate(t, g, create_graph)
     return g
@@ -214,57 +150,6 @@ def _notify(t, g, node, in_grads):
     """Tell the `ad.observe_backward` observers of this thread about a step."""
     for fn in _mode.observers:
         fn(t, g, node, in_grads)
-
-
-class _Keeper:
-    """Keeps, for `ad.kept_grad` / `ad.kept_input_grads`, each visited tensor's gradient and
-    its node's input gradients, while the elements kept in this pass stay within the limit
-    (`ad.set_keep_grads_limit`); past it, a record from an earlier pass is dropped."""
-
-    def __init__(self):
-        limit = keep_limit()  # None: no limit (ad.keep_grads)
-        self.room = math.inf if limit is None else limit
-
-    def record(self, t, g, in_grads):
-        if self.room >= 0 and (size := _kept_size(g, in_grads)) <= self.room:
-            self.room -= size
-            _store_kept(t, (g, in_grads))
-        else:
-            self.room = -1
-            if t._kept is not None:
-                _store_kept(t, None)
-
-
-def _kept_size(g, in_grads):
-    """Elements in a tensor's gradient and its node's input gradients."""
-    n = getattr(g, "size", 1)
-    for gi in in_grads or ():
-        if gi is not None:
-            n += getattr(gi, "size", 1)
-    return n
-
-
-def _store_kept(t, record):
-    """One record (gradient, input gradients), or None, on the tensor and its node."""
-    t._kept = record
-    if t._node is not None:
-        t._node.kept = record
-
-
-def kept_grad(t):
-    """The gradient the last backward pass through `t` gave it (for a leaf, what that pass
-    delivered, not the accumulated .grad), or None when it was not kept."""
-    if t._kept is None:
-        return None
-    g = t._kept[0]
-    return g if isinstance(g, Tensor) else Tensor._make(g, None, False)
-
-
-def kept_input_grads(node):
-    """The tuple node's backward returned in the last pass that ran it (one entry per
-    input, None where none), or None when it was not kept."""
-    record = getattr(node, "kept", None)  # a slot, set once a pass visited the node
-    return None if record is None else record[1]
 
 
 # ---------------------------------------------------------------- graph queries
@@ -321,30 +206,6 @@ def sum_to_shape(g, shape, opname="backward"):
 
 # ---------------------------------------------------------------- small helpers
 
-def _initial_grad(root, gradient, create_graph):
-    """The gradient backward starts from: ones for a one-element root, else `gradient`."""
-    data = root.data
-    if gradient is None:
-        if data.size != 1:
-            raise op_error(RuntimeError, "backward", f"the output has shape {root.shape}; "
-                           "gradients can be created implicitly only for one-element "
-                           "outputs. Pass gradient= (a tensor of the output's shape, e.g. "
-                           "ones_like(out)) or reduce the output first")
-        g = backend.array_module(data).ones(data.shape, dtype=data.dtype)
-    else:
-        g = gradient.data if isinstance(gradient, Tensor) else gradient
-        if not backend.is_array(g):
-            g = backend.array_module(data).asarray(g, dtype=root.dtype)
-        if g.shape != root.shape:
-            raise op_error(ValueError, "backward", f"gradient has shape {tuple(g.shape)} but "
-                           f"the output has shape {root.shape}; they must match")
-        if create_graph and isinstance(gradient, Tensor):  # stays connected to its graph
-            return gradient if gradient.dtype == root.dtype else gradient.to(dtype=root.dtype)
-        if g.dtype != root.dtype:
-            g = g.astype(root.dtype)
-    return Tensor._make(g, None, False) if create_graph else g
-
-
 def _released_error(node):
     return op_error(RuntimeError, node.name, "trying to backward through the graph a second "
                     f"time (op '{node.name}'): its saved values were freed after the first "
@@ -371,30 +232,14 @@ def _as_gradient_array(g, like):
     return backend.array_module(like).asarray(g, dtype=like.dtype)
 
 
-_hook_ids = itertools.count()
-
-
-class HookHandle:
-    """Returned by `register_hook` (and nn's hook registrations): `.remove()` unregisters
-    the hook; also a context manager that removes it on exit."""
-
-    def __init__(self, hooks: dict, fn=None):
-        self._hooks = hooks
-        self.id = next(_hook_ids)
-        if fn is not None:
-            hooks[self.id] = fn
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
+def __getattr__(name):
+    """backward and grad live in autograd.py; older code imports them from here."""
+    if name in ("backward", "grad"):
+        from . import autograd
+        return getattr(autograd, name)
+    raise AttributeError(f"module 'autodiff.graph' has no attribute {name!r}")
 
 
 # Below the definitions: these modules use Function and Tensor (circular imports).
-from . import _anomaly, _create_graph, _inplace  # noqa: E402
+from . import _anomaly, _create_graph, _hooks, _inplace, _kept  # noqa: E402
 from .tensor import Tensor  # noqa: E402

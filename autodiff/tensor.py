@@ -225,11 +225,11 @@ class Tensor:
         if self._extra is None:
             self._extra = {}
         hooks = self._extra.setdefault("hooks", {})
-        return graph.HookHandle(hooks, fn)
+        return _hooks.HookHandle(hooks, fn)
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         """Backpropagate from this tensor, accumulating into the leaves' `.grad`."""
-        graph.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs)
 
     # ---------------------------------------------------------------- conversion
@@ -366,8 +366,8 @@ class Tensor:
     def __setitem__(self, index, value): _index.setitem(self, index, value)
 
 
-from . import _inplace  # noqa: E402
-from . import graph  # noqa: E402
+from . import _hooks, _inplace  # noqa: E402
+from . import autograd  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
