@@ -23,8 +23,8 @@ from .graph import sum_to_shape, topological_order
 from .mode import (Scope, current_scope, detect_anomaly, enable_grad, get_keep_grads_limit,
                    is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad, observe_backward,
                    scope, set_grad_enabled, set_keep_grads_limit)
-from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
-                              sign, sqrt, tanh, where)
+from .ops.elementwise import *  # noqa: F401,F403  (its OPS table: exp, tanh, atan, ...)
+from .ops.elementwise import clip, where
 from .ops.conv import as_pair, conv2d
 from .ops.pool import avg_pool2d, max_pool2d
 from .ops.fused import softmax_cross_entropy

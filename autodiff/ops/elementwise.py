@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from ._precision import accumulated as _accumulated
@@ -337,6 +338,21 @@ class Erf(Function):
         return g * (2 / math.sqrt(math.pi)) * ctx.xp.exp(-(x * x))
 
 
+class Atan(Function):
+    """arctan(x)"""
+    derivative = "d atan(x)/dx = 1 / (1 + x^2)"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return ctx.xp.arctan(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / (1 + x * x)
+
+
 class Cast(Function):
     """x converted to another dtype (the gradient is converted back)"""
     derivative = "d cast(x)/dx = 1"
@@ -378,16 +394,20 @@ class Clone(Function):
         return g
 
 
-add, sub, mul, div, pow, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Pow.apply, Neg.apply
-exp, log, sqrt, abs, sign = Exp.apply, Log.apply, Sqrt.apply, Abs.apply, Sign.apply
-tanh, sigmoid, relu, erf = Tanh.apply, Sigmoid.apply, Relu.apply, Erf.apply
-maximum, minimum, clone = Maximum.apply, Minimum.apply, Clone.apply
+#: The public names of the elementwise ops: each is ad.<name>(...) and the Tensor method
+#: t.<name>(...) (tensor.py generates the methods from this table), and, when the name is a
+#: NumPy ufunc, ctx.xp.<name> in backward rules under create_graph (symbolic.py).
+OPS = {"add": Add, "sub": Sub, "mul": Mul, "div": Div, "pow": Pow, "neg": Neg, "exp": Exp,
+       "log": Log, "sqrt": Sqrt, "abs": Abs, "sign": Sign, "tanh": Tanh, "sigmoid": Sigmoid,
+       "relu": Relu, "erf": Erf, "atan": Atan, "maximum": Maximum, "minimum": Minimum,
+       "clone": Clone}
+globals().update({name: op.apply for name, op in OPS.items()})  # exp = Exp.apply, ...
 
 
 def clip(x, lo=None, hi=None):
     """min(max(x, lo), hi); either bound may be None."""
     if lo is None and hi is None:
-        raise ValueError("clip: at least one of lo and hi must be given")
+        raise op_error(ValueError, "clip", "at least one of lo and hi must be given")
     return Clip.apply(x, lo=lo, hi=hi)
 
 
@@ -440,4 +460,7 @@ def _binary_error(name, *args):
     *operands, exc = args
     shapes = ", ".join(f"{tuple(o.shape)} {o.dtype}" if hasattr(o, "shape") else repr(o)
                        for o in operands)
-    return ValueError(f"{name}: cannot compute for inputs ({shapes}): {exc}")
+    return op_error(ValueError, name, f"cannot compute for inputs ({shapes}): {exc}")
+
+
+__all__ = [*OPS, "clip", "where", "cast", "to_device"]

@@ -4,8 +4,9 @@ A rule is written once, against `ctx.xp`: NumPy (or CuPy) in a plain backward, t
 when the gradient must itself be a graph. Here each name is a differentiable autodiff op
 with NumPy's meaning, built, not hand-kept:
 
-* every elementwise op (autodiff/ops/elementwise.py) whose public name is a NumPy ufunc
-  (exp, log, tanh, maximum, ..., and any op added later, e.g. atan) is here automatically;
+* every elementwise op in the OPS table of autodiff/ops/elementwise.py whose public name is
+  a NumPy ufunc (exp, log, tanh, maximum, ..., and any op added later, e.g. atan, also under
+  the ufunc's own name, arctan) is here automatically;
 * the few non-ufunc NumPy functions rules use are adapters below, with NumPy's signature
   (keywords axis/keepdims, tuples of axes) mapped onto the autodiff op.
 
@@ -24,10 +25,10 @@ from . import linalg as _linalg
 from . import reduce as _reduce
 from . import shape as _shape
 
-#: The elementwise ops, by their NumPy ufunc names.
-UFUNCS = {name: fn for name, fn in vars(_ew).items()
-          if not name.startswith("_") and callable(fn)
-          and isinstance(getattr(_np, name, None), _np.ufunc)}
+#: The elementwise ops, by their NumPy ufunc names (atan also as arctan, abs as absolute).
+UFUNCS = {alias: op.apply for name, op in _ew.OPS.items()
+          if isinstance(getattr(_np, name, None), _np.ufunc)
+          for alias in (name, getattr(_np, name).__name__)}
 globals().update(UFUNCS)
 matmul = _linalg.matmul
 
