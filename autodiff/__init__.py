@@ -12,6 +12,10 @@ from .backend import array_module  # numpy or cupy for the given arrays (for in-
 from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
+# Randomness as in torch (autodiff/random.py): generators, seeding, samplers.
+from .creation import randint_like, randperm
+from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
+                     multinomial, normal, seed, set_rng_state)
 from ._inplace import mark_modified
 from .errors import AnomalyError, OpError
 from .function import Function
@@ -36,6 +40,23 @@ from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min,
 from .ops.shape import (broadcast_to, cat, concatenate, flatten, pad, permute, reshape, split,
                         squeeze, stack, swapaxes, transpose, unsqueeze)
 from .tensor import Tensor
+# Elementwise ops of issue 13 (PyTorch's names): math, activations, rounding, comparisons,
+# bitwise, and torch's function forms of the operators.
+from .ops.math import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctanh, asin, asinh,
+                       atanh, cos, cosh, erfc, erfinv, exp2, expm1, log1p, log2, log10, logit,
+                       nan_to_num, reciprocal, rsqrt, sin, sinh, square, tan)
+from .ops.binary_math import (arctan2, atan2, fmax, fmin, hypot, lerp, logaddexp, logaddexp2,
+                              xlogy)
+from .ops.activations import (celu, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, relu6,
+                              selu, softsign)
+from .ops.rounding import ceil, fix, floor, floor_divide, fmod, frac, remainder, round, trunc
+from .ops.compare import (allclose, eq, equal, ge, greater, greater_equal, gt, isclose,
+                          isfinite, isinf, isnan, isneginf, isposinf, le, less, less_equal, lt,
+                          ne, not_equal, signbit)
+from .ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
+                          bitwise_right_shift, bitwise_xor)
+from .ops.aliases import (absolute, add, clamp, clamp_max, clamp_min, div, divide, mul,
+                          multiply, neg, negative, pow, sub, subtract, true_divide)
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
 
 

@@ -25,7 +25,11 @@ How to use a row (`OpSpec`):
   an `@st.composite`.
 - `row.dtypes`: the dtypes the op supports (the forward test draws from them; all rows
   support the four float types, some also int64).
-- `row.differentiable`: False for rows whose gradient is not defined/tested.
+- `row.differentiable`: False for rows whose gradient is not defined/tested (bool or
+  integer results: isnan, the bitwise ops); such a row says why in `row.notes`.
+- `row.result_dtype(dtype)`: the result's dtype for inputs of `dtype` (the input's own
+  dtype unless the row sets `out_dtype`: float32 for an integer input of a float function,
+  bool for a test such as isnan).
 - `row.kind`: "elementwise", "reduction", "matmul", "shape" or "index" (documentation;
   tests may pick tolerances by it).
 - `row.multi_output`: fn returns a tuple of tensors (split).
@@ -34,6 +38,7 @@ Inputs are small (at most 4 per axis, 3 axes) so numerical gradients stay cheap.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -57,7 +62,8 @@ class Domain:
     """Where an input's values are drawn (float64, before casting to the test dtype).
 
     kind: "interval" (uniform-ish floats in [lo, hi]), "apart" (|x| in [lo, hi] with a
-    random sign: away from 0), or "grid" (values (k + offset) * step with integer k in
+    random sign: away from 0), "special" (lo, hi, their midpoint, +-0, +-inf and NaN), or
+    "grid" (values (k + offset) * step with integer k in
     [lo, hi]: two grid domains with different offsets never tie, and `unique=True` makes all
     elements of one array distinct, which keeps max/min away from ties).
     """
@@ -75,6 +81,12 @@ class Domain:
             mag = draw(adt.tensors(shape=shape, dtype=F64, elements=(self.lo, self.hi))).numpy()
             sign = draw(adt.tensors(shape=shape, dtype=ad.bool_)).numpy()
             return np.where(sign, mag, -mag)
+        if self.kind == "special":  # finite values mixed with NaN, +-inf and -0.0
+            values = st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, self.lo,
+                                      self.hi, 0.5 * (self.lo + self.hi)])
+            n = int(np.prod(shape))
+            return np.asarray(draw(st.lists(values, min_size=n, max_size=n)),
+                              dtype=np.float64).reshape(shape)
         if self.kind == "grid":
             n = int(np.prod(shape))
             ks = draw(st.lists(st.integers(int(self.lo), int(self.hi)), min_size=n,
@@ -121,9 +133,14 @@ class OpSpec:
     multi_output: bool = False
     notes: str = ""
     maker: Callable = field(default=None, repr=False)  # overrides the generic maker
+    out_dtype: Callable = None  # dtype -> the result's dtype (None: the input's dtype)
 
     def __str__(self):
         return self.name
+
+    def result_dtype(self, dtype):
+        """The dtype of the result for inputs of `dtype`."""
+        return np.dtype(dtype) if self.out_dtype is None else np.dtype(self.out_dtype(dtype))
 
     def make_inputs(self, draw, dtype=F64) -> Case:
         """Draw a Case whose arrays have `dtype`."""
@@ -503,11 +520,11 @@ def _t_squeeze(x, axis=None):
 
 
 # ------------------------------------------------------------------------- the table
-def _ew(name, fn, np_fn, torch_fn, domains, dtypes=FLOATS, notes=""):
+def _ew(name, fn, np_fn, torch_fn, domains, dtypes=FLOATS, notes="", **extra):
     arity = len(domains)
     shapes = _one_shape() if arity == 1 else _broadcast(arity)
     return OpSpec(name, fn, np_fn, torch_fn, arity, tuple(domains), "elementwise", shapes,
-                  dtypes=dtypes, notes=notes)
+                  dtypes=dtypes, notes=notes, **extra)
 
 
 def _red(name, fn, np_fn, torch_fn, domain=REAL, kwargs=_axis_kwargs, dtypes=FLOATS,
@@ -630,6 +647,173 @@ OPS = [
     _custom("setitem", _setitem_ad, _setitem_np, _setitem_torch, 2, _setitem_maker,
             kind="index", notes="y = x.clone(); y[index] = v (basic, or advanced without "
                                 "repeats); v may broadcast"),
+]
+
+# ------------------------------------------------------------------------- issue 13: elementwise
+# Domains keep each input away from its op's kinks and jumps: ROUNDABLE (0.2 k + 0.05) is
+# never an integer or a half; DIVISOR (0.6 (j + 1/2)) never divides a ROUNDABLE value
+# exactly (4k + 1 is odd, 6 m (2j + 1) even), so floor(a / b) never jumps under a nudge.
+ROUNDABLE = Domain("grid", -15, 15, offset=0.25)
+DIVISOR = Domain("grid", -4, 3, offset=0.5, step=0.6)
+DECIMALS = Domain("grid", -150, 150, offset=0.3, step=0.02)  # x * 10, x * 100: never a half
+UNIT = Domain("interval", -0.9, 0.9)
+PROBABILITY = Domain("interval", 0.1, 0.9)
+HARD = Domain("grid", -20, 20, offset=0.5)       # +-0.1, ..., +-3.9: never at +-3 or +-1
+RELU6 = Domain("grid", -10, 35, offset=0.5)      # -1.9 ... 6.9: never at 0 or 6
+SPECIAL = Domain("special", -2.5, 1.5)
+INTS = Domain("grid", -8, 8, step=1.0)
+SHIFTS = Domain("grid", 0, 5, step=1.0)
+OFFSET_QUARTER = Domain("grid", -15, 15, offset=0.25)  # never equal to EVEN or ODD values
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+BOOL = ad.bool_
+INTEGERS = (I64, BOOL)
+
+
+def _float_result(dtype):
+    """The dtype of a float function's result: float32 for integer/bool inputs (torch)."""
+    return dtype if np.dtype(dtype) in FLOATS else F32
+
+
+def _bool_result(dtype):
+    return BOOL
+
+
+def _np_special(name):
+    def fn(*args):
+        from scipy import special
+        return getattr(special, name)(*args)
+    return fn
+
+
+def _tF(name, **fixed):
+    """A torch.nn.functional function by name, looked up only when called."""
+    return lambda *args, **kw: getattr(_torch().nn.functional, name)(*args, **fixed, **kw)
+
+
+def _clamp_maker(draw):
+    """x, lo, hi with lo and hi broadcasting to x's shape (torch's clamp keeps x's shape)."""
+    sx, slo, shi = _broadcast(3)(draw)
+    sx = np.broadcast_shapes(sx, slo, shi)
+    return [EVEN.draw(draw, sx), ODD.draw(draw, slo), OFFSET_QUARTER.draw(draw, shi)], {}
+
+
+def _decimals_maker(draw):
+    (shape,) = _one_shape()(draw)
+    return [DECIMALS.draw(draw, shape)], {"decimals": draw(st.sampled_from([1, 2, -1]))}
+
+
+_NO_GRAD = "bool or integer result: no gradient (forward, dtype and torch are tested)"
+
+OPS += [
+    # --- trigonometric and hyperbolic (integer inputs give float32)
+    _ew("sin", ad.sin, np.sin, _t("sin"), (REAL,), FLOATS_AND_INT, out_dtype=_float_result),
+    _ew("cos", ad.cos, np.cos, _t("cos"), (REAL,), FLOATS_AND_INT, out_dtype=_float_result),
+    _ew("tan", ad.tan, np.tan, _t("tan"), (Domain("interval", -1.2, 1.2),)),
+    _ew("asin", ad.asin, np.arcsin, _t("asin"), (UNIT,)),
+    _ew("acos", ad.acos, np.arccos, _t("acos"), (UNIT,)),
+    _ew("sinh", ad.sinh, np.sinh, _t("sinh"), (REAL,)),
+    _ew("cosh", ad.cosh, np.cosh, _t("cosh"), (REAL,), FLOATS_AND_INT, out_dtype=_float_result),
+    _ew("asinh", ad.asinh, np.arcsinh, _t("asinh"), (REAL,)),
+    _ew("acosh", ad.acosh, np.arccosh, _t("acosh"), (Domain("interval", 1.2, 3.0),)),
+    _ew("atanh", ad.atanh, np.arctanh, _t("atanh"), (UNIT,)),
+    # --- logs, exponentials, powers, error functions
+    _ew("log2", ad.log2, np.log2, _t("log2"), (POSITIVE,)),
+    _ew("log10", ad.log10, np.log10, _t("log10"), (POSITIVE,)),
+    _ew("log1p", ad.log1p, np.log1p, _t("log1p"), (POSITIVE,), FLOATS_AND_INT,
+        out_dtype=_float_result),
+    _ew("expm1", ad.expm1, np.expm1, _t("expm1"), (REAL,), FLOATS_AND_INT,
+        out_dtype=_float_result),
+    _ew("exp2", ad.exp2, np.exp2, _t("exp2"), (REAL,), FLOATS_AND_INT, out_dtype=_float_result),
+    _ew("rsqrt", ad.rsqrt, lambda a: 1 / np.sqrt(a), _t("rsqrt"), (POSITIVE,)),
+    _ew("square", ad.square, np.square, _t("square"), (REAL,), FLOATS_AND_INT),
+    _ew("reciprocal", ad.reciprocal, np.reciprocal, _t("reciprocal"), (NONZERO,)),
+    _ew("erfc", ad.erfc, _np_special("erfc"), _t("erfc"), (SMALL,)),
+    _ew("erfinv", ad.erfinv, _np_special("erfinv"), _t("erfinv"), (UNIT,)),
+    _ew("logit", ad.logit, _np_special("logit"), _t("logit"), (PROBABILITY,)),
+    _ew("logit_eps", lambda x: ad.logit(x, eps=0.25),
+        lambda x: _np_special("logit")(np.clip(x, 0.25, 0.75)),
+        lambda x: _torch().logit(x, eps=0.25), (PROBABILITY,),
+        notes="clamped to [eps, 1 - eps]: zero gradient outside"),
+    _ew("nan_to_num", ad.nan_to_num, np.nan_to_num, _t("nan_to_num"), (REAL,),
+        notes="finite inputs (special values: tests/test_parity_elementwise.py)"),
+    # --- activations
+    _ew("softsign", ad.softsign, lambda x: x / (1 + np.abs(x)), _tF("softsign"), (NONZERO,),
+        FLOATS_AND_INT, out_dtype=_float_result),
+    _ew("hardtanh", ad.hardtanh, lambda x: np.clip(x, -1, 1), _tF("hardtanh"), (HARD,),
+        FLOATS_AND_INT),
+    _ew("relu6", ad.relu6, lambda x: np.clip(x, 0, 6), _tF("relu6"), (RELU6,), FLOATS_AND_INT),
+    _ew("logsigmoid", ad.logsigmoid, lambda x: -np.logaddexp(0, -x), _tF("logsigmoid"),
+        (REAL,)),
+    _ew("mish", ad.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), _tF("mish"), (REAL,)),
+    _ew("selu", ad.selu, lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+        _tF("selu"), (NONZERO,)),
+    _ew("celu", lambda x: ad.celu(x, 0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x / 0.5)),
+        _tF("celu", alpha=0.5), (NONZERO,),
+        notes="alpha 0.5: torch rounds 1/alpha to float32 (for 0.7: 2e-8 off in float64)"),
+    _ew("hardswish", ad.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6, _tF("hardswish"),
+        (HARD,)),
+    _ew("hardsigmoid", ad.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6,
+        lambda x: _torch().nn.functional.relu6(x + 3) / 6, (HARD,),
+        notes="torch reference relu6(x + 3) / 6: torch's own kernel uses 1/6 rounded to "
+              "float32 in float64 (3e-8 off); F.hardsigmoid itself is compared in "
+              "tests/test_parity_elementwise.py"),
+    # --- rounding (zero gradient, as torch; integers keep their dtype)
+    _ew("floor", ad.floor, np.floor, _t("floor"), (ROUNDABLE,), FLOATS_AND_INT),
+    _ew("ceil", ad.ceil, np.ceil, _t("ceil"), (ROUNDABLE,), FLOATS_AND_INT),
+    _ew("round", ad.round, np.round, _t("round"), (ROUNDABLE,), FLOATS_AND_INT),
+    OpSpec("round_decimals", ad.round, np.round, lambda x, decimals: _torch().round(
+        x, decimals=decimals), 1, (DECIMALS,), "elementwise", None, maker=_decimals_maker),
+    _ew("trunc", ad.trunc, np.trunc, _t("trunc"), (ROUNDABLE,), FLOATS_AND_INT),
+    _ew("frac", ad.frac, lambda x: x - np.trunc(x), _t("frac"), (ROUNDABLE,)),
+    _ew("sign", ad.sign, np.sign, _t("sign"), (NONZERO,), FLOATS_AND_INT),
+    _ew("remainder", ad.remainder, np.remainder, _t("remainder"), (ROUNDABLE, DIVISOR)),
+    _ew("fmod", ad.fmod, np.fmod, _t("fmod"), (ROUNDABLE, DIVISOR)),
+    _ew("floor_divide", ad.floor_divide, np.floor_divide,
+        lambda a, b: _torch().div(a, b, rounding_mode="floor"), (ROUNDABLE, DIVISOR),
+        notes="zero gradient as torch's div(rounding_mode='floor') (torch.floor_divide "
+              "has the same values but raises in backward)"),
+    _ew("div_trunc", lambda a, b: ad.div(a, b, rounding_mode="trunc"),
+        lambda a, b: np.trunc(a / b), lambda a, b: _torch().div(a, b, rounding_mode="trunc"),
+        (ROUNDABLE, DIVISOR)),
+    # --- functions of two or three tensors
+    _ew("atan2", ad.atan2, np.arctan2, _t("atan2"), (NONZERO, NONZERO), FLOATS_AND_INT,
+        out_dtype=_float_result, notes="never (0, 0) nor on the branch cut"),
+    _ew("hypot", ad.hypot, np.hypot, _t("hypot"), (REAL, NONZERO)),
+    _ew("logaddexp", ad.logaddexp, np.logaddexp, _t("logaddexp"), (REAL, REAL)),
+    _ew("logaddexp2", ad.logaddexp2, np.logaddexp2, _t("logaddexp2"), (REAL, REAL)),
+    _ew("xlogy", ad.xlogy, _np_special("xlogy"), _t("xlogy"), (REAL, POSITIVE)),
+    _ew("lerp", ad.lerp, lambda a, b, w: a + w * (b - a), _t("lerp"), (REAL, REAL, SMALL),
+        FLOATS_AND_INT, out_dtype=_float_result),
+    _ew("fmax", ad.fmax, np.fmax, _t("fmax"), (EVEN, ODD), FLOATS_AND_INT),
+    _ew("fmin", ad.fmin, np.fmin, _t("fmin"), (EVEN, ODD), FLOATS_AND_INT),
+    OpSpec("clamp_tensor", ad.clamp, lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+           _t("clamp"), 3, (EVEN, ODD, OFFSET_QUARTER), "elementwise", None,
+           maker=_clamp_maker, notes="tensor bounds (differentiable), lo > hi included"),
+    # --- tests of values and bitwise ops (bool/integer results, no gradient)
+    _ew("isnan", ad.isnan, np.isnan, _t("isnan"), (SPECIAL,), differentiable=False,
+        out_dtype=_bool_result, notes=_NO_GRAD),
+    _ew("isinf", ad.isinf, np.isinf, _t("isinf"), (SPECIAL,), differentiable=False,
+        out_dtype=_bool_result, notes=_NO_GRAD),
+    _ew("isfinite", ad.isfinite, np.isfinite, _t("isfinite"), (SPECIAL,), differentiable=False,
+        out_dtype=_bool_result, notes=_NO_GRAD),
+    _ew("isposinf", ad.isposinf, np.isposinf, _t("isposinf"), (SPECIAL,), differentiable=False,
+        out_dtype=_bool_result, notes=_NO_GRAD),
+    _ew("isneginf", ad.isneginf, np.isneginf, _t("isneginf"), (SPECIAL,), differentiable=False,
+        out_dtype=_bool_result, notes=_NO_GRAD),
+    _ew("signbit", ad.signbit, np.signbit, _t("signbit"), (SPECIAL,), differentiable=False,
+        out_dtype=_bool_result, notes=_NO_GRAD),
+    _ew("bitwise_and", ad.bitwise_and, np.bitwise_and, _t("bitwise_and"), (INTS, INTS),
+        INTEGERS, differentiable=False, notes=_NO_GRAD),
+    _ew("bitwise_or", ad.bitwise_or, np.bitwise_or, _t("bitwise_or"), (INTS, INTS),
+        INTEGERS, differentiable=False, notes=_NO_GRAD),
+    _ew("bitwise_xor", ad.bitwise_xor, np.bitwise_xor, _t("bitwise_xor"), (INTS, INTS),
+        INTEGERS, differentiable=False, notes=_NO_GRAD),
+    _ew("bitwise_not", ad.bitwise_not, np.invert, _t("bitwise_not"), (INTS,), INTEGERS,
+        differentiable=False, notes=_NO_GRAD),
+    _ew("left_shift", ad.bitwise_left_shift, np.left_shift, _t("bitwise_left_shift"),
+        (INTS, SHIFTS), (I64,), differentiable=False, notes=_NO_GRAD),
+    _ew("right_shift", ad.bitwise_right_shift, np.right_shift, _t("bitwise_right_shift"),
+        (INTS, SHIFTS), (I64,), differentiable=False, notes=_NO_GRAD),
 ]
 
 BY_NAME = {row.name: row for row in OPS}

@@ -20,15 +20,29 @@ from __future__ import annotations
 import numpy as _np
 
 from ..tensor import Tensor
+from . import activations as _activations
+from . import binary_math as _binary_math
+from . import bitwise as _bitwise
+from . import compare as _compare
 from . import elementwise as _ew
 from . import linalg as _linalg
+from . import math as _math
+from . import rounding as _rounding
 from . import reduce as _reduce
 from . import shape as _shape
 
-#: The elementwise ops, by their NumPy ufunc names (atan also as arctan, abs as absolute).
-UFUNCS = {alias: op.apply for name, op in _ew.OPS.items()
-          if isinstance(getattr(_np, name, None), _np.ufunc)
-          for alias in (name, getattr(_np, name).__name__)}
+#: Public names that NumPy also has with another meaning (torch's): never in ctx.xp.
+_NOT_NUMPY = {"equal"}  # torch.equal(a, b) is one bool for whole tensors
+
+#: The elementwise ops whose public names are NumPy ufuncs, under those names (and under
+#: the ufunc's own name: atan also as arctan, abs as absolute), from every elementwise module.
+UFUNCS = {}
+for _module in (_ew, _math, _binary_math, _activations, _rounding, _compare, _bitwise):
+    for _name, _fn in vars(_module).items():
+        _ufunc = getattr(_np, _name, None)
+        if not _name.startswith("_") and callable(_fn) and isinstance(_ufunc, _np.ufunc) \
+                and _name not in _NOT_NUMPY:
+            UFUNCS[_name] = UFUNCS[_ufunc.__name__] = _fn
 globals().update(UFUNCS)
 matmul = _linalg.matmul
 
