@@ -154,6 +154,7 @@ def test_backward_errors_carry_the_node_op():
     assert info.value.op == "exp"
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaN/Inf anomaly mode catches
 def test_anomaly_errors_are_floating_point_errors_with_op():
     x = _t([0.0, 4.0], requires_grad=True)
     with ad.detect_anomaly():
