@@ -78,3 +78,23 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(".testing", __name__)
     raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
+
+# Structural ops of issue 13 (PyTorch's names and semantics): gathering and scattering,
+# ordering, scans, rearranging, matrices from parts, reductions, products, norms, solves.
+from .ops.gather import (argwhere, gather, index_add, index_copy, index_fill, index_select,
+                         masked_fill, masked_scatter, masked_select, nonzero, scatter,
+                         scatter_add, scatter_reduce, take, take_along_dim)
+from .ops.gather import where  # where(cond, a, b) and torch's one-argument where(cond)
+from .ops.sort import argsort, kthvalue, median, mode, msort, nanmedian, sort, topk
+from .ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod
+from .ops.rearrange import (chunk, expand, expand_as, flip, fliplr, flipud, movedim, moveaxis,
+                            narrow, repeat, repeat_interleave, reshape_as, roll, select,
+                            swapdims, tile, unbind, unflatten, view, view_as)
+from .ops.construct import (atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod,
+                            diag, diag_embed, diagonal, meshgrid, trace, tril, triu)
+from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nanmean, nansum,
+                               std_mean, var_mean)
+from .ops.einsum import einsum
+from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
+from .ops.norms import cdist, norm
+from . import linalg, return_types  # torch.linalg, torch.return_types
