@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..function import Function, apply_inplace
+from .._inplace import apply_inplace
+from ..function import Function
 from ..tensor import Tensor
 
 

@@ -80,7 +80,7 @@ class Linear(Function):
                              f"out_features={out_features}; it must have shape "
                              f"({out_features},)")
         # Both saved, as MatMul does: writing either in place before backward is refused.
-        ctx.saved = (x, weight)  # ctx.save(x, weight) without the method call (hot path)
+        ctx.save(x, weight)
         if x.dtype in _HALF:  # accumulate in float32, as MatMul does
             f32 = backend.float32
             y = x.astype(f32) @ weight.astype(f32).T

@@ -14,7 +14,8 @@ import math
 import numbers
 
 from .. import backend
-from ..function import Function, mark_modified
+from .._inplace import mark_modified
+from ..function import Function
 from ..tensor import Tensor
 from ._precision import work as _work
 
