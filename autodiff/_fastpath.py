@@ -277,21 +277,22 @@ def run(roots, retain_graph, create_graph, targets=None):
 def _accumulate(t, g, create_graph, owned, copy):
     """t.grad += g; the first gradient is kept without a copy when no other .grad, view or
     caller holds it (graph._accumulate always copies)."""
-    if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-        return
-    if t.grad is None:
-        if copy or g.base is not None or id(g) in owned or not g.flags.writeable:
-            g = g.copy()
-        owned.add(id(g))
-    else:
-        g = t.grad.data + g
-    gt = _new(Tensor)  # Tensor._make, inlined: this runs for every leaf on every backward
-    gt.data = g
-    gt.grad = gt._node = gt._vbox = gt._extra = gt._kept = None
-    gt.requires_grad = False
-    gt._seq = next(_seq)
-    t.grad = gt
+    with _GRAD_LOCK:  # read, add, write back as one step (see graph.GRAD_LOCK)
+        if create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+            return
+        if t.grad is None:
+            if copy or g.base is not None or id(g) in owned or not g.flags.writeable:
+                g = g.copy()
+            owned.add(id(g))
+        else:
+            g = t.grad.data + g
+        gt = _new(Tensor)  # Tensor._make, inlined: this runs for every leaf on every backward
+        gt.data = g
+        gt.grad = gt._node = gt._vbox = gt._extra = gt._kept = None
+        gt.requires_grad = False
+        gt._seq = next(_seq)
+        t.grad = gt
 
 
 # Names from the plain core, bound below its definitions (circular imports).
@@ -303,6 +304,7 @@ from ._inplace import share_version as _share_version  # noqa: E402
 from .errors import forward_error  # noqa: E402
 from .function import _as_output_array, _unwrap  # noqa: E402
 from ._kept import kept_size as _kept_size  # noqa: E402
+from .graph import GRAD_LOCK as _GRAD_LOCK  # noqa: E402
 from .graph import _as_gradient_array, _reaching  # noqa: E402
 from .autograd import _initial_grad as _plain_initial_grad  # noqa: E402
 from .graph import _arity_error, _released_error, sum_to_shape  # noqa: E402

@@ -10,9 +10,12 @@ from .errors import op_error
 __all__ = ["backward", "grad"]
 
 
-def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs=None):
+def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(root)/d(leaf) into every reachable leaf's `.grad` (with `inputs`: into
-    those tensors' `.grad` only)."""
+    those tensors' `.grad` only). retain_graph defaults to create_graph (torch): a graph
+    differentiated with create_graph=True stays usable for the next differentiation."""
+    if retain_graph is None:
+        retain_graph = create_graph
     if not isinstance(root, Tensor):
         raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
     if not root.requires_grad:

@@ -20,6 +20,7 @@ gives the same results bit for bit (AUTODIFF_FASTPATH=0 runs this one).
 from __future__ import annotations
 
 import heapq
+import threading
 
 from . import backend
 from .errors import op_error
@@ -124,13 +125,21 @@ def _free(node):
         node.saved = None
 
 
+#: Held while a leaf's .grad is read, added to and written back: threads running backward
+#: into shared parameters at once would otherwise lose contributions (NumPy releases the
+#: GIL during the addition, so another thread can read the old .grad meanwhile).
+GRAD_LOCK = threading.Lock()
+
+
 def _accumulate(t, g, create_graph):
-    """t.grad += g. The first gradient is copied: the walk's arrays may be shared (one
-    array sent to several inputs, a hook's or the caller's), and .grad must own its buffer."""
-    if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-    else:
-        t.grad = Tensor._make(g.copy() if t.grad is None else t.grad.data + g, None, False)
+    """t.grad += g, atomically (GRAD_LOCK). The first gradient is copied: the walk's arrays
+    may be shared (one array sent to several inputs, a hook's or the caller's), and .grad
+    must own its buffer."""
+    with GRAD_LOCK:
+        if create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+        else:
+            t.grad = Tensor._make(g.copy() if t.grad is None else t.grad.data + g, None, False)
 
 
 # ---------------------------------------------------------------- named steps

@@ -227,8 +227,9 @@ class Tensor:
         hooks = self._extra.setdefault("hooks", {})
         return _hooks.HookHandle(hooks, fn)
 
-    def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
-        """Backpropagate from this tensor, accumulating into the leaves' `.grad`."""
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Backpropagate from this tensor, accumulating into the leaves' `.grad`;
+        retain_graph defaults to create_graph (as in torch)."""
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs)
 

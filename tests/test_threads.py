@@ -4,7 +4,6 @@ import os
 import threading
 
 import numpy as np
-import pytest
 
 import autodiff as ad
 import nn
@@ -41,8 +40,6 @@ def _grads(model):
     return {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
 
 
-@pytest.mark.xfail(strict=True, reason="engine fix pending (issue 12 phase 2): leaf gradient "
-                                       "accumulation is not atomic")
 def test_concurrent_backward_into_shared_parameters_sums_like_sequential(rng):
     inputs = [rng.standard_normal((5, 8)) for _ in range(THREADS)]
     ad.manual_seed(0)
