@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
 from .errors import op_error
 from .mode import state as _mode
 
-__all__ = ["VersionBox", "apply_inplace", "mark_modified", "seen_inputs", "check_saved"]
+__all__ = ["VersionBox", "apply_inplace", "mark_modified", "seen_inputs", "check_saved",
+           "private_copy"]
 
 
 class _Clock:
@@ -114,6 +116,20 @@ def check_saved(node, out) -> None:
                        "out-of-place op or clone() it first", label="backward")
 
 
+def private_copy(value):
+    """`value` as a backward rule may keep it: an array the caller could still change (an
+    index array, a mask, class targets) becomes a read-only copy, so a later write to the
+    caller's array cannot change the gradient (torch copies such arguments into tensors);
+    a tuple (an index) is handled item by item; anything else is returned as it is."""
+    if type(value) is tuple:
+        return tuple(map(private_copy, value))
+    if backend.is_array(value) and value.ndim:
+        value = value.copy()
+        if isinstance(value, np.ndarray):  # CuPy arrays have no read-only flag
+            value.flags.writeable = False
+    return value
+
+
 def apply_inplace(target, op, *args, **params):
     """Run `op(target, *args)` and write the result into `target`'s buffer in place.
 
@@ -132,6 +148,7 @@ def apply_inplace(target, op, *args, **params):
         shadow._extra = {"name": target._extra.get("name")}
     # `x += x`: the operand is the old value too; the node must not list `target` itself
     # as an input (that made the graph a cycle and backward never ended).
+    operand_is_target = any(a is target for a in args)
     args = tuple(shadow if a is target else a for a in args)
     result = op.apply(shadow, *args, **params)
     out = result.data
@@ -145,6 +162,8 @@ def apply_inplace(target, op, *args, **params):
     if not target.data.flags.writeable:
         raise op_error(ValueError, name, "the tensor's buffer is read-only (a "
                        "broadcast view); call .clone() or use the out-of-place op", label)
+    if not operand_is_target:  # `b *= b` saved b as the operand too: torch raises then
+        _save_copy_of_target(result._node, target.data)
     if out is not target.data:
         target.data[...] = out
     clock.now += 1
@@ -160,6 +179,17 @@ def apply_inplace(target, op, *args, **params):
         target.requires_grad = True
         target._seq = result._seq
     return target
+
+
+def _save_copy_of_target(node, data) -> None:
+    """The in-place op's own node saved the values its write is about to overwrite
+    (`c *= w` saves c for w's gradient): it keeps a copy of them instead, as torch does.
+    Only values the gradient needs are saved, so the copy is made only when it is used."""
+    if node is None or not node.saved:
+        return
+    if any(v is data or getattr(v, "base", None) is data for v in node.saved):
+        node.saved = tuple(v.copy() if v is data or getattr(v, "base", None) is data else v
+                           for v in node.saved)
 
 
 def _check_writable(target, name, label, args) -> None:

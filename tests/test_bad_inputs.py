@@ -152,7 +152,7 @@ bad("getitem: mask shape", lambda: X()[np.ones(3, dtype=bool)], IndexError, "get
 bad("getitem: float array", lambda: X()[np.array([0.5])], IndexError, "getitem", "float64",
     "(2, 3)")
 bad("getitem: long index array", lambda: X()[np.arange(1000) + 5], IndexError, "getitem",
-    "(2, 3)", "1005")
+    "(2, 3)", "(1000,)", "index 5")  # names the array by shape, the bad value, no dump
 bad("embedding: id too large", lambda: nn.Embedding(3, 2)(np.array([5])), IndexError,
     "Embedding", "5", "3")
 bad("embedding: negative id", lambda: nn.Embedding(3, 2)(np.array([-1])), IndexError,
@@ -494,7 +494,7 @@ def _close_to(expected):
 _W = np.linspace(0.5, 2, 4)
 good("y = c @ W; c += 1 (matmul needs only W for c's gradient)",
      _write_after(lambda c: c @ ad.tensor(_W), lambda c, y: c.__iadd__(1)),
-     _close_to(np.broadcast_to(_W.sum(), (1, 1, 4, 4))))
+     _close_to(np.broadcast_to(_W, (1, 1, 4, 4))))  # dy/dc[..., i, j] = W[j] (torch)
 good("y = c ** 2; y += 1 (pow needs its input, not its output)",
      _write_after(lambda c: c ** 2, lambda c, y: y.__iadd__(1)),
      _close_to(2 * np.linspace(-1, 1, 16).reshape(1, 1, 4, 4)))
@@ -784,10 +784,6 @@ PENDING = {
         'concatenate: 0-d tensors',
         'concatenate: nothing',
         'stack: nothing',
-        'getitem: mask shape',
-        'getitem: float array',
-        'getitem: long index array',
-        'softmax_cross_entropy: class out of range',
         'reshape(None, 3)',
         "squeeze('a')",
         'unsqueeze(1.5)',
@@ -809,33 +805,11 @@ PENDING = {
         'write into a tensor that has a view',
         'write through a view',
         'squeeze of a dim that is not 1',
-        'softmax of (0,)',
-        'softmax of (0, 1) over dim 0',
-        'max over a non-empty dim of (0, 3)',
         'var(correction=1) of one element',
-        'max_pool2d of an int tensor',
-        'c = x.clone(); c *= w',
-        'c = x.clone(); c /= w',
-        "y = c @ W; c += 1 (matmul needs only W for c's gradient)",
-        'y = c ** 2; y += 1 (pow needs its input, not its output)',
-        'y = max_pool2d(c); y += 1 (max_pool2d needs the argmax, not its output)',
-        'backward(create_graph=True) keeps the graph for a second differentiation',
-    },
-    'arrays the backward needs are kept by reference': {
-        'index array changed after the forward',
-        'boolean mask changed after the forward',
-        "where's condition changed after the forward",
-        'cross_entropy target changed after the forward',
-        'embedding ids changed after the forward',
     },
     'silently wrong results': {
         'ad.tensor copies a NumPy array (as torch.tensor does)',
-        'hook on x.reshape to its own shape',
-        'hook on x.broadcast_to to its own shape',
-        'hook on x.expand to its own shape',
-        'retain_grad on x.reshape to its own shape',
         'std gradient at zero spread is 0',
-        'max of [nan, 1, 2]: value nan, gradient to the nan',
     },
 }
 

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .._inplace import private_copy
 from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
@@ -88,7 +89,9 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = a ** b
-        ctx.save(a, b, out)
+        # the output only for the exponent's gradient (a^b ln a): `y = c ** 2; y += 1`
+        # stays legal, as in torch
+        ctx.save(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
@@ -298,7 +301,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.save(cond)
+        # the caller may change its condition array later: backward keeps a private copy
+        ctx.save(private_copy(cond) if True in ctx.needs_input_grad else cond)
         return ctx.xp.where(cond, a, b)
 
     @staticmethod

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from .. import backend
+from .._inplace import private_copy
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from . import reduce as _reduce
@@ -20,13 +22,9 @@ class SoftmaxCrossEntropy(Function):
         rows = xp.arange(logits.shape[0])
         shift = work.max(axis=1, keepdims=True)
         lse = xp.log(xp.exp(work - shift).sum(axis=1, keepdims=True)) + shift
-        try:
-            picked = work[rows, targets]
-        except IndexError:
-            raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, "
-                             f"{logits.shape[1]}), got a larger one") from None
+        picked = work[rows, targets]  # targets were checked by softmax_cross_entropy
         loss = lse[:, 0] - picked
-        ctx.rows, ctx.targets = rows, targets
+        ctx.rows, ctx.targets = rows, private_copy(targets)  # the caller may change its own
         ctx.save(logits, lse.astype(logits.dtype, copy=False))
         return loss.astype(logits.dtype) if acc is not None else loss
 
@@ -55,7 +53,9 @@ def softmax_cross_entropy(logits, targets):
     if t.ndim != 1 or t.shape[0] != shape[0] or t.dtype.kind not in "iu":
         raise ValueError(f"softmax_cross_entropy: targets must be N={shape[0]} integer "
                          f"class indices, got shape {tuple(t.shape)} dtype {t.dtype}")
-    if t.size and t.min() < 0:  # larger-than-C indices are caught by the indexing itself
-        raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, "
-                         f"{logits.shape[1]}), got {int(t.min())}")
+    if t.size and (t.min() < 0 or t.max() >= shape[1]):
+        bad = int(t.min()) if t.min() < 0 else int(t.max())
+        raise op_error(IndexError, "softmax_cross_entropy", f"class index {bad} is out of "
+                       f"range for {shape[1]} classes (logits of shape {tuple(shape)}); "
+                       f"targets must lie in [0, {shape[1]})")
     return SoftmaxCrossEntropy.apply(logits, t)

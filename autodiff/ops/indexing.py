@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .._inplace import apply_inplace
+from .._inplace import apply_inplace, private_copy
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 
@@ -24,6 +25,19 @@ def _normalize_index(index, xp):
             item = xp.asarray(item)
         out.append(item)
     return tuple(out)
+
+
+def describe_index(index) -> str:
+    """An index in a short line for error messages: arrays by dtype and shape, never their
+    values (an index array can hold millions of them)."""
+    if type(index) is tuple:
+        return "(" + ", ".join(map(describe_index, index)) + ("," if len(index) == 1 else "") + ")"
+    if backend.is_array(index) and index.ndim:
+        return f"<{index.dtype} array of shape {tuple(index.shape)}>"
+    if isinstance(index, slice):
+        return ":".join("" if v is None else str(v) for v in (index.start, index.stop, index.step)
+                        ).rstrip(":") or ":"
+    return repr(index)
 
 
 def _is_advanced(index):
@@ -43,8 +57,8 @@ class _Index(Function):
         try:
             return x[index]
         except IndexError as exc:
-            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape "
-                             f"{x.shape}: {exc}") from None
+            raise op_error(IndexError, "getitem", f"index {describe_index(index)} is invalid "
+                           f"for a tensor of shape {x.shape}: {exc}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -95,8 +109,9 @@ class SetItem(Function):
             out[index] = value
         except (ValueError, IndexError) as exc:
             shape = getattr(value, "shape", ())
-            raise ValueError(f"setitem: cannot assign a value of shape {tuple(shape)} to "
-                             f"index {index!r} of a tensor of shape {x.shape}: {exc}") from None
+            raise op_error(type(exc), "setitem", f"cannot assign a value of shape "
+                           f"{tuple(shape)} to index {describe_index(index)} of a tensor of "
+                           f"shape {x.shape}: {exc}") from None
         return out
 
     @staticmethod
@@ -108,6 +123,8 @@ class SetItem(Function):
 
 def getitem(x, index):
     index = _normalize_index(index, backend.array_module(x.data))
+    if x.requires_grad:  # backward scatters through the index: keep it as it is now
+        index = private_copy(index)
     op = AdvancedIndex if _is_advanced(index) else BasicIndex
     return op.apply(x, index=index if len(index) != 1 else index[0])
 

@@ -16,7 +16,11 @@ class MatMul(Function):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} "
                              f"and {b.shape}; use * for scalars")
-        ctx.save(a, b)
+        # Each operand's gradient needs only the other one: `y = c @ w; c += 1` stays
+        # legal when c's own gradient is what is wanted (as in torch).
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save(a if need_b else None, b if need_a else None)
+        ctx.ndims = a.ndim, b.ndim
         acc = backend.accumulation_dtype(a.dtype)
         try:
             if acc is not None and acc != a.dtype:
@@ -30,22 +34,23 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
+        a_ndim, b_ndim = ctx.ndims
         xp = ctx.xp
-        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
-        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         # b's axis first: for vector @ vector, g is 0-d and becomes (1, 1).
-        if b.ndim == 1:
+        if b_ndim == 1:
             g = xp.expand_dims(g, -1)
-        if a.ndim == 1:
+        if a_ndim == 1:
             g = xp.expand_dims(g, -2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
+            b2 = b.reshape(b.shape + (1,)) if b_ndim == 1 else b
             ga = _product(ctx, g, b2.swapaxes(-1, -2))
-            if a.ndim == 1:
+            if a_ndim == 1:
                 ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
         if ctx.needs_input_grad[1]:
+            a2 = a.reshape((1,) + a.shape) if a_ndim == 1 else a
             gb = _product(ctx, a2.swapaxes(-1, -2), g)
-            if b.ndim == 1:
+            if b_ndim == 1:
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb
 

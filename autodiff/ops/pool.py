@@ -9,6 +9,8 @@ average pooling's is its adjoint (spread), whose derivative is average pooling a
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..errors import op_error
 from ..function import Function
@@ -27,13 +29,16 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, out_hw):
         xp = ctx.xp
-        xpad = kernels.pad(xp, x, padding, value=-float("inf"))
+        xpad = kernels.pad(xp, x, padding, value=_lowest(x.dtype))
         slices = kernels.offset_slices(kernel, stride, (1, 1), out_hw)
         _, r0, c0 = slices[0]
         out = xpad[:, :, r0, c0].copy()
         for _, rows, cols in slices[1:]:
             xp.maximum(out, xpad[:, :, rows, cols], out=out)
-        ctx.save(x, out)
+        # The rule finds each window's arg-max by comparing x with the maxima: it keeps its
+        # own copy of them, so writing into the output (`y += 1`) leaves the gradient
+        # right, as torch's saved indices do.
+        ctx.save(x, out.copy() if ctx.needs_input_grad[0] else None)
         return out
 
     @staticmethod
@@ -45,10 +50,20 @@ class MaxPool2d(Function):
                                          p["padding"], p["out_hw"])
         # Double backward: route g through the arg-max index with the scatter op, whose
         # derivative (a gather) is itself an op.
-        idx = kernels.argmax_index(backend.array_module(x.data), x.data, out.data,
+        idx = kernels.argmax_index(backend.array_module(x.data), x.data, _data(out),
                                    p["kernel"], p["stride"], p["padding"], p["out_hw"])
         return ctx.call(MaxPoolScatter, g, index=idx, x_shape=x.shape, kernel=p["kernel"],
                         stride=p["stride"], padding=p["padding"])
+
+
+def _lowest(dtype):
+    """The padding value no element can lose to: -inf, or an integer type's minimum."""
+    return -float("inf") if dtype.kind == "f" or dtype == backend.bfloat16 else np.iinfo(dtype).min
+
+
+def _data(v):
+    """An array, or a Tensor's array (create_graph hands saved arrays over as Tensors)."""
+    return getattr(v, "data", v)
 
 
 class MaxPoolScatter(Function):
@@ -180,7 +195,9 @@ def _pool_args(op, x, kernel_size, stride, padding):
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise op_error(ValueError, op, f"padding {padding} must be at most half the kernel "
                        f"size {kernel} (as in PyTorch)")
-    if not backend.is_floating(x.dtype):
+    # max pooling only compares, so integer tensors pool too (torch); averaging needs floats
+    kinds = "fiu" if op == "max_pool2d" else "f"
+    if not (backend.is_floating(x.dtype) or x.dtype.kind in kinds):
         raise op_error(TypeError, op, f"input must be a floating-point tensor, got dtype "
                        f"{x.dtype}")
     return kernel, stride, padding, out_hw

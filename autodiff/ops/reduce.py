@@ -6,7 +6,10 @@ amax/amin do).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 
@@ -150,9 +153,21 @@ class _Extremum(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved
-        mask = x == _expand(ctx, out)
+        out = _expand(ctx, out)
+        mask = x == out
+        if ctx.has_nan:  # a NaN result came from the NaN entries: they share the gradient
+            mask = mask | (ctx.xp.isnan(x) & ctx.xp.isnan(out))
         count = mask.sum(axis=ctx.axes, keepdims=True)
         return ctx.xp.where(mask, _expand(ctx, g) / ctx.xp.asarray(count, dtype=g.dtype), 0)
+
+
+def _check_nonempty(ctx, x, op):
+    """max/min have no identity: a reduced dim of size 0 is an error (torch's IndexError);
+    a zero-size tensor reduced over non-empty dims gives a zero-size result."""
+    if x.size == 0 and (ctx.axes is None or any(x.shape[a] == 0 for a in ctx.axes)):
+        raise op_error(IndexError, op, f"cannot reduce a dim of size 0 (shape {x.shape}, "
+                       f"dim {ctx.axes}): the {op} of no elements is undefined; give a dim "
+                       "whose size is not 0")
 
 
 class Max(_Extremum):
@@ -162,9 +177,9 @@ class Max(_Extremum):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         _setup(ctx, x, axis, keepdims, "max")
-        if x.size == 0:
-            raise ValueError("max: cannot reduce an empty tensor (no identity)")
+        _check_nonempty(ctx, x, "max")
         out = ctx.xp.asarray(x.max(axis=ctx.axes, keepdims=keepdims))
+        ctx.has_nan = backend.is_floating(x.dtype) and bool(ctx.xp.isnan(out).any())
         ctx.save(x, out)
         return out
 
@@ -176,9 +191,9 @@ class Min(_Extremum):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         _setup(ctx, x, axis, keepdims, "min")
-        if x.size == 0:
-            raise ValueError("min: cannot reduce an empty tensor (no identity)")
+        _check_nonempty(ctx, x, "min")
         out = ctx.xp.asarray(x.min(axis=ctx.axes, keepdims=keepdims))
+        ctx.has_nan = backend.is_floating(x.dtype) and bool(ctx.xp.isnan(out).any())
         ctx.save(x, out)
         return out
 
@@ -192,9 +207,9 @@ class LogSumExp(Function):
         acc = _setup(ctx, x, axis, keepdims, "logsumexp")
         xp = ctx.xp
         work = x.astype(acc) if acc is not None else x
-        m = work.max(axis=ctx.axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(work - m).sum(axis=ctx.axes, keepdims=True)) + m
+        m = _shift(xp, work, ctx.axes)
+        with np.errstate(divide="ignore"):  # the sum of no elements: log 0 = -inf
+            out = xp.log(xp.exp(work - m).sum(axis=ctx.axes, keepdims=True)) + m
         if not keepdims:
             out = out.reshape([s for i, s in enumerate(x.shape)
                                if ctx.axes is not None and i not in ctx.axes])
@@ -208,6 +223,17 @@ class LogSumExp(Function):
         return _expand(ctx, g) * ctx.xp.exp(x - _expand(ctx, out))
 
 
+def _shift(xp, work, axes, finite=True):
+    """The maximum over axes (kept as size 1; with `finite`, infinities replaced by 0):
+    what exp-sums subtract first so they never overflow. Zero-size tensors (whose max
+    NumPy refuses) shift by 0."""
+    if work.size == 0:
+        shape = tuple(1 if axes is None or i in axes else n for i, n in enumerate(work.shape))
+        return xp.zeros(shape, dtype=work.dtype)
+    m = work.max(axis=axes, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0) if finite else m
+
+
 class Softmax(Function):
     """e^(x_i) / sum_j e^(x_j) along an axis"""
     derivative = "d y_i/dx_j = y_i (delta_ij - y_j)"
@@ -218,7 +244,7 @@ class Softmax(Function):
         acc = backend.accumulation_dtype(x.dtype)
         xp = ctx.xp
         work = x.astype(acc) if acc is not None else x
-        e = xp.exp(work - work.max(axis=ctx.axis, keepdims=True))
+        e = xp.exp(work - _shift(xp, work, ctx.axis, finite=False))
         e /= e.sum(axis=ctx.axis, keepdims=True)
         out = e.astype(x.dtype) if acc is not None else e
         ctx.save(out)
@@ -241,7 +267,7 @@ class LogSoftmax(Function):
         acc = backend.accumulation_dtype(x.dtype)
         xp = ctx.xp
         work = x.astype(acc) if acc is not None else x
-        shifted = work - work.max(axis=ctx.axis, keepdims=True)
+        shifted = work - _shift(xp, work, ctx.axis, finite=False)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=ctx.axis, keepdims=True))
         out = out.astype(x.dtype) if acc is not None else out
         ctx.save(out)

@@ -143,8 +143,8 @@ def reshape(x, *shape):
         if shape.count(-1) > 1 or known == 0 or x.size % known:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
         shape = tuple(x.size // known if s == -1 else s for s in shape)
-    if shape == x.shape:
-        return x
+    # to its own shape too: a new tensor (a view), never x itself, so a hook or
+    # retain_grad on the result does not act on x (torch)
     return Reshape.apply(x, shape=shape)
 
 
@@ -172,9 +172,7 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if not isinstance(x, Tensor):
         x = Tensor(x)
-    if shape == x.shape:
-        return x
-    return BroadcastTo.apply(x, shape=shape)
+    return BroadcastTo.apply(x, shape=shape)  # a new tensor also for x's own shape (torch)
 
 
 def squeeze(x, axis=None):
