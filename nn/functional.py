@@ -242,6 +242,9 @@ def _check_label_smoothing(label_smoothing, fname):
 def _as_target(target, like, fname):
     """The target as a Tensor of the input's dtype and device with the input's shape."""
     if not isinstance(target, ad.Tensor):
+        if target is None or isinstance(target, (str, bytes, dict, set)):
+            raise TypeError(f"{fname}: target must be a Tensor or an array of numbers, got "
+                            f"{type(target).__name__}")
         target = ad.tensor(target, dtype=like.dtype, device=like.device)
     elif target.dtype != like.dtype:
         target = target.to(dtype=like.dtype)
@@ -498,12 +501,26 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _as_target(target, input, fname)
     softplus_neg = _softplus_unit(-input)  # log(1 + e^-x), finite for any x
     if pos_weight is not None:
-        pw_minus_1 = (_const(pos_weight, input) - 1).astype(input.dtype)
-        softplus_neg = softplus_neg * (target * pw_minus_1 + 1.0)
+        pw_minus_1 = (_broadcast_const(pos_weight, input, fname, "pos_weight") - 1)
+        softplus_neg = softplus_neg * (target * pw_minus_1.astype(input.dtype) + 1.0)
     loss = (1.0 - target) * input + softplus_neg
     if weight is not None:
-        loss = loss * _const(weight, input)
+        loss = loss * _broadcast_const(weight, input, fname, "weight")
     return _reduce(loss, reduction)
+
+
+def _broadcast_const(value, like, fname, name):
+    """_const(value, like), which must broadcast to like's shape (ValueError naming it)."""
+    arr = _const(value, like)
+    try:
+        fits = np.broadcast_shapes(arr.shape, like.shape) == tuple(like.shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fname}: {name} of shape {tuple(arr.shape)} does not broadcast to "
+                         f"the input's shape {tuple(like.shape)} (e.g. give one value per "
+                         "class along the last dim)")
+    return arr
 
 
 # =====================================================================================

@@ -17,8 +17,12 @@ __all__ = ["Linear", "Identity", "Flatten", "FlattenConsecutive", "Dropout", "Ma
 
 
 def _check_features(layer: str, **sizes):
+    """Each size must be an int (else TypeError, as torch) and >= 1 (else ValueError)."""
     for name, n in sizes.items():
-        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+            raise TypeError(f"{layer}: {name} must be a positive integer, got {n!r} "
+                            f"({type(n).__name__})")
+        if n < 1:
             raise ValueError(f"{layer}: {name} must be a positive integer, got {n!r}")
 
 
@@ -181,7 +185,10 @@ class FlattenConsecutive(Module):
 
 
 def _check_p(where: str, p):
-    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"{where}: dropout probability p must be a number in [0, 1], "
+                        f"got {p!r} ({type(p).__name__})")
+    if not 0.0 <= p <= 1.0:
         raise ValueError(f"{where}: dropout probability p must be a number in [0, 1], "
                          f"got {p!r}")
     return float(p)

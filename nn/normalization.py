@@ -166,10 +166,15 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _affine(y, weight, bias, shape)
 
 
-def _shape_tuple(normalized_shape):
-    if isinstance(normalized_shape, numbers.Integral):
-        return (int(normalized_shape),)
-    return tuple(int(s) for s in normalized_shape)
+def _shape_tuple(normalized_shape, owner="layer_norm"):
+    """normalized_shape as a tuple of ints: an int or a sequence of ints (else TypeError)."""
+    sizes = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else (
+        normalized_shape if isinstance(normalized_shape, (tuple, list)) else None)
+    if sizes is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                for s in sizes):
+        raise TypeError(f"{owner}: normalized_shape must be an int or a sequence of ints, "
+                        f"got {normalized_shape!r}")
+    return tuple(int(s) for s in sizes)
 
 
 # ---------------------------------------------------------------------------- layers
@@ -314,7 +319,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  dtype=None, device=None):
         super().__init__()
-        shape = _shape_tuple(normalized_shape)
+        shape = _shape_tuple(normalized_shape, "LayerNorm")
         if not shape or any(s <= 0 for s in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a "
                              f"non-empty tuple of them, got {normalized_shape!r}")

@@ -210,10 +210,11 @@ def test_dropout_eval_identity_and_edge_probabilities():
     assert nn.Dropout(0.0)(x) is x
     z = nn.Dropout(1.0)(ad.randn(4, 4, requires_grad=True))
     assert not z.data.any()
-    for bad in (-0.1, 1.5, "0.5", True, float("nan")):
-        with pytest.raises(ValueError, match="dropout probability"):
+    for bad, kind in ((-0.1, ValueError), (1.5, ValueError), (float("nan"), ValueError),
+                      ("0.5", TypeError), (True, TypeError)):
+        with pytest.raises(kind, match="dropout probability"):
             nn.Dropout(bad)
-        with pytest.raises(ValueError, match="dropout probability"):
+        with pytest.raises(kind, match="dropout probability"):
             dropout(x, bad)
     assert dropout(x, 0.5, training=False) is x
 

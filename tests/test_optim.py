@@ -534,7 +534,6 @@ def test_named_parameters_are_accepted():
 BAD = [
     ("SGD", dict(lr=-0.1), "lr"),
     ("SGD", dict(lr=float("nan")), "lr"),
-    ("SGD", dict(lr="0.1"), "lr"),
     ("SGD", dict(lr=0.1, momentum=-0.5), "momentum"),
     ("SGD", dict(lr=0.1, weight_decay=-1), "weight_decay"),
     ("SGD", dict(lr=0.1, dampening=2.0), "dampening"),
@@ -561,6 +560,13 @@ def test_bad_hyperparameters_raise(name, kw, word):
     with pytest.raises(ValueError, match=word) as info:
         getattr(optim, name)([_param([1.0])], **kw)
     assert name in str(info.value)
+
+
+def test_hyperparameters_of_the_wrong_type_raise_type_error():
+    with pytest.raises(TypeError, match="SGD: invalid lr='0.1'"):
+        optim.SGD([_param([1.0])], lr="0.1")
+    with pytest.raises(TypeError, match=r"Adam: invalid betas\[0\]=None"):
+        optim.Adam([_param([1.0])], betas=(None, 0.9))
 
 
 def test_bad_group_hyperparameters_raise():

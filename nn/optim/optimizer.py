@@ -36,7 +36,12 @@ class Optimizer:
         if isinstance(params, (set, frozenset)):
             raise TypeError(f"{name}: params is a set, whose order changes between runs, so "
                             "state_dict indices would not be reproducible; pass a list")
-        groups = list(params)
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts "
+                            f"(parameter groups), got {type(params).__name__}; pass "
+                            "model.parameters()") from None
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list; pass the parameters to "
                              "optimize, e.g. model.parameters()")
@@ -204,9 +209,12 @@ class Optimizer:
 # ---------------------------------------------------------------- helpers for subclasses
 
 def check(opt, name, value, ok, requirement):
-    """Raise a ValueError naming the optimizer and hyperparameter unless `ok(value)` holds
-    for a real number `value`."""
-    if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and ok(value)):
+    """Raise naming the optimizer and hyperparameter unless `value` is a real number (else
+    TypeError) for which `ok(value)` holds (else ValueError)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{type(opt).__name__}: invalid {name}={value!r} (a "
+                        f"{type(value).__name__}); {requirement}")
+    if not ok(value):
         raise ValueError(f"{type(opt).__name__}: invalid {name}={value!r}; {requirement}")
 
 

@@ -41,7 +41,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not (norm_type == math.inf or norm_type >= 0):
         raise ValueError(f"clip_grad_norm_: norm_type must be >= 0 or inf, got {norm_type}")
-    if not isinstance(max_norm, numbers.Real) or not max_norm >= 0:
+    if not isinstance(max_norm, numbers.Real) or isinstance(max_norm, bool):
+        raise TypeError(f"clip_grad_norm_: max_norm must be a number >= 0, got {max_norm!r} "
+                        f"({type(max_norm).__name__})")
+    if not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be a number >= 0, got {max_norm!r}")
     grads = _grads(parameters)
     if not grads:
