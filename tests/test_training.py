@@ -231,8 +231,12 @@ def test_history_round_trips_through_nn_save_and_csv(tmp_path):
     nn.save(h.to_dict(), tmp_path / "h.npz")
     back = History.from_dict(nn.load(tmp_path / "h.npz"))
     assert back == h and back.best == h.best and back.steps == h.steps
+    assert History.load(tmp_path / "h.npz") == h                # a saved to_dict() too
+    nn.save(h, tmp_path / "h1.npz")                              # the History itself
+    again = nn.load(tmp_path / "h1.npz")
+    assert isinstance(again, History) and again == h and again.best == h.best
     h.save(tmp_path / "h2.npz")
-    assert History.load(tmp_path / "h2.npz") == h
+    assert History.load(tmp_path / "h2.npz") == h == nn.load(tmp_path / "h2.npz")
     import json
     assert History.from_dict(json.loads(json.dumps(h.to_dict()))) == h
     h.to_csv(tmp_path / "h.csv")
