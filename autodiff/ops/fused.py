@@ -49,10 +49,12 @@ def softmax_cross_entropy(logits, targets):
     t = targets.data if isinstance(targets, Tensor) else targets
     shape = logits.shape
     if len(shape) != 2:
-        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {shape}")
+        raise op_error(ValueError, "softmax_cross_entropy",
+                       f"logits must be (N, C), got shape {shape}")
     if t.ndim != 1 or t.shape[0] != shape[0] or t.dtype.kind not in "iu":
-        raise ValueError(f"softmax_cross_entropy: targets must be N={shape[0]} integer "
-                         f"class indices, got shape {tuple(t.shape)} dtype {t.dtype}")
+        raise op_error(ValueError, "softmax_cross_entropy",
+                       f"targets must be N={shape[0]} integer "
+                       f"class indices, got shape {tuple(t.shape)} dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= shape[1]):
         bad = int(t.min()) if t.min() < 0 else int(t.max())
         raise op_error(IndexError, "softmax_cross_entropy", f"class index {bad} is out of "

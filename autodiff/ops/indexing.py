@@ -140,12 +140,12 @@ def one_hot(indices, num_classes=-1, dtype=None):
     (dtype= picks another); num_classes=-1 means max + 1 (no gradient)."""
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype}")
+        raise op_error(TypeError, "one_hot", f"indices must be integers, got dtype {idx.dtype}")
     xp = backend.array_module(idx)
     if num_classes < 0:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
-        raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got range "
+        raise op_error(ValueError, "one_hot", f"indices must lie in [0, {num_classes}), got range "
                          f"[{int(idx.min())}, {int(idx.max())}]")
     out = (idx[..., None] == xp.arange(num_classes)).astype(backend.as_dtype(dtype) or backend.int64)
     return Tensor._make(out, None, False)
