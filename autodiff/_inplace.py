@@ -163,7 +163,7 @@ def apply_inplace(target, op, *args, **params):
         raise op_error(ValueError, name, "the tensor's buffer is read-only (a "
                        "broadcast view); call .clone() or use the out-of-place op", label)
     if not operand_is_target:  # `b *= b` saved b as the operand too: torch raises then
-        _save_copy_of_target(result._node, target.data)
+        _save_copy_of_target(result._node, shadow)
     if out is not target.data:
         target.data[...] = out
     clock.now += 1
@@ -181,15 +181,17 @@ def apply_inplace(target, op, *args, **params):
     return target
 
 
-def _save_copy_of_target(node, data) -> None:
+def _save_copy_of_target(node, old) -> None:
     """The in-place op's own node saved the values its write is about to overwrite
     (`c *= w` saves c for w's gradient): it keeps a copy of them instead, as torch does.
-    Only values the gradient needs are saved, so the copy is made only when it is used."""
-    if node is None or not node.saved:
+    Only values the gradient needs are saved, so the copy is made only when it is used.
+    `node.saved_copies` maps each copy to `old` (the target's version before the write), so
+    create_graph can connect the copy to the graph (_create_graph.py)."""
+    if node is None or not node.saved or not any(v is old.data for v in node.saved):
         return
-    if any(v is data or getattr(v, "base", None) is data for v in node.saved):
-        node.saved = tuple(v.copy() if v is data or getattr(v, "base", None) is data else v
-                           for v in node.saved)
+    copy = old.data.copy()
+    node.saved = tuple(copy if v is old.data else v for v in node.saved)
+    node.saved_copies = {id(copy): old}
 
 
 def _check_writable(target, name, label, args) -> None:

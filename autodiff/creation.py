@@ -1,7 +1,10 @@
 """Tensor creation: from data, constant fills, ranges, and seeded random numbers."""
 from __future__ import annotations
 
+import numbers
 import operator
+
+import numpy as np
 
 from . import backend
 from . import random as _random
@@ -58,6 +61,7 @@ def _module(device):
 
 def full(shape, value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of `shape` filled with `value` (float32 by default for floats)."""
+    _check_number("full", "fill_value", value)
     xp, _ = _module(device)
     if dtype is None:
         dtype = (backend.bool_ if isinstance(value, bool) else
@@ -102,6 +106,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
     if stop is None:
         start, stop = 0, start
+    for name, value in (("start", start), ("end", stop), ("step", step)):
+        _check_number("arange", name, value)
+    if step == 0:
+        raise _random.op_error(ValueError, "arange", "step must be nonzero")
     xp, _ = _module(device)
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, stop, step))
@@ -116,8 +124,20 @@ def linspace(start, stop, num, dtype=None, device=None, requires_grad=False) -> 
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The n x m (n x n) identity matrix (torch.eye)."""
+    for name, value in (("n", n), ("m", n if m is None else m)):
+        _shape((value,), "eye")  # an int >= 0, else TypeError / ValueError naming eye
     xp, _ = _module(device)
     return _finish(xp.eye(n, m, dtype=backend.as_dtype(dtype) or backend.float32), requires_grad)
+
+
+def _check_number(op, name, value) -> None:
+    """A real number (a 0-d tensor counts), else a TypeError naming op and argument."""
+    if isinstance(value, Tensor) and value.ndim == 0:
+        return
+    if not isinstance(value, (numbers.Real, np.generic)) or isinstance(value, np.str_):
+        raise _random.op_error(TypeError, op, f"{name} must be a number, got {value!r} "
+                               f"({type(value).__name__})")
 
 
 def _random_floats(op, sampler, shape, size, generator, dtype, device, requires_grad):

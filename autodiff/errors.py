@@ -61,6 +61,11 @@ def forward_error(op: str, args, arrays, params, exc: Exception) -> Exception:
                         ".to(device) first")
     if getattr(exc, "op", None) is not None:
         return exc
+    wrong = [a for a in arrays if isinstance(a, (str, bytes, dict, set))]
+    if wrong:  # `x + "a"`: name the argument's type, not NumPy's ufunc-loop complaint
+        return op_error(TypeError, op, f"unsupported operand {wrong[0]!r} of type "
+                        f"{type(wrong[0]).__name__}; expected a Tensor, an array or a number "
+                        f"(inputs: {describe(args, arrays)})")
     extra = f" with {params}" if params else ""
     # NumPy raises subclasses (UFuncTypeError, AxisError): report the standard base class.
     kind = next((k for k in (ValueError, TypeError, IndexError) if isinstance(exc, k)),

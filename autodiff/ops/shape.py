@@ -222,6 +222,11 @@ def flatten(x, start_axis=0, end_axis=-1):
 
 
 def concatenate(tensors, axis=0):
+    """The tensors joined along an existing dim (torch.cat)."""
+    tensors = _sequence_of_tensors("concatenate", tensors)
+    if any(getattr(t, "ndim", 1) == 0 for t in tensors):
+        raise op_error(ValueError, "concatenate", "0-d tensors cannot be concatenated (they "
+                       "have no dim to join along); use ad.stack, or reshape(1) them first")
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -229,7 +234,18 @@ cat = concatenate
 
 
 def stack(tensors, axis=0):
-    return Stack.apply(*tensors, axis=axis)
+    """The tensors (all of one shape) joined along a new dim (torch.stack)."""
+    return Stack.apply(*_sequence_of_tensors("stack", tensors), axis=axis)
+
+
+def _sequence_of_tensors(op, tensors):
+    """cat/stack's argument as a non-empty tuple (a lone Tensor is a TypeError, as torch)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise op_error(TypeError, op, f"expected a list or tuple of tensors, got "
+                       f"{type(tensors).__name__}")
+    if not tensors:
+        raise op_error(ValueError, op, "needs at least one tensor, got an empty sequence")
+    return tuple(tensors)
 
 
 def split(x, indices_or_sections, axis=0):

@@ -26,12 +26,6 @@ PROGRAMS = {"ci": 40, "dev": 300, "thorough": 10_000}.get(
 # strict-xfail reproducers in test_bad_inputs.py then fail, pointing here).
 PENDING = "engine fix pending (issue 12 phase 2)"
 KNOWN_REFUSALS = {
-    # c = x.clone(); c *= w: the op saved its own target (torch saves a copy), or saved a
-    # value its gradient does not need (pow's and max_pool2d's outputs, matmul's operands)
-    r"backward:.*:(RuntimeError|OpError)\+inplace": PENDING,
-    # backward(create_graph=True) frees the graph (torch: retain_graph defaults to
-    # create_graph), so differentiating the gradients again fails
-    r"second_order:.*:(RuntimeError|OpError)(\+inplace)?": PENDING,
     # a gradient with a zero derivative (abs' sign(x), relu's mask) comes back as a
     # constant where torch's requires grad, so differentiating it again is refused
     r"second_order:not-differentiable:(RuntimeError|OpError)(\+inplace)?": PENDING,
@@ -44,11 +38,7 @@ KNOWN_REFUSALS = {
 }
 
 # Wrong results known from the same kind of list (each also a strict xfail in the catalogue).
-KNOWN_WRONG = {
-    # reshape/broadcast_to/expand/flatten to the same shape return the input itself (torch:
-    # a new view), so a hook or retain_grad on the result also acts on the input
-    r"alias:(observe|scale|retain_grad)": PENDING,
-}
+KNOWN_WRONG = {}
 
 STATS = programs.Stats()
 
