@@ -6,28 +6,25 @@ amax/amin do).
 """
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from .. import backend
 from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
+from ._dims import normalize_dims
 
 
 def normalize_axis(axis, ndim, opname="reduce"):
-    """A sorted tuple of non-negative axes, or None for all axes."""
+    """A sorted tuple of non-negative dims, or None for all of them (also for the dim 0 or
+    -1 of a 0-d tensor, which torch accepts). Out of range: IndexError naming the op."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < (ndim if ndim > 0 else 1):
-            raise ValueError(f"{opname}: axis {a} is out of range for a tensor with {ndim} "
-                             f"dimensions")
-        out.append(a % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{opname}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    axes = normalize_dims(axis, ndim, opname)
+    return tuple(sorted(axes)) if ndim else None
 
 
 def _expand(ctx, g):
@@ -114,15 +111,15 @@ class Var(Function):
         acc = _setup(ctx, x, axis, keepdims, "var")
         ctx.denominator = _count(x.shape, ctx.axes) - correction
         ctx.save(x)
-        work = x.astype(acc) if acc is not None else x
-        out = work.var(axis=ctx.axes, keepdims=keepdims, ddof=correction)
+        out = _spread_of(ctx, x, acc, correction, "var")
         return out.astype(x.dtype) if acc is not None else out
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
-        return _expand(ctx, g) * centred * (2.0 / ctx.denominator)
+        with np.errstate(invalid="ignore"):  # n <= correction: 0 * inf is NaN, as torch
+            return _expand(ctx, g) * centred * _inverse(ctx.denominator, 2.0)
 
 
 class Std(Function):
@@ -133,8 +130,7 @@ class Std(Function):
     def forward(ctx, x, axis=None, keepdims=False, correction=0):
         acc = _setup(ctx, x, axis, keepdims, "std")
         ctx.denominator = _count(x.shape, ctx.axes) - correction
-        work = x.astype(acc) if acc is not None else x
-        out = work.std(axis=ctx.axes, keepdims=keepdims, ddof=correction)
+        out = _spread_of(ctx, x, acc, correction, "std")
         out = ctx.xp.asarray(out.astype(x.dtype) if acc is not None else out)
         ctx.save(x, out)
         return out
@@ -143,7 +139,28 @@ class Std(Function):
     def backward(ctx, g):
         x, out = ctx.saved
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
-        return _expand(ctx, g) * centred / (_expand(ctx, out) * ctx.denominator)
+        std = _expand(ctx, out)
+        # Every value equal (std 0): the centred values are 0 and so is the gradient (torch),
+        # not 0/0; dividing by 1 there keeps higher derivatives free of NaN too.
+        std = ctx.xp.where(std == 0, 1, std)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: NaN
+            return _expand(ctx, g) * centred / (std * ctx.denominator)
+
+
+def _spread_of(ctx, x, acc, correction, name):
+    """NumPy's var/std with ddof=correction; n <= correction gives inf or NaN (as torch)
+    without NumPy's degrees-of-freedom warning."""
+    work = x.astype(acc) if acc is not None else x
+    if ctx.denominator > 0:
+        return getattr(work, name)(axis=ctx.axes, keepdims=ctx.keepdims, ddof=correction)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return getattr(work, name)(axis=ctx.axes, keepdims=ctx.keepdims, ddof=correction)
+
+
+def _inverse(denominator, numerator=1.0):
+    """numerator / denominator; inf when the denominator is 0 or less (n <= correction)."""
+    return numerator / denominator if denominator > 0 else math.inf
 
 
 class _Extremum(Function):

@@ -186,12 +186,9 @@ def squeeze(x, axis=None):
     if axis is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
-        axes = normalize_axis(axis, x.ndim, "squeeze")
-        for a in axes:
-            if x.shape[a] != 1:
-                raise op_error(ValueError, "squeeze", f"axis {a} of shape {x.shape} has length "
-                                                      f"{x.shape[a]}, not 1")
-        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+        # a named dim whose size is not 1 stays (torch); a 0-d tensor stays 0-d
+        axes = normalize_axis(axis, x.ndim, "squeeze") or ()
+        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1)
     return reshape(x, shape)
 
 
