@@ -416,7 +416,8 @@ class Program:
             return
         self.lines.append(f"{value.name}.register_hook({kind})")
         for side, tensor in (("ours", value.ours), ("theirs", value.theirs)):
-            tensor.register_hook(_observe(self.seen[side]) if kind == "observe" else _scale)
+            tensor.register_hook(_observe(self.seen[side], value.name) if kind == "observe"
+                                 else _scale)
 
     # ------------------------------------------------------------------ run
     def run(self, stats: Stats):
@@ -465,8 +466,11 @@ class Program:
         if len(self.seen["ours"]) != len(self.seen["theirs"]):
             raise Wrong("hooks:calls", f"ours {len(self.seen['ours'])} calls, torch "
                         f"{len(self.seen['theirs'])}", self.text)
-        for k, (o, t) in enumerate(zip(self.seen["ours"], self.seen["theirs"])):
-            self._check(o, t, f"hook call {k}", "grad:hook")
+        # Per tensor, in call order: the order among different tensors' hooks is the
+        # walk's own business (torch's differs for leaves of one node, e.g.)
+        ours, theirs = (sorted(self.seen[s], key=lambda call: call[0]) for s in ("ours", "theirs"))
+        for k, ((name, o), (_, t)) in enumerate(zip(ours, theirs)):
+            self._check(o, t, f"hook call {k} ({name})", "grad:hook")
         if second:
             self.second_order(stats)
 
@@ -539,9 +543,9 @@ def _scale(grad):
     return grad * 2.0
 
 
-def _observe(log):
+def _observe(log, name):
     def hook(grad):
-        log.append(grad.detach() if hasattr(grad, "detach") else grad)
+        log.append((name, grad.detach() if hasattr(grad, "detach") else grad))
     return hook
 
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import programs
 
-PROGRAMS = {"ci": 40, "dev": 300, "thorough": 10_000}.get(
-    os.environ.get("HYPOTHESIS_PROFILE", "ci"), 40)
+PROGRAMS = int(os.environ.get("FUZZ_PROGRAMS") or {"ci": 40, "dev": 300, "thorough": 10_000}.get(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci"), 40))  # FUZZ_PROGRAMS=n overrides the profile
 
 # category pattern -> why it is tolerated for now. Remove a line when its fix lands (the
 # strict-xfail reproducers in test_bad_inputs.py then fail, pointing here).
@@ -35,6 +35,9 @@ KNOWN_REFUSALS = {
     # writes into a broadcast view (read-only in NumPy) that torch allows because no two of
     # its elements overlap (e.g. a 0-d tensor broadcast to shape (1,))
     r"forward:(setitem|iadd|isub|imul|idiv|[a-z]+_):ValueError\+inplace": PENDING,
+    # not the engine: slogdet/logdet's backward at a singular matrix inverts it and raises
+    # (torch returns NaN gradients); an op fix for the ops-struct branch
+    r"backward:inv:OpError(\+inplace)?": "slogdet/logdet backward at a singular matrix",
 }
 
 # Wrong results known from the same kind of list (each also a strict xfail in the catalogue).
