@@ -12,6 +12,10 @@ from .backend import array_module  # numpy or cupy for the given arrays (for in-
 from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
                        zeros_like)
+# Randomness as in torch (autodiff/random.py): generators, seeding, samplers.
+from .creation import randint_like, randperm
+from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
+                     multinomial, normal, seed, set_rng_state)
 from ._inplace import mark_modified
 from .errors import AnomalyError, OpError
 from .function import Function

@@ -365,6 +365,38 @@ class Tensor:
 
     def __setitem__(self, index, value): _index.setitem(self, index, value)
 
+    # ---------------------------------------------------------------- random (autodiff/random.py)
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill in place with N(mean, std^2) samples (torch.Tensor.normal_)."""
+        return _random.normal_(self, mean, std, generator=generator)
+
+    def uniform_(self, *from_to, generator=None, **kw):
+        """Fill in place with U[from, to) samples, `uniform_(from=0, to=1)` (torch's)."""
+        return _random.uniform_(self, *from_to, generator=generator, **kw)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill in place with 1 (probability p, a number or tensor) or 0."""
+        return _random.bernoulli_(self, p, generator=generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill in place with Exp(lambd) samples, density lambd * exp(-lambd * x)."""
+        return _random.exponential_(self, lambd, generator=generator)
+
+    def random_(self, *from_to, generator=None, **kw):
+        """Fill in place with integers uniform on [from, to): `random_(to)`,
+        `random_(from, to)`, or the dtype's whole exact range (torch.Tensor.random_)."""
+        return _random.random_(self, *from_to, generator=generator, **kw)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """0/1 draws, 1 with probability self[i] (or p), in self's dtype (ad.bernoulli)."""
+        return _random.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """int64 category indices drawn from rows of weights (ad.multinomial)."""
+        return _random.multinomial(self, num_samples, replacement, generator=generator)
+
+
+from . import random as _random  # noqa: E402
 
 from . import _hooks, _inplace  # noqa: E402
 from . import autograd  # noqa: E402

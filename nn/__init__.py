@@ -6,7 +6,8 @@
 """
 from . import init, optim, utils
 from .containers import ModuleDict, ModuleList, Sequential
-from .linear import Dropout, Flatten, Identity, Linear, Maxout, set_mc_dropout
+from .linear import (Dropout, Flatten, FlattenConsecutive, Identity, Linear, Maxout,
+                     set_mc_dropout)
 from .module import Module, Parameter, functional_call
 from .serialization import CheckpointError, load, save
 
@@ -19,5 +20,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    NLLLoss)
 from .regularization import l1_penalty, l2_penalty, penalized_parameters
 from .conv import AvgPool2d, Conv2d, MaxPool2d
+from .conv1d import Conv1d
 from .embedding import Embedding
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+# The training workflow (data loading is nn.utils.data).
+from . import ensemble, training, transforms, tuning

@@ -462,8 +462,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 # =====================================================================================
 
 from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
+from .conv1d import conv1d  # noqa: E402
 from .embedding import embedding  # noqa: E402
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
 
-__all__ += ["conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "group_norm",
-            "instance_norm", "embedding"]
+__all__ += ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
+            "group_norm", "instance_norm", "embedding"]

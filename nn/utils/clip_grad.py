@@ -1,4 +1,4 @@
-"""Training utilities: gradient clipping."""
+"""Gradient clipping: clip_grad_norm_, clip_grad_value_ (torch.nn.utils names)."""
 from __future__ import annotations
 
 import math
@@ -80,6 +80,3 @@ def clip_grad_value_(parameters, clip_value) -> None:
     for g in _grads(parameters):
         g.data = _same_dtype(g.data.clip(-c, c), g.data)
 
-
-from .fuse import fuse_batchnorm  # noqa: E402,F401  (folding BatchNorm for inference)
-__all__ += ["fuse_batchnorm"]
