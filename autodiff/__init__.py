@@ -41,6 +41,8 @@ from .ops.shape import (broadcast_to, cat, concatenate, flatten, pad, permute, r
                         squeeze, stack, swapaxes, transpose, unsqueeze)
 from .tensor import Tensor
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
+# Capture and replay of whole training steps (a layer on top of the eager core).
+from .capture import CaptureError, CaptureWarning, compile, replay_eagerly
 
 
 class cuda:
