@@ -86,6 +86,9 @@ class Program:
         self.fn = self._compile()
         self.guards = [i for i, ins in enumerate(self.instructions) if ins.kind == "guard"]
         self.first_write = rec.first_write
+        # The recorder holds every array of the captured step: keep only what messages use.
+        self.origin = rec.origin
+        self.rec = None
 
     # ------------------------------------------------------------ code generation
     def _generate(self) -> str:
@@ -263,7 +266,7 @@ class Program:
 
     def _constant_site(self, i) -> str:
         value = self.constants.values[i]
-        for origin in self.rec.origin:
+        for origin in self.origin:
             if origin is not None and origin[0] == "const" and origin[1] is value:
                 return f" (an array made outside the recorder's view, first used at {origin[2]})"
         name = f"c{i}"
