@@ -157,14 +157,20 @@ def generator(device: str = "cpu"):
 
 # ---------------------------------------------------------------- special functions
 
-def erf(x):
-    """The error function on either backend (half types computed in float32)."""
+def special(name: str, x):
+    """scipy.special's function `name` of the array x on either backend (cupyx.scipy.special
+    for CuPy arrays); half types computed in float32 (scipy has no loops for them) and
+    rounded once to x's dtype."""
     xp = array_module(x)
     work = x.astype(float32) if x.dtype in _HALF else x
     if xp is np:
-        from scipy import special
-        out = special.erf(work)
+        from scipy import special as functions
     else:  # pragma: no cover - needs a GPU
-        from cupyx.scipy import special
-        out = special.erf(work)
+        from cupyx.scipy import special as functions
+    out = getattr(functions, name)(work)
     return out.astype(x.dtype) if out.dtype != x.dtype else out
+
+
+def erf(x):
+    """The error function on either backend (half types computed in float32)."""
+    return special("erf", x)

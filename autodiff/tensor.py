@@ -320,15 +320,7 @@ class Tensor:
     def __xor__(self, other): return _ew.logical("logical_xor", self, other)
 
     # ---------------------------------------------------------------- elementwise methods
-    def exp(self): return _ew.exp(self)
-    def log(self): return _ew.log(self)
-    def sqrt(self): return _ew.sqrt(self)
-    def abs(self): return _ew.abs(self)
-    def tanh(self): return _ew.tanh(self)
-    def sigmoid(self): return _ew.sigmoid(self)
-    def relu(self): return _ew.relu(self)
-    def erf(self): return _ew.erf(self)
-    def sign(self): return _ew.sign(self)
+    # t.exp(), t.tanh(), t.add(y), ...: generated below from ops/elementwise.py's OPS table
     def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
     clamp = clip
 
@@ -405,3 +397,21 @@ from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+
+
+def _op_method(name, op):
+    """t.<name>(*args) = ad.<name>(t, *args)."""
+    fn = op.apply
+
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = f"{op.__doc__} (ad.{name} with this tensor first)"
+    return method
+
+
+# The methods of the elementwise ops, one per entry of their table (explicit methods win):
+# adding an op to ops/elementwise.py's OPS gives it ad.<name> and t.<name>() at once.
+for _name, _op in _ew.OPS.items():
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _op_method(_name, _op))

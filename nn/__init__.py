@@ -13,8 +13,9 @@ from .serialization import CheckpointError, load, save
 
 # Layers from other files are imported below, one line per file.
 from . import functional, regularization
-from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
-                         Softplus, Tanh)
+from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+                         LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
+                         Softmax, Softplus, Softsign, Tanh)
 from .gates import Gated, Highway, Residual
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss)

@@ -17,7 +17,7 @@ import pytest
 import autodiff
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_SUBMODULES = {"functional", "testing"}   # documented in API.md: ad.functional.grad, ...
+PUBLIC_SUBMODULES = {"functional", "testing", "linalg", "return_types"}  # ad.functional.grad, ad.linalg.norm, ...
 
 
 def _files(package):

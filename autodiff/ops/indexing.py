@@ -119,7 +119,8 @@ def setitem(x, index, value):
 
 
 def one_hot(indices, num_classes=-1, dtype=None):
-    """Integer class indices -> rows of a one-hot matrix (no gradient)."""
+    """Integer class indices -> rows of a one-hot matrix, int64 as torch's F.one_hot
+    (dtype= picks another); num_classes=-1 means max + 1 (no gradient)."""
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype}")
@@ -129,5 +130,5 @@ def one_hot(indices, num_classes=-1, dtype=None):
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got range "
                          f"[{int(idx.min())}, {int(idx.max())}]")
-    out = (idx[..., None] == xp.arange(num_classes)).astype(backend.as_dtype(dtype) or backend.float32)
+    out = (idx[..., None] == xp.arange(num_classes)).astype(backend.as_dtype(dtype) or backend.int64)
     return Tensor._make(out, None, False)

@@ -253,13 +253,19 @@ class LogSoftmax(Function):
         return g - ctx.xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True)
 
 
-def sum(x, axis=None, keepdims=False):
+def sum(x, axis=None, keepdims=False, *, dtype=None):
+    """sum_i x_i; dtype= converts x first (torch's sum(dtype=))."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     if axis is None and not keepdims:  # the common full reduction: no keyword packing
         return Sum.apply(x)
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dtype=None):
+    """(1/n) sum_i x_i; dtype= converts x first (torch's mean(dtype=))."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     if axis is None and not keepdims:
         return Mean.apply(x)
     return Mean.apply(x, axis=axis, keepdims=keepdims)

@@ -200,7 +200,6 @@ def unsqueeze(x, axis):
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-expand_dims = unsqueeze
 
 
 def flatten(x, start_axis=0, end_axis=-1):

@@ -27,13 +27,13 @@ PENDING = "engine fix pending (issue 12 phase 2)"
 KNOWN_REFUSALS = {
     # c = x.clone(); c *= w: the op saved its own target (torch saves a copy), or saved a
     # value its gradient does not need (pow's and max_pool2d's outputs, matmul's operands)
-    r"backward:.*:RuntimeError\+inplace": PENDING,
+    r"backward:.*:(RuntimeError|OpError)\+inplace": PENDING,
     # backward(create_graph=True) frees the graph (torch: retain_graph defaults to
     # create_graph), so differentiating the gradients again fails
-    r"second_order:.*:RuntimeError(\+inplace)?": PENDING,
+    r"second_order:.*:(RuntimeError|OpError)(\+inplace)?": PENDING,
     # writes into a tensor that has views (or is one) while recording: torch rebases the
     # views' gradients, the engine refuses
-    r"forward:(setitem|iadd|isub|imul|idiv|[a-z]+_):RuntimeError\+inplace": PENDING,
+    r"forward:(setitem|iadd|isub|imul|idiv|[a-z]+_):(RuntimeError|OpError)\+inplace": PENDING,
 }
 
 STATS = programs.Stats()
