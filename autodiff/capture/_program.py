@@ -193,14 +193,18 @@ class Program:
             return f"{render(ins.args[0])}[{render(ins.args[1])}] = {render(ins.args[2])}"
         else:
             expr = f"{render(ins.args[0])}.{ins.fn}({self._call_args(ins.args[1:], ins.kwargs)})"
-        if ins.scalar_out:
+        if ins.scalar_out is True:
             expr = f"_asarray({expr})"
         outs = ins.outs
         if outs is None:
             return expr
         if isinstance(outs, Slot):
             return f"{self._name(outs.index)} = {expr}"
-        return ", ".join(self._name(o.index) for o in outs) + f", = {expr}"
+        line = ", ".join(self._name(o.index) for o in outs) + f", = {expr}"
+        if ins.scalar_out:
+            line += "".join(f"; {self._name(o.index)} = _asarray({self._name(o.index)})"
+                            for o, scalar in zip(outs, ins.scalar_out) if scalar)
+        return line
 
     def _call_args(self, args, kwargs) -> str:
         parts = [self._render(a) for a in args]

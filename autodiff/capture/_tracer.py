@@ -60,7 +60,9 @@ class Instruction:
         self.kind, self.fn, self.args, self.kwargs = kind, fn, args, kwargs
         self.outs, self.reads, self.writes = outs, reads, writes
         self.expected, self.site = expected, site
-        self.scalar_out = False  # NumPy returned a scalar: the replay makes it a 0-d array
+        # NumPy returned a scalar (True), or scalars among several results (a flag per
+        # result): the replay makes each a 0-d array, as the capture's traced arrays were
+        self.scalar_out = False
 
 
 def user_site(skip_prefixes) -> str:
@@ -204,10 +206,13 @@ class Recorder:
         if isinstance(result, np.generic):
             t = self.new_slot(_asarray(result))
             return t, Slot(t._slot)
-        if type(result) in (tuple, list) and result and all(
+        if isinstance(result, (tuple, list)) and result and all(
                 isinstance(r, (np.ndarray, np.generic)) for r in result):
             pairs = [self.wrap(r, inputs) for r in result]
-            return type(result)(p[0] for p in pairs), [p[1] for p in pairs]
+            traced = [p[0] for p in pairs]
+            if hasattr(result, "_fields"):  # a named tuple (np.linalg.slogdet's result)
+                return type(result)(*traced), [p[1] for p in pairs]
+            return type(result)(traced), [p[1] for p in pairs]
         return None, None
 
     def record(self, kind, fn, args, kwargs, result, inputs, writes=(), overwrites=()):
@@ -222,7 +227,11 @@ class Recorder:
             self.note_write(w)
         traced, outs = self.wrap(result, inputs)
         ins = Instruction(kind, fn, enc_args, enc_kwargs, outs, reads, list(writes))
-        ins.scalar_out = isinstance(result, np.generic)
+        if isinstance(result, np.generic):
+            ins.scalar_out = True
+        elif isinstance(result, (tuple, list)) and any(isinstance(r, np.generic)
+                                                       for r in result):
+            ins.scalar_out = tuple(isinstance(r, np.generic) for r in result)
         if traced is None and result is not None:
             self.instructions.append(ins)
             return self.guard_value(result, ins)
