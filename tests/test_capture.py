@@ -47,20 +47,24 @@ def _batch(kind, rng, n=6):
     return ad.tensor(rng.integers(0, 27, (n, 8))), ad.tensor(rng.integers(0, 27, n))
 
 
-def _train(kind, opt_name, compiled, steps=6, batch_sizes=(6,)):
-    ad.manual_seed(3)
-    model = MODELS[kind]()
-    opt = (optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if opt_name == "sgd"
-           else optim.Adam(model.parameters(), lr=0.01))
-
+def _train_step(model, opt, compiled):
+    """The usual step (forward, cross-entropy, zero_grad, backward, step), eager or captured."""
     def step(x, y):
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
+    return ad.compile(step, strict=True) if compiled else step
 
-    fn = ad.compile(step, strict=True) if compiled else step
+
+def _train(kind, opt_name, compiled, steps=6, batch_sizes=(6,)):
+    ad.manual_seed(3)
+    model = MODELS[kind]()
+    opt = (optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if opt_name == "sgd"
+           else optim.Adam(model.parameters(), lr=0.01))
+
+    fn = _train_step(model, opt, compiled)
     rng = np.random.default_rng(0)
     losses = []
     for i in range(steps):
@@ -130,14 +134,7 @@ def test_learning_rate_changes_between_calls_are_seen():
         opt = optim.SGD(model.parameters(), lr=0.5)
         sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
 
-        def step(x, y):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
-        fn = ad.compile(step, strict=True) if compiled else step
+        fn = _train_step(model, opt, compiled)
         rng = np.random.default_rng(0)
         for _ in range(6):
             fn(*_batch("mlp", rng))
