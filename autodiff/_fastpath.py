@@ -20,8 +20,9 @@ overhead benchmark, a chain of small ops, where Python overhead is all the cost)
   leaf of the pass got the same array.
 * `initial_grad`: the seed of a one-element root without numpy.ones' Python wrapper.
 * big graphs: one graph tensor in 16,384 is a checkpoint for _gcdefer.py, which defers the
-  cyclic GC's full collections while a graph that large is alive (they traverse the whole
-  graph again and again and free nothing in it: half of a 1,000,000-op build's time).
+  cyclic GC's older-generation collections while a graph that large is alive (they
+  traverse the whole graph again and again and free nothing in it: half of a
+  1,000,000-op build's time).
 """
 from __future__ import annotations
 

@@ -218,8 +218,7 @@ class Capture:
                 w.bound_kept = t._kept
 
     def _slot(self, array):
-        slot = self.rec.slot_of(array)
-        return slot
+        return self.rec.slot_of(array)
 
     def _encode_kept(self, kept):
         if kept is None:

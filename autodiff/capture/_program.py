@@ -68,7 +68,7 @@ class _Constants:
 class Program:
     """The replay function of one capture, with what the caller needs to run it."""
 
-    def __init__(self, rec, arg_slots, ext_slots, out_slots, guard_sites=None):
+    def __init__(self, rec, arg_slots, ext_slots, out_slots):
         self.rec = rec
         self.arg_slots = list(arg_slots)
         self.ext_slots = list(ext_slots)
