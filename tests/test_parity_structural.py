@@ -482,6 +482,8 @@ ROWS = [
     R("torch.linalg.det(sq)", lambda e: np.linalg.det(e["sq"])),
     R("torch.linalg.inv(sq)", lambda e: np.linalg.inv(e["sq"])),
     R("torch.linalg.slogdet(sq)", lambda e: tuple(np.linalg.slogdet(e["sq"]))),
+    R("torch.slogdet(sq)", lambda e: tuple(np.linalg.slogdet(e["sq"]))),
+    R("torch.logdet(sq)", lambda e: np.log(np.linalg.det(e["sq"]))),
     R("torch.linalg.solve(sq, sqv)", lambda e: np.linalg.solve(e["sq"], e["sqv"])),
     # nn.functional
     R("F.normalize(x, dim=-1)", lambda e: e["x"] / np.maximum(
@@ -673,7 +675,7 @@ def test_every_structural_name_has_a_parity_row():
              "masked_fill", "masked_select", "masked_scatter", "take", "nonzero", "argwhere",
              "where", "einsum", "outer", "mm", "bmm", "mv", "dot", "vdot", "inner", "kron",
              "tensordot", "cross", "norm", "vector_norm", "matrix_norm", "cdist", "det",
-             "inv", "slogdet", "solve", "normalize", "cosine_similarity",
+             "inv", "slogdet", "logdet", "solve", "normalize", "cosine_similarity",
              "pairwise_distance", "one_hot", "pad", "unfold"]
     text = " ".join(r.expr for r in ROWS)
     missing = [n for n in names if not re.search(rf"\.{n}\(", text)]

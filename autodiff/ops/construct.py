@@ -313,3 +313,8 @@ def atleast_3d(*tensors):
         shape = {0: (1, 1, 1), 1: (1,) + t.shape + (1,), 2: t.shape + (1,)}[t.ndim]
         return _shape.reshape(t, shape)
     return _atleast(3, tensors, make)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {"diag": diag, "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace,
+           "tril": tril, "triu": triu}

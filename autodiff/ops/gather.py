@@ -737,3 +737,16 @@ def where(condition, input=None, other=None):
 def argwhere(input):
     """Positions of the nonzero entries as an (n, ndim) int64 tensor (torch.argwhere)."""
     return nonzero(input)
+
+
+def _where_method(self, condition, other):
+    """t.where(condition, other) = where(condition, t, other) (torch's Tensor.where)."""
+    return where(condition, self, other)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {name: globals()[name] for name in (
+    "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce", "index_select",
+    "index_add", "index_copy", "index_fill", "masked_fill", "masked_select", "masked_scatter",
+    "take", "nonzero", "argwhere")}
+METHODS["where"] = _where_method

@@ -276,3 +276,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         return EuclideanCdist.apply(a, b)
     diff = _shape.unsqueeze(a, -2) - _shape.unsqueeze(b, -3)  # (..., P, R, M)
     return vector_norm(diff, p, -1)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {"norm": norm}

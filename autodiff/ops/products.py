@@ -189,3 +189,7 @@ def linalg_cross(input, other, *, dim=-1):
     """The cross product along dim (default the last) (torch.linalg.cross)."""
     return cross(input, other, dim)
 
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {"outer": outer, "ger": ger, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot,
+           "vdot": vdot, "inner": inner, "kron": kron, "cross": cross}

@@ -383,3 +383,10 @@ def swapdims(input, dim0, dim1):
     if x.ndim == 0:
         return x
     return _shape.swapaxes(x, d0, d1)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {name: globals()[name] for name in (
+    "flip", "fliplr", "flipud", "roll", "repeat", "tile", "repeat_interleave", "expand",
+    "expand_as", "view", "view_as", "reshape_as", "narrow", "select", "chunk", "unbind",
+    "unflatten", "movedim", "moveaxis", "swapdims")}

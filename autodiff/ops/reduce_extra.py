@@ -220,3 +220,8 @@ def count_nonzero(input, dim=None, *, axis=None):
     xp = backend.array_module(x.data)
     out = xp.count_nonzero(x.data, axis=None if x.ndim == 0 else dims)
     return Tensor._make(xp.asarray(out, dtype=backend.int64), None, False)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {"amax": amax, "amin": amin, "aminmax": aminmax, "nansum": nansum,
+           "nanmean": nanmean, "count_nonzero": count_nonzero, "any": any, "all": all}

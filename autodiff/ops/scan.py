@@ -302,3 +302,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if x.ndim == 0:
         return Prod.apply(x.reshape(1), axis=0)
     return Prod.apply(x, axis=dim, keepdims=keepdim)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {"cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
+           "logcumsumexp": logcumsumexp, "prod": prod}

@@ -205,3 +205,8 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
     index = _mode_index(x.data, dim)
     return _result(Mode, return_types.mode, x, index, dim, pick_keepdim("mode", keepdim, keepdims),
                    was_0d)
+
+
+#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
+METHODS = {"sort": sort, "argsort": argsort, "msort": msort, "topk": topk,
+           "kthvalue": kthvalue, "median": median, "nanmedian": nanmedian, "mode": mode}
