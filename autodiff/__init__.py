@@ -16,14 +16,21 @@ from .creation import (arange, empty, eye, full, full_like, linspace, manual_see
 from .creation import randint_like, randperm
 from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
                      multinomial, normal, seed, set_rng_state)
-from .function import Function, mark_modified
+from ._inplace import mark_modified
+from .errors import AnomalyError, OpError
+from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .graph import grad, topological_order
-from .mode import (Scope, current_scope, detect_anomaly, enable_grad, is_anomaly_enabled,
-                   is_grad_enabled, no_grad, observe_backward, scope, set_grad_enabled)
-from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
-                              sign, sqrt, tanh, where)
-from .ops.conv import avg_pool2d, conv2d, max_pool2d
+from ._hooks import HookHandle
+from ._kept import kept_grad, kept_input_grads
+from .autograd import grad
+from .graph import sum_to_shape, topological_order
+from .mode import (Scope, current_scope, detect_anomaly, enable_grad, get_keep_grads_limit,
+                   is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad, observe_backward,
+                   scope, set_grad_enabled, set_keep_grads_limit)
+from .ops.elementwise import *  # noqa: F401,F403  (its OPS table: exp, tanh, atan, ...)
+from .ops.elementwise import clip, where
+from .ops.conv import as_pair, conv2d
+from .ops.pool import avg_pool2d, max_pool2d
 from .ops.fused import softmax_cross_entropy
 from .ops.indexing import one_hot
 from .ops.linalg import linear, matmul

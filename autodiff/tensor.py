@@ -49,35 +49,35 @@ def _as_array(data, dtype=None, device=None):
 class Tensor:
     """An n-dimensional array that records the operations applied to it for backprop."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra",
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra", "_kept",
                  "__weakref__")
     # NumPy defers to our reflected operators (e.g. np.float32(2) * t -> Tensor).
     __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False, name=None):
-        self.data = _as_array(data, backend.as_dtype(dtype), device)
-        self.grad = None
-        self.requires_grad = False
-        self._node = None
-        self._vbox = None
-        self._seq = next(_seq)
-        self._extra = None
+        self._init(_as_array(data, backend.as_dtype(dtype), device), None, False)
         if requires_grad:
             self.requires_grad_(True)
         if name is not None:
             self.name = name
 
-    @classmethod
-    def _make(cls, data, node, requires_grad):
+    def _init(self, data, node, requires_grad):
+        """Fill every slot: the one place that knows them all (also used by _make)."""
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._node = node      # the node that produced it (None for a leaf)
+        self._vbox = None      # version counter, made on first need (_inplace.version_box)
+        self._seq = next(_seq)  # creation order: backward walks newest first
+        self._extra = None     # rarely used things: name, hooks, retain, versions
+        self._kept = None      # [gradient, its node's input gradients] kept by backward
+
+    @staticmethod
+    def _make(data, node, requires_grad):
+        """The constructor the engine uses: an array as it is, no conversion."""
         t = object.__new__(Tensor)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._node = node
-        t._vbox = None
-        t._seq = next(_seq)
-        t._extra = None
+        t._init(data, node, requires_grad)
         return t
 
     # ---------------------------------------------------------------- attributes
@@ -112,15 +112,7 @@ class Tensor:
     @property
     def version(self) -> int:
         """How many times this tensor's buffer has been modified in place."""
-        return 0 if self._vbox is None else self._vbox[1]
-
-    def _version_box(self):
-        """The version counter [epoch of last in-place write, write count, has views (0 no,
-        1 yes, 2 yes and the buffer belongs to a graph)],
-        created on first need (a view or an in-place write), shared by views of a buffer."""
-        if self._vbox is None:
-            self._vbox = [0, 0, 0]
-        return self._vbox
+        return 0 if self._vbox is None else self._vbox.count
 
     @property
     def name(self):
@@ -209,7 +201,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's data (and version counter) but outside the graph."""
         t = Tensor._make(self.data, None, False)
-        t._vbox = self._version_box()
+        t._vbox = _inplace.version_box(self)
         return t
 
     def retain_grad(self):
@@ -233,11 +225,11 @@ class Tensor:
         if self._extra is None:
             self._extra = {}
         hooks = self._extra.setdefault("hooks", {})
-        return graph.HookHandle(hooks, fn)
+        return _hooks.HookHandle(hooks, fn)
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         """Backpropagate from this tensor, accumulating into the leaves' `.grad`."""
-        graph.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs)
 
     # ---------------------------------------------------------------- conversion
@@ -310,10 +302,10 @@ class Tensor:
     def __matmul__(self, other): return _linalg.matmul(self, other)
     def __rmatmul__(self, other): return _linalg.matmul(other, self)
 
-    def __iadd__(self, other): return _function.apply_inplace(self, _ew.Add, other)
-    def __isub__(self, other): return _function.apply_inplace(self, _ew.Sub, other)
-    def __imul__(self, other): return _function.apply_inplace(self, _ew.Mul, other)
-    def __itruediv__(self, other): return _function.apply_inplace(self, _ew.Div, other)
+    def __iadd__(self, other): return _inplace.apply_inplace(self, _ew.Add, other)
+    def __isub__(self, other): return _inplace.apply_inplace(self, _ew.Sub, other)
+    def __imul__(self, other): return _inplace.apply_inplace(self, _ew.Mul, other)
+    def __itruediv__(self, other): return _inplace.apply_inplace(self, _ew.Div, other)
 
     # comparisons never carry gradients
     def __eq__(self, other): return _ew.compare("equal", self, other)
@@ -328,15 +320,7 @@ class Tensor:
     def __xor__(self, other): return _ew.logical("logical_xor", self, other)
 
     # ---------------------------------------------------------------- elementwise methods
-    def exp(self): return _ew.exp(self)
-    def log(self): return _ew.log(self)
-    def sqrt(self): return _ew.sqrt(self)
-    def abs(self): return _ew.abs(self)
-    def tanh(self): return _ew.tanh(self)
-    def sigmoid(self): return _ew.sigmoid(self)
-    def relu(self): return _ew.relu(self)
-    def erf(self): return _ew.erf(self)
-    def sign(self): return _ew.sign(self)
+    # t.exp(), t.tanh(), t.add(y), ...: generated below from ops/elementwise.py's OPS table
     def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
     clamp = clip
 
@@ -406,10 +390,28 @@ class Tensor:
 
 from . import random as _random  # noqa: E402
 
-from . import function as _function  # noqa: E402
-from . import graph  # noqa: E402
+from . import _hooks, _inplace  # noqa: E402
+from . import autograd  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+
+
+def _op_method(name, op):
+    """t.<name>(*args) = ad.<name>(t, *args)."""
+    fn = op.apply
+
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = f"{op.__doc__} (ad.{name} with this tensor first)"
+    return method
+
+
+# The methods of the elementwise ops, one per entry of their table (explicit methods win):
+# adding an op to ops/elementwise.py's OPS gives it ad.<name> and t.<name>() at once.
+for _name, _op in _ew.OPS.items():
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _op_method(_name, _op))

@@ -573,6 +573,7 @@ OPS = [
         (Domain("interval", -6.0, 6.0),)),
     _ew("relu", ad.relu, lambda a: np.maximum(a, 0), _t("relu"), (NONZERO,)),
     _ew("erf", ad.erf, _np_erf, _t("erf"), (SMALL,)),
+    _ew("atan", ad.atan, np.arctan, _t("atan"), (REAL,)),
     OpSpec("clip", lambda x, lo, hi: ad.clip(x, lo, hi), lambda x, lo, hi: np.clip(x, lo, hi),
            lambda x, lo, hi: _torch().clamp(x, lo, hi), 1, (ODD,), "elementwise", None,
            maker=_clip_maker, notes="x never equals a bound"),
