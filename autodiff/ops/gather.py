@@ -18,7 +18,7 @@ from .. import backend
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim
-from ._op_error import op_error
+from ..errors import op_error
 from . import elementwise as _ew
 from . import shape as _shape
 from .shape import Pad
@@ -746,9 +746,9 @@ def _where_method(self, condition, other):
     return where(condition, self, other)
 
 
-#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
-METHODS = {name: globals()[name] for name in (
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {name: globals()[name] for name in (
     "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce", "index_select",
     "index_add", "index_copy", "index_fill", "masked_fill", "masked_select", "masked_scatter",
     "take", "nonzero", "argwhere")}
-METHODS["where"] = _where_method
+OPS["where"] = _where_method

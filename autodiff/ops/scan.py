@@ -15,7 +15,7 @@ from .. import backend, return_types
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, pick, pick_keepdim
-from ._op_error import op_error
+from ..errors import op_error
 from .gather import Gather
 from .shape import Pad
 
@@ -304,6 +304,6 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     return Prod.apply(x, axis=dim, keepdims=keepdim)
 
 
-#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
-METHODS = {"cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
            "logcumsumexp": logcumsumexp, "prod": prod}

@@ -15,7 +15,7 @@ from .. import backend, return_types
 from ..function import Function
 from ..tensor import Tensor
 from . import shape as _shape
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def _tensor(x):
@@ -189,5 +189,5 @@ def torch_slogdet(A):
     return return_types.slogdet(*slogdet(A))
 
 
-#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
-METHODS = {"det": det, "inverse": inv, "slogdet": torch_slogdet, "logdet": logdet}
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"det": det, "inverse": inv, "slogdet": torch_slogdet, "logdet": logdet}

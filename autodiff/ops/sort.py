@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend, return_types
 from ..tensor import Tensor
 from ._dims import normalize_dim, pick, pick_keepdim
-from ._op_error import op_error
+from ..errors import op_error
 from .gather import Gather
 
 
@@ -207,6 +207,6 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
                    was_0d)
 
 
-#: torch's Tensor methods among these ops: t.<name>(*args) = <function>(t, *args)
-METHODS = {"sort": sort, "argsort": argsort, "msort": msort, "topk": topk,
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"sort": sort, "argsort": argsort, "msort": msort, "topk": topk,
            "kthvalue": kthvalue, "median": median, "nanmedian": nanmedian, "mode": mode}
