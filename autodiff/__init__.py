@@ -99,4 +99,6 @@ from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nan
 from .ops.einsum import einsum
 from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
 from .ops.norms import cdist, norm
+from .ops.solve import logdet
+from .ops.solve import torch_slogdet as slogdet  # (sign, logabsdet), as torch.slogdet
 from . import linalg, return_types  # torch.linalg, torch.return_types
