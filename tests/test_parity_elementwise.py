@@ -70,7 +70,7 @@ DOMAINS = {
 
 
 # ------------------------------------------------------------------------- the rows
-SAME, FLOATOUT, BOOLOUT = "same", "float", "bool"
+SAME, FLOATOUT, BOOLOUT, PYBOOL = "same", "float", "bool", "python bool"
 
 
 @dataclass(frozen=True)
@@ -312,6 +312,14 @@ ROWS = [
     R("torch.isclose(a, b, rtol=0.1, atol=0.5)",
       lambda a, b: np.isclose(a, b, rtol=0.1, atol=0.5), inputs=("real", "real"),
       dtypes=(F32, F64), out=BOOLOUT),
+    R("torch.allclose(a, b)", lambda a, b: np.allclose(a, b), inputs=("real", "real"),
+      out=PYBOOL),
+    R("torch.allclose(a, b, rtol=0.5, atol=1.0, equal_nan=True)",
+      lambda a, b: np.allclose(a, b, rtol=0.5, atol=1.0, equal_nan=True),
+      inputs=("special", "special"), out=PYBOOL),
+    R("torch.equal(a, b)", lambda a, b: a.shape == b.shape and bool((a == b).all()),
+      inputs=(st.sampled_from([0.0, 1.0]), st.sampled_from([0.0, 1.0])), dtypes=FLOAT_INT,
+      out=PYBOOL),
     R("torch.eq(a, b)", np.equal, inputs=("int", "int"), dtypes=FLOAT_INT, out=BOOLOUT),
     R("torch.ne(a, b)", np.not_equal, inputs=("int", "int"), dtypes=FLOAT_INT, out=BOOLOUT),
     R("torch.lt(a, b)", np.less, inputs=("int", "int"), dtypes=FLOAT_INT, out=BOOLOUT),
@@ -436,7 +444,7 @@ def _run_ad(row, dtype, arrays):
     grads_wanted = dtype in FLOAT
     xs = [ad.tensor(a, requires_grad=grads_wanted) for a in arrays]
     out = eval(row.code, {"torch": ad, "F": nnF, "nn": nn}, dict(zip("abc", xs)))
-    if not (grads_wanted and out.requires_grad):
+    if isinstance(out, bool) or not (grads_wanted and out.requires_grad):
         return out, None
     w = _weights(out.shape)
     grads = ad.grad(out, xs, ad.tensor(w, dtype=out.dtype), allow_unused=True)
@@ -478,6 +486,9 @@ def test_row_matches_reference(row, data):
     ins = [_f64(a) for a in arrays]
     with np.errstate(all="ignore"):
         ref = np.asarray(row.ref(*ins))
+    if row.out == PYBOOL:  # allclose, equal: a Python bool, as torch
+        assert out is bool(ref), f"{row.code}: {out} for {ins}"
+        return
     expected_dtype = _expected_dtype(row, dtype)
     assert out.dtype == expected_dtype, f"{row.code}: dtype {out.dtype} for {dtype} inputs"
     assert out.shape == np.broadcast_shapes(*[a.shape for a in arrays])
@@ -504,6 +515,9 @@ def test_row_matches_torch(row, data):
     txs = [torch.tensor(_f64(a)).to(tdtype).requires_grad_(dtype in FLOAT) for a in arrays]
     names = {"torch": torch, "F": torch.nn.functional, "nn": torch.nn}
     tout = eval(row.code, names, dict(zip("abc", txs)))
+    if row.out == PYBOOL:
+        assert out is tout, f"{row.code}: {out}, torch {tout}"
+        return
     assert str(out.dtype) == str(tout.dtype).replace("torch.", ""), \
         f"{row.code}: dtype {out.dtype}, torch {tout.dtype}"
     assert out.shape == tuple(tout.shape)
