@@ -21,8 +21,8 @@ import numpy as np
 
 import autodiff as ad
 
-from .linear import _check_features, _reset_affine
-from .module import Module, Parameter
+from .linear import _check_features, _param, _reset_affine
+from .module import Module
 
 __all__ = ["Conv1d", "conv1d"]
 
@@ -168,11 +168,10 @@ class Conv1d(Module):
                       "Conv1d")
         self.padding = padding if isinstance(padding, str) else (
             _single(padding, "padding", "Conv1d", 0),)
-        kw = dict(dtype=dtype or ad.float32, device=device)
-        self.weight = Parameter(ad.empty(self.out_channels, self.in_channels // self.groups,
-                                         self.kernel_size[0], **kw))
+        self.weight = _param(self.out_channels, self.in_channels // self.groups,
+                             self.kernel_size[0], device=device, dtype=dtype)
         if bias:
-            self.bias = Parameter(ad.empty(self.out_channels, **kw))
+            self.bias = _param(self.out_channels, device=device, dtype=dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -115,6 +115,39 @@ def test_backprop_figures(tmp_path):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_activations(tmp_path):
+    g = run("activations", tmp_path)
+    s = _sigmoid(10.0) * (1 - _sigmoid(10.0))
+    np.testing.assert_allclose(g["sigmoid"], [s, 0.25, s], rtol=1e-10)   # 4.54e-5, 0.25
+    assert round(g["sigmoid"][0], 7) == 4.54e-5
+    np.testing.assert_allclose(g["tanh"], [1 - np.tanh(10) ** 2, 1, 1 - np.tanh(10) ** 2],
+                               rtol=1e-9)
+    np.testing.assert_array_equal(g["ReLU"], [0, 0, 1])        # PyTorch: relu'(0) = 0
+    np.testing.assert_allclose(g["Leaky ReLU (0.01)"], [0.01, 0.01, 1])
+    np.testing.assert_allclose(g["Leaky ReLU (0.1)"], [0.1, 0.1, 1])
+    np.testing.assert_allclose(g["PReLU (a = 0.25)"], [0.25, 0.25, 1])
+    np.testing.assert_allclose(g["ELU"], [np.exp(-10), 1, 1], rtol=1e-9)
+    np.testing.assert_allclose(g["Maxout"], [0.25, 1, 1])
+    figures(tmp_path, "activations_grid", "activations_pair")
+
+
+@pytest.mark.skipif(not HAVE_MPL, reason="the demo collects its statistics through viz.plots")
+def test_weight_init(tmp_path):
+    r = run("weight_init", tmp_path)
+    std, sat = r["stds"], r["saturation"]
+    collapse = std["tanh, 0.01 randn"]
+    assert np.all(np.diff(collapse) < 0) and collapse[-1] < 0.1 * collapse[0]
+    assert min(sat["tanh, 0.05 randn"]) > 0.3                 # saturated at +-1
+    xavier = std["tanh, Xavier"]
+    assert xavier[-1] > 0.2 and xavier[-1] > 5 * collapse[-1]
+    relu_xavier = std["ReLU, Xavier"]
+    assert np.all(np.diff(relu_xavier) < 0) and relu_xavier[-1] < 0.2 * relu_xavier[0]
+    kaiming = std["ReLU, Kaiming"]
+    assert max(kaiming) / min(kaiming) < 1.3                   # keeps its scale
+    assert r["symmetry"] == 0.0                                # identical units stay identical
+    figures(tmp_path, "init_histograms", "init_std")
+
+
 def test_batch_norm_demo(tmp_path):
     r = run("batch_norm_demo", tmp_path)
     np.testing.assert_allclose(r["y"], r["y_expected"], rtol=1e-10, atol=1e-12)
@@ -127,6 +160,15 @@ def test_batch_norm_demo(tmp_path):
     for term, err in r["backward_errors"].items():
         assert err < 1e-12, term
     figures(tmp_path, "small_batch_statistics", "batch_before_after")
+
+
+def test_batch_norm_training(tmp_path):
+    r = run("batch_norm_training", tmp_path)
+    plain, bn = r["without BN"], r["with BN"]
+    assert bn["accuracy"][0] > plain["accuracy"][0] + 0.2     # BN learns much faster
+    assert max(abs(m) for m in bn["median"]) < 0.3             # BN keeps the input centred
+    assert max(plain["median"]) - min(plain["median"]) > 0.5   # without it, it drifts
+    figures(tmp_path, "bn_accuracy", "bn_percentiles")
 
 
 def test_layer_norm_demo(tmp_path):
@@ -149,6 +191,18 @@ def test_training_loop(tmp_path, capsys):
     assert r["accuracy"] > 0.88 and r["loss"] < first_loss / 4
 
 
+def test_skip_connections(tmp_path):
+    r = run("skip_connections", tmp_path)
+    v = r["variants"]
+    assert v["plain"]["last"] > 2.2                    # 20 sigmoids: stuck near log 10
+    assert v["sigma(s) + p"]["last"] < 0.5 * v["plain"]["last"]   # the identity skip trains
+    assert v["sigma(s) + p"]["val_acc"] > 50
+    if HAVE_MPL:
+        flat, res = r["landscape"]["without skips"], r["landscape"]["with residual connections"]
+        assert flat[[0, -1]].max() > 3 * res[[0, -1]].max()      # steeper walls without skips
+        figures(tmp_path, "skip_variants", "loss_landscape_1d", "loss_landscape_2d")
+
+
 def test_normalization_motivation(tmp_path):
     r = run("normalization_motivation", tmp_path)
     assert np.all(r["x0_share"] > 0.999) and np.all(r["correlation"] > 0.999)
@@ -157,6 +211,22 @@ def test_normalization_motivation(tmp_path):
     assert abs(r["final_std"] - r["minimum"]) < 1e-6
     assert r["final_raw"] > 30 * r["minimum"]      # the raw problem is stuck
     figures(tmp_path, "training_curves")
+
+
+def test_preprocessing(tmp_path):
+    r = run("preprocessing", tmp_path)
+    c = r["covariances"]
+    np.testing.assert_allclose(c["whitened"], np.eye(2), atol=1e-10)       # identity
+    assert abs(c["decorrelated (PCA)"][0, 1]) < 1e-10                      # diagonal
+    assert c["decorrelated (PCA)"][0, 0] > c["decorrelated (PCA)"][1, 1]   # sorted variances
+    np.testing.assert_allclose(np.diag(c["normalised (/ std)"]), 1, rtol=1e-10)
+    np.testing.assert_allclose(c["zero-centred"], c["original data"], rtol=1e-10)
+    after = r["train_after"]
+    np.testing.assert_allclose(after.mean(axis=(0, 2, 3)), 0, atol=1e-6)
+    np.testing.assert_allclose(after.std(axis=(0, 2, 3)), 1, rtol=1e-5)
+    assert r["share_positive"] == 1.0 and r["share_centred"] < 0.8
+    np.testing.assert_allclose(r["w_centred"], [1, -1], atol=0.05)
+    figures(tmp_path, "preprocessing_cloud", "preprocessing_zigzag")
 
 
 def test_vanishing_gradients(tmp_path):
@@ -188,6 +258,27 @@ def test_dropout(tmp_path):
     figures(tmp_path, "mc_dropout", "dropout_kink")
 
 
+def test_regularisation(tmp_path):
+    r = run("regularisation", tmp_path)
+    p = r["penalties"]
+    assert r["penalised_names"] == ["1.weight"]             # the bias is not penalised
+    assert p["L1"]["near_zero"] > 2 * p["L2"]["near_zero"]   # L1 is sparse, L2 is not
+    for kind in ("L1", "L2"):
+        assert p[kind]["mean_abs"] < p["none"]["mean_abs"], kind
+    assert r["sgd_decay_diff"] < 1e-12          # weight_decay=wd == loss + wd/2 sum w^2
+    assert r["adam_vs_adamw"] > 1e-3            # coupled L2 != decoupled decay
+    assert r["stopped_epoch"] == r["best_epoch"] + 10          # patience 10
+    assert r["best_val"] == pytest.approx(r["min_val"])     # the same run up to the stop
+    assert r["final_val"] > r["best_val"] and r["final_train"] < 0.01
+    aug = r["augmentation"]
+    assert (aug["random shifts"]["shifted test images"]
+            > aug["no augmentation"]["shifted test images"])
+    (acc0, conf0), (acc1, conf1) = r["label_smoothing"][0.0], r["label_smoothing"][0.1]
+    assert conf1 < conf0 and conf1 < 0.95                   # smoothing caps the confidence
+    assert abs(acc1 - acc0) < 0.05                          # ... not the accuracy
+    figures(tmp_path, "penalty_weights", "early_stopping")
+
+
 def test_ensembles(tmp_path):
     r = run("ensembles", tmp_path)
     for label in ("full data", "bootstrap (bagging)"):
@@ -201,6 +292,22 @@ def test_ensembles(tmp_path):
         assert pct == pytest.approx(100 * errors / images)
     assert 0.5 < r["tta_plain"] <= 1 and 0.5 < r["tta"] <= 1
     figures(tmp_path, "ensembles")
+
+
+def test_hyperparameter_search(tmp_path):
+    r = run("hyperparameter_search", tmp_path)
+    assert r["log_grid_2"] == [0.001, 0.003, 0.01]               # the lecture's grids
+    assert r["log_grid_3"] == [0.001, 0.002, 0.005, 0.01]
+    assert r["random_best"] > r["grid_best"] + 0.1               # random tries more x values
+    log_shares, uniform_shares = r["decade_shares"]["LogUniform"], r["decade_shares"]["Uniform"]
+    np.testing.assert_allclose(log_shares, 1 / 3, atol=0.02)     # each decade equally likely
+    np.testing.assert_allclose(uniform_shares, [0.01, 0.09, 0.9], atol=0.01)
+    records = r["records"]
+    assert [t["round"] for t in records].count(1) == len(records) // 2
+    assert r["best"] == min(records, key=lambda t: t["metrics"]["val_loss"])
+    lo, hi = r["zoomed"]                                         # round 2 zoomed in
+    assert 1e-5 < lo < hi < 1.0 and hi / lo < 1e5
+    figures(tmp_path, "grid_vs_random", "search_scatter")
 
 
 def test_bells_and_whistles(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 
 import autodiff as ad
 
-from ._format import array_lines, html, to_numpy
+from ._format import array_lines, html, shape_text, to_numpy
 from ._fonts import font_face_css
 from .derivatives import derivative_parts, named_derivative
 from .dot import Frame, Options
@@ -126,7 +126,9 @@ def frames(model: GraphModel, root, opts: Options):
             complete = not waiting[j]
             grads[j] = (total_j, complete)
             receiving.add(j)
-            notes[(i, pos)] = "passes " + _text(gi, opts)
+            passed_text = _text(gi, opts)   # the caption has it in full: keep edges short
+            notes[(i, pos)] = "passes " + (passed_text if len(passed_text) <= 28 else
+                                           f"a {shape_text(np.shape(gi))} gradient")
             formula = named_derivative(parts, pos, names[i], operand_names)
             local = f" (local derivative {formula})" if formula else ""
             pieces.append(f"{names[j]} receives {_text(gi, opts)}{local}")

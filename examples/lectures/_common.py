@@ -73,6 +73,15 @@ def skip_figures_note() -> None:
     print("(figures skipped: matplotlib is not installed; pip install matplotlib)")
 
 
+def draw(plot, *args) -> None:
+    """plot(*args) when matplotlib is installed, else a note that the figures are skipped
+    (the printed numbers do not need it)."""
+    if have_matplotlib():
+        plot(*args)
+    else:
+        skip_figures_note()
+
+
 def table(header, rows, formats=None) -> str:
     """A plain-text table: columns right-aligned, numbers with `formats` (one per column,
     e.g. "{:.3f}"), as the lecture slides print them."""

@@ -173,10 +173,7 @@ def main(argv=None):
           "has zero mean per feature (shifting a whole feature changes nothing)")
     result["backward_errors"] = {name: err for name, _, err in rows}
 
-    if _common.have_matplotlib():
-        _plot(spread, X, y, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, spread, X, y, args.out)
     return result
 
 

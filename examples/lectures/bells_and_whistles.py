@@ -154,7 +154,7 @@ def main(argv=None):
     config = frozenset()
     val, acc = score(config, epochs, seeds)
     rows = [("naive: pixels in [0, 1], sigmoid, default init, SGD lr 0.1", val, 100 * acc,
-             float("nan"), "-")]
+             None, "-")]
     print(f"{rows[0][0]:60s} val loss {val:.4f}  test {100 * acc:5.1f}%", flush=True)
     for key, label in ITEMS:
         trial = config | {key}
@@ -184,13 +184,11 @@ def main(argv=None):
                  s_val, 100 * s_acc, 100 * (s_acc - e_acc), "kept"))
 
     print("\n== what each item gained (test accuracy, %; decisions on the validation loss)")
-    print(_common.table(["network", "val loss", "test acc", "gain", "decision"], rows,
-                        ["{}", "{:.4f}", "{:.1f}", "{:+.1f}", "{}"]))
+    print(_common.table(["network", "val loss", "test acc", "gain", "decision"],
+                        [(n, v, a, "" if g is None else f"{g:+.1f}", d) for n, v, a, g, d in rows],
+                        ["{}", "{:.4f}", "{:.1f}", "{}", "{}"]))
     print(f"kept: {', '.join(label for key, label in ITEMS if key in config)}")
-    if _common.have_matplotlib():
-        _plot(rows, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, rows, args.out)
     return dict(rows=rows, config=sorted(config), best=best, lr_range=lr_range,
                 records=results.to_records())
 

@@ -114,10 +114,7 @@ def main(argv=None):
     result.update(disagreement=table, errors=int(wrong.sum()),
                   errors_when_agreeing=int(wrong[agree].sum()), agree_count=int(agree.sum()),
                   tta_plain=float(np.mean(plain)), tta=float(np.mean(with_tta)))
-    if _common.have_matplotlib():
-        _plot(ensembles, table, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, ensembles, table, args.out)
     return result
 
 

@@ -74,10 +74,7 @@ def main(argv=None):
                   buffers=[name for name, _ in ln.named_buffers()])
     print(f"LayerNorm buffers (running statistics): {result['buffers'] or 'none'}; "
           f"BatchNorm1d buffers: {[name for name, _ in bn.named_buffers()]}")
-    if _common.have_matplotlib():
-        _plot(X, y_ln, y_bn, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, X, y_ln, y_bn, args.out)
     return result
 
 

@@ -120,10 +120,7 @@ def main(argv=None):
     print(f"the minimum (least squares on standardised inputs): {best:.4f}")
     result.update(final_raw=curves["raw"][-1], final_std=curves["standardised"][-1],
                   minimum=best)
-    if _common.have_matplotlib():
-        _plot(curves, best, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, curves, best, args.out)
     return result
 
 

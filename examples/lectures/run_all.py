@@ -27,8 +27,10 @@ import _common  # noqa: E402,F401  (first: it limits BLAS threads before NumPy l
 
 # In lecture order.
 DEMOS = ["tensor_demo", "two_layer_linear_nn_demo", "training_loop", "xor",
-         "backprop_figures", "vanishing_gradients", "normalization_motivation",
-         "batch_norm_demo", "layer_norm_demo", "dropout", "ensembles", "bells_and_whistles",
+         "backprop_figures", "activations", "weight_init", "vanishing_gradients",
+         "skip_connections", "normalization_motivation", "preprocessing", "optimizers",
+         "batch_norm_demo", "batch_norm_training", "layer_norm_demo", "dropout",
+         "regularisation", "ensembles", "hyperparameter_search", "bells_and_whistles",
          "wavenet_names"]
 
 

@@ -139,10 +139,7 @@ def main(argv=None):
     print(f"20 random highway units: largest |autodiff - closed form| = {worst:.1e}")
     result.update(highway_auto=auto, highway_closed=closed, highway_worst=worst)
 
-    if _common.have_matplotlib():
-        _plot(norms, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, norms, args.out)
     return result
 
 

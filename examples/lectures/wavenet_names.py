@@ -243,10 +243,7 @@ def main(argv=None):
     summary = {name: {k: v for k, v in r.items() if k != "losses"} for name, r in results.items()}
     (args.out / "results.json").write_text(json.dumps(summary, indent=2))
     np.savez(args.out / "losses.npz", **{name: r["losses"] for name, r in results.items()})
-    if _common.have_matplotlib():
-        _plot(results, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, results, args.out)
     return results
 
 

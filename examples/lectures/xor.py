@@ -120,10 +120,7 @@ def main(argv=None):
     for (x0, x1), y in zip(X, probs):
         print(f"  {x0:3.0f}  {x1:3.0f}  {y:.3f}")
     print(f"accuracy {accuracy:.0%}  ({time.perf_counter() - start:.2f} s)")
-    if _common.have_matplotlib():
-        _plot(table, args.out)
-    else:
-        _common.skip_figures_note()
+    _common.draw(_plot, table, args.out)
     return {"table": table, "preactivations": pre, "p_rounded": p_rounded, "probs": probs,
             "accuracy": accuracy, "steps": steps, "loss": loss}
 
