@@ -322,10 +322,23 @@ class Tensor:
     def __le__(self, other): return _ew.compare("less_equal", self, other)
     def __gt__(self, other): return _ew.compare("greater", self, other)
     def __ge__(self, other): return _ew.compare("greater_equal", self, other)
-    def __invert__(self): return _ew.logical("logical_not", self)
-    def __and__(self, other): return _ew.logical("logical_and", self, other)
-    def __or__(self, other): return _ew.logical("logical_or", self, other)
-    def __xor__(self, other): return _ew.logical("logical_xor", self, other)
+    # bitwise on integer tensors (`a & 3` keeps bits, as torch), logical on bool tensors
+    def __invert__(self): return _bitwise.bitwise_not(self)
+    def __and__(self, other): return _bitwise.bitwise_and(self, other)
+    def __rand__(self, other): return _bitwise.bitwise_and(other, self)
+    def __or__(self, other): return _bitwise.bitwise_or(self, other)
+    def __ror__(self, other): return _bitwise.bitwise_or(other, self)
+    def __xor__(self, other): return _bitwise.bitwise_xor(self, other)
+    def __rxor__(self, other): return _bitwise.bitwise_xor(other, self)
+    def __lshift__(self, other): return _bitwise.bitwise_left_shift(self, other)
+    def __rlshift__(self, other): return _bitwise.bitwise_left_shift(other, self)
+    def __rshift__(self, other): return _bitwise.bitwise_right_shift(self, other)
+    def __rrshift__(self, other): return _bitwise.bitwise_right_shift(other, self)
+    # torch's remainder (the sign of the divisor) and floor division
+    def __mod__(self, other): return _rounding.remainder(self, other)
+    def __rmod__(self, other): return _rounding.remainder(other, self)
+    def __floordiv__(self, other): return _rounding.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _rounding.floor_divide(other, self)
 
     # ---------------------------------------------------------------- elementwise methods
     def exp(self): return _ew.exp(self)
@@ -337,8 +350,96 @@ class Tensor:
     def relu(self): return _ew.relu(self)
     def erf(self): return _ew.erf(self)
     def sign(self): return _ew.sign(self)
-    def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
-    clamp = clip
+
+    # ---------------------------------------------------------------- torch's elementwise family
+    # (ops/math.py, binary_math.py, rounding.py, compare.py, bitwise.py, aliases.py)
+    def sin(self): return _math.sin(self)
+    def cos(self): return _math.cos(self)
+    def tan(self): return _math.tan(self)
+    def asin(self): return _math.asin(self)
+    def acos(self): return _math.acos(self)
+    def sinh(self): return _math.sinh(self)
+    def cosh(self): return _math.cosh(self)
+    def asinh(self): return _math.asinh(self)
+    def acosh(self): return _math.acosh(self)
+    def atanh(self): return _math.atanh(self)
+    arcsin, arccos, arcsinh, arccosh, arctanh = asin, acos, asinh, acosh, atanh
+    def atan2(self, other): return _binary.atan2(self, other)
+    arctan2 = atan2
+    def log2(self): return _math.log2(self)
+    def log10(self): return _math.log10(self)
+    def log1p(self): return _math.log1p(self)
+    def expm1(self): return _math.expm1(self)
+    def exp2(self): return _math.exp2(self)
+    def rsqrt(self): return _math.rsqrt(self)
+    def square(self): return _math.square(self)
+    def reciprocal(self): return _math.reciprocal(self)
+    def erfc(self): return _math.erfc(self)
+    def erfinv(self): return _math.erfinv(self)
+    def logit(self, eps=None): return _math.logit(self, eps)
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _math.nan_to_num(self, nan, posinf, neginf)
+    def hypot(self, other): return _binary.hypot(self, other)
+    def logaddexp(self, other): return _binary.logaddexp(self, other)
+    def logaddexp2(self, other): return _binary.logaddexp2(self, other)
+    def xlogy(self, other): return _binary.xlogy(self, other)
+    def lerp(self, end, weight): return _binary.lerp(self, end, weight)
+    def maximum(self, other): return _ew.maximum(self, other)
+    def minimum(self, other): return _ew.minimum(self, other)
+    def fmax(self, other): return _binary.fmax(self, other)
+    def fmin(self, other): return _binary.fmin(self, other)
+    def floor(self): return _rounding.floor(self)
+    def ceil(self): return _rounding.ceil(self)
+    def round(self, decimals=0): return _rounding.round(self, decimals=decimals)
+    def trunc(self): return _rounding.trunc(self)
+    fix = trunc
+    def frac(self): return _rounding.frac(self)
+    sgn = sign
+    def remainder(self, other): return _rounding.remainder(self, other)
+    def fmod(self, other): return _rounding.fmod(self, other)
+    def floor_divide(self, other): return _rounding.floor_divide(self, other)
+    def add(self, other, *, alpha=1): return _alias.add(self, other, alpha=alpha)
+    def sub(self, other, *, alpha=1): return _alias.sub(self, other, alpha=alpha)
+    subtract = sub
+    def mul(self, other): return _ew.mul(self, other)
+    multiply = mul
+    def div(self, other, *, rounding_mode=None):
+        return _alias.div(self, other, rounding_mode=rounding_mode)
+    divide = div
+    def true_divide(self, other): return _ew.div(self, other)
+    def pow(self, exponent): return _ew.pow(self, exponent)
+    def neg(self): return _ew.neg(self)
+    negative = neg
+    absolute = abs
+    def clamp(self, min=None, max=None): return _alias.clamp(self, min, max)
+    def clip(self, min=None, max=None, *, lo=None, hi=None):
+        return _ew.clip(self, min, max, lo=lo, hi=hi)
+    def clamp_min(self, min): return _alias.clamp_min(self, min)
+    def clamp_max(self, max): return _alias.clamp_max(self, max)
+    def isnan(self): return _compare.isnan(self)
+    def isinf(self): return _compare.isinf(self)
+    def isfinite(self): return _compare.isfinite(self)
+    def isposinf(self): return _compare.isposinf(self)
+    def isneginf(self): return _compare.isneginf(self)
+    def signbit(self): return _compare.signbit(self)
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _compare.isclose(self, other, rtol, atol, equal_nan)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _compare.allclose(self, other, rtol, atol, equal_nan)
+    def equal(self, other): return _compare.equal(self, other)
+    def eq(self, other): return _compare.eq(self, other)
+    def ne(self, other): return _compare.ne(self, other)
+    def lt(self, other): return _compare.lt(self, other)
+    def le(self, other): return _compare.le(self, other)
+    def gt(self, other): return _compare.gt(self, other)
+    def ge(self, other): return _compare.ge(self, other)
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+    def bitwise_and(self, other): return _bitwise.bitwise_and(self, other)
+    def bitwise_or(self, other): return _bitwise.bitwise_or(self, other)
+    def bitwise_xor(self, other): return _bitwise.bitwise_xor(self, other)
+    def bitwise_not(self): return _bitwise.bitwise_not(self)
+    def bitwise_left_shift(self, other): return _bitwise.bitwise_left_shift(self, other)
+    def bitwise_right_shift(self, other): return _bitwise.bitwise_right_shift(self, other)
 
     # ---------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims=False): return _reduce.sum(self, axis, keepdims)
@@ -408,7 +509,13 @@ from . import random as _random  # noqa: E402
 
 from . import function as _function  # noqa: E402
 from . import graph  # noqa: E402
+from .ops import aliases as _alias  # noqa: E402
+from .ops import binary_math as _binary  # noqa: E402
+from .ops import bitwise as _bitwise  # noqa: E402
+from .ops import compare as _compare  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import math as _math  # noqa: E402
+from .ops import rounding as _rounding  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402

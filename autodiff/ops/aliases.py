@@ -72,3 +72,4 @@ def clamp_max(input, max):
 
 
 subtract, multiply, divide, negative, absolute = sub, mul, div, neg, _ew.abs
+sgn = _ew.sign  # torch's name for sign on complex numbers; the same on real ones
