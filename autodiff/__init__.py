@@ -16,14 +16,21 @@ from .creation import (arange, empty, eye, full, full_like, linspace, manual_see
 from .creation import randint_like, randperm
 from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
                      multinomial, normal, seed, set_rng_state)
-from .function import Function, mark_modified
+from ._inplace import mark_modified
+from .errors import AnomalyError, OpError
+from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .graph import grad, topological_order
-from .mode import (Scope, current_scope, detect_anomaly, enable_grad, is_anomaly_enabled,
-                   is_grad_enabled, no_grad, observe_backward, scope, set_grad_enabled)
-from .ops.elementwise import (abs, clip, clone, erf, exp, log, maximum, minimum, relu, sigmoid,
-                              sign, sqrt, tanh, where)
-from .ops.conv import avg_pool2d, conv2d, max_pool2d
+from ._hooks import HookHandle
+from ._kept import kept_grad, kept_input_grads
+from .autograd import grad
+from .graph import sum_to_shape, topological_order
+from .mode import (Scope, current_scope, detect_anomaly, enable_grad, get_keep_grads_limit,
+                   is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad, observe_backward,
+                   scope, set_grad_enabled, set_keep_grads_limit)
+from .ops.elementwise import *  # noqa: F401,F403  (its OPS table: exp, tanh, atan, ...)
+from .ops.elementwise import clip, where
+from .ops.conv import as_pair, conv2d
+from .ops.pool import avg_pool2d, max_pool2d
 from .ops.fused import softmax_cross_entropy
 from .ops.indexing import one_hot
 from .ops.linalg import linear, matmul
@@ -71,3 +78,25 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(".testing", __name__)
     raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
+
+# Structural ops of issue 13 (PyTorch's names and semantics): gathering and scattering,
+# ordering, scans, rearranging, matrices from parts, reductions, products, norms, solves.
+from .ops.gather import (argwhere, gather, index_add, index_copy, index_fill, index_select,
+                         masked_fill, masked_scatter, masked_select, nonzero, scatter,
+                         scatter_add, scatter_reduce, take, take_along_dim)
+from .ops.gather import where  # where(cond, a, b) and torch's one-argument where(cond)
+from .ops.sort import argsort, kthvalue, median, mode, msort, nanmedian, sort, topk
+from .ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod
+from .ops.rearrange import (chunk, expand, expand_as, flip, fliplr, flipud, movedim, moveaxis,
+                            narrow, repeat, repeat_interleave, reshape_as, roll, select,
+                            swapdims, tile, unbind, unflatten, view, view_as)
+from .ops.construct import (atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod,
+                            diag, diag_embed, diagonal, meshgrid, trace, tril, triu)
+from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nanmean, nansum,
+                               std_mean, var_mean)
+from .ops.einsum import einsum
+from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
+from .ops.norms import cdist, norm
+from .ops.solve import logdet
+from .ops.solve import torch_slogdet as slogdet  # (sign, logabsdet), as torch.slogdet
+from . import linalg, return_types  # torch.linalg, torch.return_types

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from . import backend
 from .creation import zeros_like
-from .graph import grad as _autograd
+from .autograd import grad as _autograd
 from .mode import enable_grad
 from .tensor import Tensor
 

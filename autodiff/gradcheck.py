@@ -76,7 +76,7 @@ def _check(fn, inputs, eps, atol, rtol, seed, _describe):
     outputs = _as_tuple(fn(*inputs))
     rng = np.random.default_rng(seed)
     seeds = [rng.standard_normal(o.shape) for o in outputs]
-    from .graph import grad as _grad
+    from .autograd import grad as _grad
     wanted = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     diff_outputs = [(o, s) for o, s in zip(outputs, seeds) if o.requires_grad]
     if diff_outputs:
@@ -111,7 +111,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     checked too, since the map is linear in them. Returns True, or raises GradcheckError
     naming the input (or grad_output) and the element of the worst mismatch.
     """
-    from .graph import grad as _grad
+    from .autograd import grad as _grad
     inputs = _to_float64_inputs(_as_tuple(inputs))
     wanted = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not wanted:

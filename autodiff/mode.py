@@ -6,7 +6,8 @@ import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "scope", "Scope", "current_scope", "observe_backward"]
+           "is_anomaly_enabled", "scope", "Scope", "current_scope", "observe_backward",
+           "keep_grads", "set_keep_grads_limit", "get_keep_grads_limit"]
 
 
 class _State(threading.local):
@@ -18,6 +19,7 @@ class _State(threading.local):
         # False while a create_graph backward rule runs; Tensor.__array__ sets it True
         # (the rule left the graph); None otherwise.
         self.array_escape = None
+        self.keep_all = False    # inside ad.keep_grads(): backward keeps every gradient
 
 
 state = _State()
@@ -167,6 +169,37 @@ class detect_anomaly(_Switch):
 
     def _args(self):
         return (self._value,)
+
+
+class keep_grads(_BareDecorator):
+    """Inside the block (or decorated function), backward keeps every gradient it computes
+    for `ad.kept_grad` / `ad.kept_input_grads`, whatever the limit; thread-local."""
+    _attr, _value = "keep_all", True
+
+
+#: Elements of gradients one backward pass keeps (see ad.kept_grad); shared by all threads.
+_keep_limit = [10_000]
+
+
+def set_keep_grads_limit(elements: int) -> int:
+    """Keep at most `elements` gradient elements per backward pass for `ad.kept_grad`
+    (0 keeps none); returns the previous limit. The default, 10,000, shows every gradient
+    of a lecture-sized graph and costs nothing measurable on a large model."""
+    if isinstance(elements, bool) or not isinstance(elements, int) or elements < 0:
+        raise ValueError(f"set_keep_grads_limit: elements must be an int >= 0, got "
+                         f"{elements!r}")
+    previous, _keep_limit[0] = _keep_limit[0], elements
+    return previous
+
+
+def get_keep_grads_limit() -> int:
+    """The number of gradient elements one backward pass keeps for `ad.kept_grad`."""
+    return _keep_limit[0]
+
+
+def keep_limit():
+    """The limit of the backward pass starting now in this thread (None: keep all)."""
+    return None if state.keep_all else _keep_limit[0]
 
 
 class Scope:

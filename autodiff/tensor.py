@@ -5,6 +5,7 @@ Operators and methods are one-liners that call ops; no derivative lives here.
 from __future__ import annotations
 
 import itertools
+import types
 
 import numpy as np
 
@@ -49,35 +50,35 @@ def _as_array(data, dtype=None, device=None):
 class Tensor:
     """An n-dimensional array that records the operations applied to it for backprop."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra",
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra", "_kept",
                  "__weakref__")
     # NumPy defers to our reflected operators (e.g. np.float32(2) * t -> Tensor).
     __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False, name=None):
-        self.data = _as_array(data, backend.as_dtype(dtype), device)
-        self.grad = None
-        self.requires_grad = False
-        self._node = None
-        self._vbox = None
-        self._seq = next(_seq)
-        self._extra = None
+        self._init(_as_array(data, backend.as_dtype(dtype), device), None, False)
         if requires_grad:
             self.requires_grad_(True)
         if name is not None:
             self.name = name
 
-    @classmethod
-    def _make(cls, data, node, requires_grad):
+    def _init(self, data, node, requires_grad):
+        """Fill every slot: the one place that knows them all (also used by _make)."""
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._node = node      # the node that produced it (None for a leaf)
+        self._vbox = None      # version counter, made on first need (_inplace.version_box)
+        self._seq = next(_seq)  # creation order: backward walks newest first
+        self._extra = None     # rarely used things: name, hooks, retain, versions
+        self._kept = None      # [gradient, its node's input gradients] kept by backward
+
+    @staticmethod
+    def _make(data, node, requires_grad):
+        """The constructor the engine uses: an array as it is, no conversion."""
         t = object.__new__(Tensor)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._node = node
-        t._vbox = None
-        t._seq = next(_seq)
-        t._extra = None
+        t._init(data, node, requires_grad)
         return t
 
     # ---------------------------------------------------------------- attributes
@@ -112,15 +113,7 @@ class Tensor:
     @property
     def version(self) -> int:
         """How many times this tensor's buffer has been modified in place."""
-        return 0 if self._vbox is None else self._vbox[1]
-
-    def _version_box(self):
-        """The version counter [epoch of last in-place write, write count, has views (0 no,
-        1 yes, 2 yes and the buffer belongs to a graph)],
-        created on first need (a view or an in-place write), shared by views of a buffer."""
-        if self._vbox is None:
-            self._vbox = [0, 0, 0]
-        return self._vbox
+        return 0 if self._vbox is None else self._vbox.count
 
     @property
     def name(self):
@@ -209,7 +202,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing this one's data (and version counter) but outside the graph."""
         t = Tensor._make(self.data, None, False)
-        t._vbox = self._version_box()
+        t._vbox = _inplace.version_box(self)
         return t
 
     def retain_grad(self):
@@ -233,11 +226,11 @@ class Tensor:
         if self._extra is None:
             self._extra = {}
         hooks = self._extra.setdefault("hooks", {})
-        return graph.HookHandle(hooks, fn)
+        return _hooks.HookHandle(hooks, fn)
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         """Backpropagate from this tensor, accumulating into the leaves' `.grad`."""
-        graph.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs)
 
     # ---------------------------------------------------------------- conversion
@@ -310,10 +303,10 @@ class Tensor:
     def __matmul__(self, other): return _linalg.matmul(self, other)
     def __rmatmul__(self, other): return _linalg.matmul(other, self)
 
-    def __iadd__(self, other): return _function.apply_inplace(self, _ew.Add, other)
-    def __isub__(self, other): return _function.apply_inplace(self, _ew.Sub, other)
-    def __imul__(self, other): return _function.apply_inplace(self, _ew.Mul, other)
-    def __itruediv__(self, other): return _function.apply_inplace(self, _ew.Div, other)
+    def __iadd__(self, other): return _inplace.apply_inplace(self, _ew.Add, other)
+    def __isub__(self, other): return _inplace.apply_inplace(self, _ew.Sub, other)
+    def __imul__(self, other): return _inplace.apply_inplace(self, _ew.Mul, other)
+    def __itruediv__(self, other): return _inplace.apply_inplace(self, _ew.Div, other)
 
     # comparisons never carry gradients
     def __eq__(self, other): return _ew.compare("equal", self, other)
@@ -341,105 +334,8 @@ class Tensor:
     def __rfloordiv__(self, other): return _rounding.floor_divide(other, self)
 
     # ---------------------------------------------------------------- elementwise methods
-    def exp(self): return _ew.exp(self)
-    def log(self): return _ew.log(self)
-    def sqrt(self): return _ew.sqrt(self)
-    def abs(self): return _ew.abs(self)
-    def tanh(self): return _ew.tanh(self)
-    def sigmoid(self): return _ew.sigmoid(self)
-    def relu(self): return _ew.relu(self)
-    def erf(self): return _ew.erf(self)
-    def sign(self): return _ew.sign(self)
-
-    # ---------------------------------------------------------------- torch's elementwise family
-    # (ops/math.py, binary_math.py, rounding.py, compare.py, bitwise.py, aliases.py)
-    def sin(self): return _math.sin(self)
-    def cos(self): return _math.cos(self)
-    def tan(self): return _math.tan(self)
-    def asin(self): return _math.asin(self)
-    def acos(self): return _math.acos(self)
-    def sinh(self): return _math.sinh(self)
-    def cosh(self): return _math.cosh(self)
-    def asinh(self): return _math.asinh(self)
-    def acosh(self): return _math.acosh(self)
-    def atanh(self): return _math.atanh(self)
-    arcsin, arccos, arcsinh, arccosh, arctanh = asin, acos, asinh, acosh, atanh
-    def atan2(self, other): return _binary.atan2(self, other)
-    arctan2 = atan2
-    def log2(self): return _math.log2(self)
-    def log10(self): return _math.log10(self)
-    def log1p(self): return _math.log1p(self)
-    def expm1(self): return _math.expm1(self)
-    def exp2(self): return _math.exp2(self)
-    def rsqrt(self): return _math.rsqrt(self)
-    def square(self): return _math.square(self)
-    def reciprocal(self): return _math.reciprocal(self)
-    def erfc(self): return _math.erfc(self)
-    def erfinv(self): return _math.erfinv(self)
-    def logit(self, eps=None): return _math.logit(self, eps)
-    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
-        return _math.nan_to_num(self, nan, posinf, neginf)
-    def hypot(self, other): return _binary.hypot(self, other)
-    def logaddexp(self, other): return _binary.logaddexp(self, other)
-    def logaddexp2(self, other): return _binary.logaddexp2(self, other)
-    def xlogy(self, other): return _binary.xlogy(self, other)
-    def lerp(self, end, weight): return _binary.lerp(self, end, weight)
-    def maximum(self, other): return _ew.maximum(self, other)
-    def minimum(self, other): return _ew.minimum(self, other)
-    def fmax(self, other): return _binary.fmax(self, other)
-    def fmin(self, other): return _binary.fmin(self, other)
-    def floor(self): return _rounding.floor(self)
-    def ceil(self): return _rounding.ceil(self)
-    def round(self, decimals=0): return _rounding.round(self, decimals=decimals)
-    def trunc(self): return _rounding.trunc(self)
-    fix = trunc
-    def frac(self): return _rounding.frac(self)
-    sgn = sign
-    def remainder(self, other): return _rounding.remainder(self, other)
-    def fmod(self, other): return _rounding.fmod(self, other)
-    def floor_divide(self, other): return _rounding.floor_divide(self, other)
-    def add(self, other, *, alpha=1): return _alias.add(self, other, alpha=alpha)
-    def sub(self, other, *, alpha=1): return _alias.sub(self, other, alpha=alpha)
-    subtract = sub
-    def mul(self, other): return _ew.mul(self, other)
-    multiply = mul
-    def div(self, other, *, rounding_mode=None):
-        return _alias.div(self, other, rounding_mode=rounding_mode)
-    divide = div
-    def true_divide(self, other): return _ew.div(self, other)
-    def pow(self, exponent): return _ew.pow(self, exponent)
-    def neg(self): return _ew.neg(self)
-    negative = neg
-    absolute = abs
-    def clamp(self, min=None, max=None): return _alias.clamp(self, min, max)
-    def clip(self, min=None, max=None, *, lo=None, hi=None):
-        return _ew.clip(self, min, max, lo=lo, hi=hi)
-    def clamp_min(self, min): return _alias.clamp_min(self, min)
-    def clamp_max(self, max): return _alias.clamp_max(self, max)
-    def isnan(self): return _compare.isnan(self)
-    def isinf(self): return _compare.isinf(self)
-    def isfinite(self): return _compare.isfinite(self)
-    def isposinf(self): return _compare.isposinf(self)
-    def isneginf(self): return _compare.isneginf(self)
-    def signbit(self): return _compare.signbit(self)
-    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return _compare.isclose(self, other, rtol, atol, equal_nan)
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return _compare.allclose(self, other, rtol, atol, equal_nan)
-    def equal(self, other): return _compare.equal(self, other)
-    def eq(self, other): return _compare.eq(self, other)
-    def ne(self, other): return _compare.ne(self, other)
-    def lt(self, other): return _compare.lt(self, other)
-    def le(self, other): return _compare.le(self, other)
-    def gt(self, other): return _compare.gt(self, other)
-    def ge(self, other): return _compare.ge(self, other)
-    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-    def bitwise_and(self, other): return _bitwise.bitwise_and(self, other)
-    def bitwise_or(self, other): return _bitwise.bitwise_or(self, other)
-    def bitwise_xor(self, other): return _bitwise.bitwise_xor(self, other)
-    def bitwise_not(self): return _bitwise.bitwise_not(self)
-    def bitwise_left_shift(self, other): return _bitwise.bitwise_left_shift(self, other)
-    def bitwise_right_shift(self, other): return _bitwise.bitwise_right_shift(self, other)
+    # t.exp(), t.sin(), t.add(y, alpha=2), t.clamp(min=0), ...: generated below from the op
+    # tables (ops/tables.py)
 
     # ---------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims=False): return _reduce.sum(self, axis, keepdims)
@@ -455,12 +351,9 @@ class Tensor:
     def logsumexp(self, axis=None, keepdims=False): return _reduce.logsumexp(self, axis, keepdims)
     def softmax(self, axis=-1): return _reduce.softmax(self, axis)
     def log_softmax(self, axis=-1): return _reduce.log_softmax(self, axis)
-    def any(self, axis=None, keepdims=False): return _ew.logical_reduce("any", self, axis, keepdims)
-    def all(self, axis=None, keepdims=False): return _ew.logical_reduce("all", self, axis, keepdims)
 
     # ---------------------------------------------------------------- shape
     def reshape(self, *shape): return _shape.reshape(self, *shape)
-    view = reshape
     def transpose(self, *axes): return _shape.transpose(self, *axes)
     def permute(self, *axes): return _shape.transpose(self, *axes)
     def swapaxes(self, a, b): return _shape.swapaxes(self, a, b)
@@ -468,7 +361,7 @@ class Tensor:
     def unsqueeze(self, axis): return _shape.unsqueeze(self, axis)
     def flatten(self, start_axis=0, end_axis=-1): return _shape.flatten(self, start_axis, end_axis)
     def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
-    def expand(self, *shape): return _shape.broadcast_to(self, _shape._shape_arg(shape))
+    # flip, gather, sort, cumsum, view, expand, any, ...: generated below from the op tables
 
     def __getitem__(self, index): return _index.getitem(self, index)
 
@@ -507,16 +400,34 @@ class Tensor:
 
 from . import random as _random  # noqa: E402
 
-from . import function as _function  # noqa: E402
-from . import graph  # noqa: E402
-from .ops import aliases as _alias  # noqa: E402
-from .ops import binary_math as _binary  # noqa: E402
+from . import _hooks, _inplace  # noqa: E402
+from . import autograd  # noqa: E402
 from .ops import bitwise as _bitwise  # noqa: E402
-from .ops import compare as _compare  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
-from .ops import math as _math  # noqa: E402
 from .ops import rounding as _rounding  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import tables as _tables  # noqa: E402
+
+
+def _op_method(name, op):
+    """t.<name>(*args) = ad.<name>(t, *args): a plain function binds the tensor as its first
+    argument by itself; anything else (an op class's apply) is wrapped."""
+    fn = _tables.public(op)
+    if isinstance(fn, types.FunctionType):
+        return fn
+
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = f"{op.__doc__} (ad.{name} with this tensor first)"
+    return method
+
+
+# The methods of the ops, one per row of their tables (explicit methods win): adding an op
+# to its module's OPS table gives it t.<name>() at once.
+for _name, _op in _tables.merged(_tables.ELEMENTWISE + _tables.STRUCTURAL).items():
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _op_method(_name, _op))

@@ -6,23 +6,12 @@ padding="valid"/"same".
 """
 from __future__ import annotations
 
-import numbers
-
 import autodiff as ad
 
 from .linear import _check_features, _reset_affine
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "conv2d", "max_pool2d", "avg_pool2d"]
-
-
-def _pair(value, what, where):
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value), int(value))
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
-        return (int(value[0]), int(value[1]))
-    raise TypeError(f"{where}: {what} must be an int or a pair of ints, got {value!r}")
 
 
 def _same_padding(kernel, dilation, stride, where):
@@ -57,8 +46,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     s*q + d*j] of (N, C_in, H, W) or (C_in, H, W) with weight (C_out, C_in, kH, kW);
     padding is an int, a pair, "valid" (0) or "same" (stride 1)."""
     x, added = _batched(input, "conv2d")
-    stride = _pair(stride, "stride", "conv2d")
-    dilation = _pair(dilation, "dilation", "conv2d")
+    stride = ad.as_pair(stride, "stride", "conv2d")
+    dilation = ad.as_pair(dilation, "dilation", "conv2d")
     if padding == "valid":
         padding = (0, 0)
     elif padding == "same":
@@ -94,9 +83,9 @@ class Conv2d(Module):
         _check_features("Conv2d", in_channels=in_channels, out_channels=out_channels)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
-        self.stride = _pair(stride, "stride", "Conv2d")
-        self.dilation = _pair(dilation, "dilation", "Conv2d")
+        self.kernel_size = ad.as_pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = ad.as_pair(stride, "stride", "Conv2d")
+        self.dilation = ad.as_pair(dilation, "dilation", "Conv2d")
         for name, v, lo in (("kernel_size", self.kernel_size, 1), ("stride", self.stride, 1),
                             ("dilation", self.dilation, 1)):
             if min(v) < lo:
@@ -109,7 +98,7 @@ class Conv2d(Module):
                 _same_padding(self.kernel_size, self.dilation, self.stride, "Conv2d")
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding", "Conv2d")
+            self.padding = ad.as_pair(padding, "padding", "Conv2d")
             if min(self.padding) < 0:
                 raise ValueError(f"Conv2d: padding must be >= 0, got {self.padding}")
         kw = dict(dtype=dtype or ad.float32, device=device)
@@ -151,10 +140,10 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxPool2d")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride",
+        self.kernel_size = ad.as_pair(kernel_size, "kernel_size", "MaxPool2d")
+        self.stride = self.kernel_size if stride is None else ad.as_pair(stride, "stride",
                                                                     "MaxPool2d")
-        self.padding = _pair(padding, "padding", "MaxPool2d")
+        self.padding = ad.as_pair(padding, "padding", "MaxPool2d")
         _check_pool("MaxPool2d", self.kernel_size, self.stride, self.padding)
 
     def forward(self, x):
@@ -170,10 +159,10 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", "AvgPool2d")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride",
+        self.kernel_size = ad.as_pair(kernel_size, "kernel_size", "AvgPool2d")
+        self.stride = self.kernel_size if stride is None else ad.as_pair(stride, "stride",
                                                                     "AvgPool2d")
-        self.padding = _pair(padding, "padding", "AvgPool2d")
+        self.padding = ad.as_pair(padding, "padding", "AvgPool2d")
         self.count_include_pad = bool(count_include_pad)
         _check_pool("AvgPool2d", self.kernel_size, self.stride, self.padding)
 

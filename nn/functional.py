@@ -517,3 +517,12 @@ from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # 
 
 __all__ += ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
             "group_norm", "instance_norm", "embedding"]
+
+# Structural helpers of issue 13: normalising and comparing vectors, torch-order padding,
+# unfold, one_hot (int64).
+from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: E402
+from .padding import pad, unfold  # noqa: E402
+
+one_hot = ad.one_hot
+
+__all__ += ["normalize", "cosine_similarity", "pairwise_distance", "pad", "unfold", "one_hot"]

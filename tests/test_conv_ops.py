@@ -103,7 +103,7 @@ def test_conv2d_on_device(device):
 @pytest.mark.parametrize("width", [9, 23])
 def test_conv2d_both_stride1_layouts(width):
     """Narrow maps use row-flattened windows, wide ones plain im2col: both must agree."""
-    from autodiff.ops import conv
+    from autodiff.ops import _conv_kernels as conv
     assert (width <= conv.FLAT_IM2COL_MAX_WIDTH) == (width == 9)
     rng = _rng(13)
     arrays = [rng.standard_normal((3, 2, 4, width)), rng.standard_normal((3, 2, 3, 2)),
@@ -122,7 +122,7 @@ def test_conv2d_both_stride1_layouts(width):
 def test_conv2d_batch_slices_agree(monkeypatch, budget, stride):
     """The CPU builds im2col columns a slice of the batch at a time: one sample per slice,
     uneven slices (the last one shorter) and the whole batch must all give the same."""
-    from autodiff.ops import conv
+    from autodiff.ops import _conv_kernels as conv
     monkeypatch.setattr(conv, "CPU_COLUMN_BYTES", budget)
     rng = _rng(15)
     arrays = [rng.standard_normal((5, 2, 6, 5)), rng.standard_normal((3, 2, 3, 3)),

@@ -192,7 +192,7 @@ def test_backward_errors():
     with pytest.raises(RuntimeError, match="does not require grad"):
         ad.tensor(1.0).backward()
     with pytest.raises(TypeError, match="expected a Tensor"):
-        ad.graph.backward(1.0)
+        ad.autograd.backward(1.0)
 
 
 def _bad_backward(returns):

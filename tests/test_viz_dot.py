@@ -1,6 +1,7 @@
 """viz.draw_graph: DOT structure, exact values and gradients of gallery figure (a), one node
 per tensor, stable text, local derivatives, record_grads, clusters and collapse, and the
 backward graph."""
+import math
 import re
 import subprocess
 import sys
@@ -470,8 +471,14 @@ def test_random_graphs_one_node_per_tensor_and_per_op(program, size):
 
 @given(st.floats(-1e6, 1e6, allow_nan=False), st.integers(0, 8))
 def test_number_rounds_to_precision(v, precision):
+    """`precision` significant digits: the error is at most half a unit in the last shown digit."""
     text = number(v, precision)
-    assert abs(float(text) - v) <= max(0.5 * 10.0 ** -precision, abs(v) * 10.0 ** -precision)
+    if v == 0:
+        assert text == "0"
+        return
+    digits = max(precision, 1)
+    last_digit = 10.0 ** (math.floor(math.log10(abs(v))) - digits + 1)
+    assert abs(float(text) - v) <= 0.5 * last_digit * (1 + 1e-9)
 
 
 def test_recorded_intermediate_grads_match_torch_retain_grad():

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from ._precision import accumulated as _accumulated
@@ -54,7 +55,7 @@ class Mul(Function):
     def forward(ctx, a, b):
         # Keep only what a needed gradient uses: `y * 3` then `y += 1` stays legal, as in torch.
         ga, gb = ctx.needs_input_grad
-        ctx.saved = (a if gb else None, b if ga else None)  # = ctx.save(...), hot path
+        ctx.save(a if gb else None, b if ga else None)
         return a * b
 
     @staticmethod
@@ -315,7 +316,7 @@ class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
         out = ctx.xp.tanh(_as_float(x))
-        ctx.saved = (out,)  # = ctx.save(out), without the method call (hot path)
+        ctx.save(out)
         return out
 
     @staticmethod
@@ -358,23 +359,15 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         out = ctx.xp.maximum(x, 0)
-        ctx.saved = (out,)  # = ctx.save(out), without the method call (hot path)
+        ctx.save(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        if ctx.create_graph:
-            return g * (y > 0)
-        if ctx.grad_is_scratch:  # nothing else sees g (engine-checked): reuse it
-            ctx.xp.multiply(g, y > 0, out=g)
-            return g
-        # g * (y > 0) without the boolean temporary: the comparison is written as 0/1
-        # straight into the output, then scaled by g in place (same values, bit for bit).
-        out = ctx.xp.empty(y.shape, dtype=g.dtype)
-        ctx.xp.greater(y, 0, out=out)
-        out *= g
-        return out
+        if ctx.grad_is_scratch:  # nothing else sees g (the fast path checked): reuse it
+            return ctx.xp.multiply(g, y > 0, out=g)
+        return g * (y > 0)
 
 
 class Erf(Function):
@@ -391,6 +384,21 @@ class Erf(Function):
     def backward(ctx, g):
         (x,) = ctx.saved
         return g * (2 / math.sqrt(math.pi)) * ctx.xp.exp(-(x * x))
+
+
+class Atan(Function):
+    """arctan(x)"""
+    derivative = "d atan(x)/dx = 1 / (1 + x^2)"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return ctx.xp.arctan(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / (1 + x * x)
 
 
 class Cast(Function):
@@ -434,10 +442,14 @@ class Clone(Function):
         return g
 
 
-add, sub, mul, div, pow, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Pow.apply, Neg.apply
-exp, log, sqrt, abs, sign = Exp.apply, Log.apply, Sqrt.apply, Abs.apply, Sign.apply
-tanh, sigmoid, relu, erf = Tanh.apply, Sigmoid.apply, Relu.apply, Erf.apply
-maximum, minimum, clone = Maximum.apply, Minimum.apply, Clone.apply
+#: The public names of the elementwise ops: each is ad.<name>(...) and the Tensor method
+#: t.<name>(...) (tensor.py generates the methods from this table), and, when the name is a
+#: NumPy ufunc, ctx.xp.<name> in backward rules under create_graph (symbolic.py).
+OPS = {"add": Add, "sub": Sub, "mul": Mul, "div": Div, "pow": Pow, "neg": Neg, "exp": Exp,
+       "log": Log, "sqrt": Sqrt, "abs": Abs, "sign": Sign, "tanh": Tanh, "sigmoid": Sigmoid,
+       "relu": Relu, "erf": Erf, "atan": Atan, "maximum": Maximum, "minimum": Minimum,
+       "clone": Clone}
+globals().update({name: op.apply for name, op in OPS.items()})  # exp = Exp.apply, ...
 
 
 def clip(input, min=None, max=None, *, lo=None, hi=None):
@@ -448,7 +460,8 @@ def clip(input, min=None, max=None, *, lo=None, hi=None):
     min = _pick_bound("min", min, "lo", lo)
     max = _pick_bound("max", max, "hi", hi)
     if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given (not None)")
+        raise op_error(ValueError, "clip", "at least one of min and max must be given "
+                       "(not None)")
     return Clip.apply(input, min, max)
 
 
@@ -456,7 +469,8 @@ def _pick_bound(name, value, alias, alias_value):
     if alias_value is None:
         return value
     if value is not None:
-        raise TypeError(f"clip: got both {name}= and {alias}=; they are aliases, pass one")
+        raise op_error(TypeError, "clip", f"got both {name}= and {alias}=; they are aliases, "
+                       "pass one")
     return alias_value
 
 
@@ -509,4 +523,7 @@ def _binary_error(name, *args):
     *operands, exc = args
     shapes = ", ".join(f"{tuple(o.shape)} {o.dtype}" if hasattr(o, "shape") else repr(o)
                        for o in operands)
-    return ValueError(f"{name}: cannot compute for inputs ({shapes}): {exc}")
+    return op_error(ValueError, name, f"cannot compute for inputs ({shapes}): {exc}")
+
+
+__all__ = [*OPS, "clip", "where", "cast", "to_device"]

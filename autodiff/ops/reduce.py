@@ -7,6 +7,7 @@ amax/amin do).
 from __future__ import annotations
 
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 
@@ -163,7 +164,7 @@ class Max(_Extremum):
     def forward(ctx, x, axis=None, keepdims=False):
         _setup(ctx, x, axis, keepdims, "max")
         if x.size == 0:
-            raise ValueError("max: cannot reduce an empty tensor (no identity)")
+            raise op_error(ValueError, "max", "cannot reduce an empty tensor (no identity)")
         out = ctx.xp.asarray(x.max(axis=ctx.axes, keepdims=keepdims))
         ctx.save(x, out)
         return out
@@ -177,7 +178,7 @@ class Min(_Extremum):
     def forward(ctx, x, axis=None, keepdims=False):
         _setup(ctx, x, axis, keepdims, "min")
         if x.size == 0:
-            raise ValueError("min: cannot reduce an empty tensor (no identity)")
+            raise op_error(ValueError, "min", "cannot reduce an empty tensor (no identity)")
         out = ctx.xp.asarray(x.min(axis=ctx.axes, keepdims=keepdims))
         ctx.save(x, out)
         return out
@@ -253,13 +254,19 @@ class LogSoftmax(Function):
         return g - ctx.xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True)
 
 
-def sum(x, axis=None, keepdims=False):
+def sum(x, axis=None, keepdims=False, *, dtype=None):
+    """sum_i x_i; dtype= converts x first (torch's sum(dtype=))."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     if axis is None and not keepdims:  # the common full reduction: no keyword packing
         return Sum.apply(x)
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dtype=None):
+    """(1/n) sum_i x_i; dtype= converts x first (torch's mean(dtype=))."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     if axis is None and not keepdims:
         return Mean.apply(x)
     return Mean.apply(x, axis=axis, keepdims=keepdims)

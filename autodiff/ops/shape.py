@@ -2,6 +2,7 @@
 only move values around, so each backward is the inverse rearrangement."""
 from __future__ import annotations
 
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from .reduce import normalize_axis
@@ -25,8 +26,9 @@ class Reshape(Function):
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                             f"({x.size} elements) into shape {shape}") from None
+            raise op_error(ValueError, "reshape",
+                           f"cannot reshape a tensor of shape {x.shape} "
+                           f"({x.size} elements) into shape {shape}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -41,8 +43,8 @@ class Transpose(Function):
     @staticmethod
     def forward(ctx, x, axes):
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{x.ndim} axes of a tensor of shape {x.shape}")
+            raise op_error(ValueError, "transpose", f"axes {axes} are not a permutation of the "
+                                                    f"{x.ndim} axes of a tensor of shape {x.shape}")
         ctx.axes = tuple(a % x.ndim for a in axes)
         return x.transpose(ctx.axes)
 
@@ -65,7 +67,8 @@ class BroadcastTo(Function):
         try:
             return ctx.xp.broadcast_to(x, shape)
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+            raise op_error(ValueError, "broadcast_to",
+                           f"cannot broadcast shape {x.shape} to {shape}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -79,14 +82,15 @@ class Concatenate(Function):
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if not xs:
-            raise ValueError("concatenate: needs at least one tensor")
+            raise op_error(ValueError, "concatenate", "needs at least one tensor")
         ctx.axis = normalize_axis(axis, xs[0].ndim, "concatenate")[0]
         ctx.sizes = [x.shape[ctx.axis] for x in xs]
         try:
             return ctx.xp.concatenate(xs, axis=ctx.axis)
         except ValueError:
-            raise ValueError("concatenate: shapes " + ", ".join(str(x.shape) for x in xs)
-                             + f" do not match outside axis {ctx.axis}") from None
+            raise op_error(ValueError, "concatenate",
+                           "shapes " + ", ".join(str(x.shape) for x in xs)
+                           + f" do not match outside axis {ctx.axis}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -105,11 +109,11 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if not xs:
-            raise ValueError("stack: needs at least one tensor")
+            raise op_error(ValueError, "stack", "needs at least one tensor")
         ctx.axis = normalize_axis(axis, xs[0].ndim + 1, "stack")[0]
         if any(x.shape != xs[0].shape for x in xs):
-            raise ValueError("stack: all tensors must have the same shape, got "
-                             + ", ".join(str(x.shape) for x in xs))
+            raise op_error(ValueError, "stack", "all tensors must have the same shape, got "
+                                                + ", ".join(str(x.shape) for x in xs))
         return ctx.xp.stack(xs, axis=ctx.axis)
 
     @staticmethod
@@ -141,7 +145,8 @@ def reshape(x, *shape):
             if s != -1:
                 known *= s
         if shape.count(-1) > 1 or known == 0 or x.size % known:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
+            raise op_error(ValueError, "reshape",
+                           f"cannot reshape a tensor of shape {x.shape} into {shape}")
         shape = tuple(x.size // known if s == -1 else s for s in shape)
     if shape == x.shape:
         return x
@@ -155,7 +160,8 @@ def transpose(x, *axes):
     if not axes:
         axes = tuple(reversed(range(x.ndim)))
     if len(axes) != x.ndim:
-        raise ValueError(f"transpose: got {len(axes)} axes for a tensor of shape {x.shape}")
+        raise op_error(ValueError, "transpose",
+                       f"got {len(axes)} axes for a tensor of shape {x.shape}")
     return Transpose.apply(x, axes=tuple(axes))
 
 
@@ -185,8 +191,8 @@ def squeeze(x, axis=None):
         axes = normalize_axis(axis, x.ndim, "squeeze")
         for a in axes:
             if x.shape[a] != 1:
-                raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length "
-                                 f"{x.shape[a]}, not 1")
+                raise op_error(ValueError, "squeeze", f"axis {a} of shape {x.shape} has length "
+                                                      f"{x.shape[a]}, not 1")
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
     return reshape(x, shape)
 
@@ -195,12 +201,12 @@ def unsqueeze(x, axis):
     """Insert an axis of length one at `axis` (negative counts from the new end)."""
     nd = x.ndim + 1
     if not -nd <= axis < nd:
-        raise ValueError(f"unsqueeze: axis {axis} out of range for a result with {nd} dims")
+        raise op_error(ValueError, "unsqueeze",
+                       f"axis {axis} out of range for a result with {nd} dims")
     axis %= nd
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-expand_dims = unsqueeze
 
 
 def flatten(x, start_axis=0, end_axis=-1):
@@ -209,7 +215,8 @@ def flatten(x, start_axis=0, end_axis=-1):
         return reshape(x, (1,))
     s, e = start_axis % x.ndim, end_axis % x.ndim
     if s > e:
-        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+        raise op_error(ValueError, "flatten",
+                       f"start_axis {start_axis} comes after end_axis {end_axis}")
     merged = 1
     for n in x.shape[s:e + 1]:
         merged *= n
@@ -233,8 +240,8 @@ def split(x, indices_or_sections, axis=0):
     n = x.shape[axis]
     if isinstance(indices_or_sections, int):
         if indices_or_sections <= 0 or n % indices_or_sections:
-            raise ValueError(f"split: axis {axis} of length {n} cannot be split into "
-                             f"{indices_or_sections} equal sections")
+            raise op_error(ValueError, "split", f"axis {axis} of length {n} cannot be split into "
+                                                f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
     else:
@@ -255,6 +262,7 @@ def pad(x, pad_width, value=0.0):
         if len(pad_width) == 1:
             pad_width = pad_width * x.ndim
     if len(pad_width) != x.ndim or any(len(p) != 2 or p[0] < 0 or p[1] < 0 for p in pad_width):
-        raise ValueError(f"pad: pad_width {pad_width} must give non-negative (before, after) "
-                         f"pairs for each of the {x.ndim} axes of shape {x.shape}")
+        raise op_error(ValueError, "pad",
+                       f"pad_width {pad_width} must give non-negative (before, after) "
+                       f"pairs for each of the {x.ndim} axes of shape {x.shape}")
     return Pad.apply(x, pad_width=tuple((int(a), int(b)) for a, b in pad_width), value=value)

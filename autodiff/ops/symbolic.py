@@ -1,21 +1,50 @@
-"""The namespace backward rules see as `ctx.xp` when create_graph=True.
+"""The namespace backward rules see as `ctx.xp` under create_graph=True.
 
-It mirrors the NumPy names the rules use, implemented with differentiable autodiff ops,
-so the same rule that runs on raw arrays in the fast path records a graph of the gradient.
-Extend it when a new rule needs another NumPy function.
+A rule is written once, against `ctx.xp`: NumPy (or CuPy) in a plain backward, this module
+when the gradient must itself be a graph. Here each name is a differentiable autodiff op
+with NumPy's meaning, built, not hand-kept:
+
+* every elementwise op in the OPS table of autodiff/ops/elementwise.py whose public name is
+  a NumPy ufunc (exp, log, tanh, maximum, ..., and any op added later, e.g. atan, also under
+  the ufunc's own name, arctan) is here automatically;
+* the few non-ufunc NumPy functions rules use are adapters below, with NumPy's signature
+  (keywords axis/keepdims, tuples of axes) mapped onto the autodiff op.
+
+Any other name raises an AttributeError naming it, which create_graph reports as the reason
+the rule's gradient cannot be differentiated again. tests/test_symbolic.py reads every
+backward rule in autodiff/ops and checks that each `ctx.xp.<name>` it can use under
+create_graph resolves here.
 """
 from __future__ import annotations
 
+import numpy as _np
+
 from ..tensor import Tensor
+from . import activations as _activations
+from . import binary_math as _binary_math
+from . import bitwise as _bitwise
+from . import compare as _compare
 from . import elementwise as _ew
 from . import linalg as _linalg
+from . import math as _math
+from . import rounding as _rounding
 from . import reduce as _reduce
 from . import shape as _shape
 
-exp, log, sqrt, tanh, abs, sign, erf = _ew.exp, _ew.log, _ew.sqrt, _ew.tanh, _ew.abs, _ew.sign, _ew.erf
-maximum, minimum, matmul = _ew.maximum, _ew.minimum, _linalg.matmul
-swapaxes, transpose, broadcast_to, concatenate, stack = (
-    _shape.swapaxes, _shape.transpose, _shape.broadcast_to, _shape.concatenate, _shape.stack)
+#: Public names that NumPy also has with another meaning (torch's): never in ctx.xp.
+_NOT_NUMPY = {"equal"}  # torch.equal(a, b) is one bool for whole tensors
+
+#: The elementwise ops whose public names are NumPy ufuncs, under those names (and under
+#: the ufunc's own name: atan also as arctan, abs as absolute), from every elementwise module.
+UFUNCS = {}
+for _module in (_ew, _math, _binary_math, _activations, _rounding, _compare, _bitwise):
+    for _name, _fn in vars(_module).items():
+        _ufunc = getattr(_np, _name, None)
+        if not _name.startswith("_") and callable(_fn) and isinstance(_ufunc, _np.ufunc) \
+                and _name not in _NOT_NUMPY:
+            UFUNCS[_name] = UFUNCS[_ufunc.__name__] = _fn
+globals().update(UFUNCS)
+matmul = _linalg.matmul
 
 
 def _t(x):
@@ -30,21 +59,6 @@ def clip(x, lo=None, hi=None):
     return _ew.clip(x, lo, hi)
 
 
-def expand_dims(x, axis):
-    x = _t(x)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    nd = x.ndim + len(axes)
-    axes = sorted(a % nd for a in axes)
-    shape = list(x.shape)
-    for a in axes:
-        shape.insert(a, 1)
-    return _shape.reshape(x, tuple(shape))
-
-
-def reshape(x, shape):
-    return _shape.reshape(_t(x), shape)
-
-
 def sum(x, axis=None, keepdims=False):
     return _reduce.sum(_t(x), axis, keepdims)
 
@@ -53,25 +67,57 @@ def mean(x, axis=None, keepdims=False):
     return _reduce.mean(_t(x), axis, keepdims)
 
 
+def reshape(x, shape):
+    return _shape.reshape(_t(x), shape)
+
+
+def expand_dims(x, axis):
+    """x with length-one axes inserted at `axis` (an int or a tuple), as numpy.expand_dims."""
+    x = _t(x)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    shape = list(x.shape)
+    for a in sorted(a % (x.ndim + len(axes)) for a in axes):
+        shape.insert(a, 1)
+    return _shape.reshape(x, tuple(shape))
+
+
+def swapaxes(x, a, b):
+    return _shape.swapaxes(_t(x), a, b)
+
+
+def transpose(x, axes=None):
+    return _shape.transpose(_t(x), *(() if axes is None else (tuple(axes),)))
+
+
+def broadcast_to(x, shape):
+    return _shape.broadcast_to(_t(x), tuple(shape))
+
+
+def concatenate(xs, axis=0):
+    return _shape.concatenate(list(xs), axis=axis)
+
+
+def stack(xs, axis=0):
+    return _shape.stack(list(xs), axis=axis)
+
+
 def asarray(x, dtype=None):
     return _t(x) if dtype is None else _t(x).to(dtype=dtype)
 
 
 def zeros_like(x):
-    from .. import creation
-    return creation.zeros_like(x)
+    from ..creation import zeros_like as _zeros_like
+    return _zeros_like(x)
 
 
 def ones_like(x):
-    from .. import creation
-    return creation.ones_like(x)
+    from ..creation import ones_like as _ones_like
+    return _ones_like(x)
 
 
-# The functions the elementwise ops of issue 13 use in their backward rules.
-from . import compare as _compare  # noqa: E402
-from . import math as _math  # noqa: E402
-from . import rounding as _rounding  # noqa: E402
-
-sin, cos, sinh, cosh, log1p = _math.sin, _math.cos, _math.sinh, _math.cosh, _math.log1p
-floor, trunc = _rounding.floor, _rounding.trunc
-isfinite, isnan = _compare.isfinite, _compare.isnan
+def __getattr__(name):
+    raise AttributeError(
+        f"ctx.xp.{name}: '{name}' has no differentiable autodiff op, so a backward rule "
+        "that uses it cannot record its gradient (create_graph=True). Write it with "
+        "autodiff ops, or add an op named after NumPy's function (an elementwise op whose "
+        "public name is a NumPy ufunc appears in ctx.xp by itself)")

@@ -1,0 +1,186 @@
+"""Max and average pooling over kH x kW windows of NCHW arrays (kernels in _conv_kernels.py).
+
+    max_pool2d   y = max over each window;  dy/dx sends g to the window's first maximum
+    avg_pool2d   y = sum over each window / divisor;  dy/dx spreads g / divisor back
+
+Both backward rules are ops whose own derivatives are ops, so every order of derivative
+works: max pooling's is a scatter to the arg-max (its derivative a gather, and back), and
+average pooling's is its adjoint (spread), whose derivative is average pooling again.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..errors import op_error
+from ..function import Function
+from . import _conv_kernels as kernels
+from ._precision import work as _work
+from .conv import _geometry, as_pair
+
+__all__ = ["max_pool2d", "avg_pool2d"]
+
+
+class MaxPool2d(Function):
+    """y[n,c,p,q] = max over the window of x_pad (padding = -inf)"""
+    derivative = "dy/dx = 1 at the window's first arg-max, 0 elsewhere"
+    op_name = "max_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, out_hw):
+        xp = ctx.xp
+        xpad = kernels.pad(xp, x, padding, value=-float("inf"))
+        slices = kernels.offset_slices(kernel, stride, (1, 1), out_hw)
+        _, r0, c0 = slices[0]
+        out = xpad[:, :, r0, c0].copy()
+        for _, rows, cols in slices[1:]:
+            xp.maximum(out, xpad[:, :, rows, cols], out=out)
+        ctx.save(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved
+        p = ctx.params
+        if not ctx.create_graph:
+            return kernels.max_pool_grad(ctx.xp, x, out, g, p["kernel"], p["stride"],
+                                         p["padding"], p["out_hw"])
+        # Double backward: route g through the arg-max index with the scatter op, whose
+        # derivative (a gather) is itself an op.
+        idx = kernels.argmax_index(backend.array_module(x.data), x.data, out.data,
+                                   p["kernel"], p["stride"], p["padding"], p["out_hw"])
+        return ctx.call(MaxPoolScatter, g, index=idx, x_shape=x.shape, kernel=p["kernel"],
+                        stride=p["stride"], padding=p["padding"])
+
+
+class MaxPoolScatter(Function):
+    """dx: each window's g placed at its arg-max offset (index), summed where windows overlap"""
+    derivative = "d/dg = gather of h at each window's arg-max"
+    op_name = "max_pool2d_backward"
+
+    @staticmethod
+    def forward(ctx, g, index, x_shape, kernel, stride, padding):
+        xp = ctx.xp
+        n, c, h, w = x_shape
+        ph, pw = padding
+        dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        plain_write = kernels.disjoint(kernel, stride)
+        zero = xp.zeros((), dtype=g.dtype)
+        for o, rows, cols in kernels.offset_slices(kernel, stride, (1, 1), g.shape[2:]):
+            part = xp.where(index == o, g, zero)
+            if plain_write:
+                dx[:, :, rows, cols] = part
+            else:
+                dx[:, :, rows, cols] += part
+        return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
+
+    @staticmethod
+    def backward(ctx, h):
+        p = ctx.params
+        return ctx.call(MaxPoolGather, h, index=p["index"], kernel=p["kernel"],
+                        stride=p["stride"], padding=p["padding"])
+
+
+class MaxPoolGather(Function):
+    """y[n,c,p,q] = h_pad[n, c, window (p, q) at its arg-max offset]"""
+    derivative = "d/dh = scatter of g to each window's arg-max"
+    op_name = "max_pool2d_gather"
+
+    @staticmethod
+    def forward(ctx, h, index, kernel, stride, padding):
+        xp = ctx.xp
+        ctx.x_shape = h.shape
+        hpad = kernels.pad(xp, h, padding)
+        out = xp.zeros(index.shape, dtype=h.dtype)
+        for o, rows, cols in kernels.offset_slices(kernel, stride, (1, 1), index.shape[2:]):
+            out += xp.where(index == o, hpad[:, :, rows, cols], xp.zeros((), dtype=h.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.call(MaxPoolScatter, g, x_shape=ctx.x_shape, **ctx.params)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over kH x kW windows of x (N, C, H, W), as torch.nn.functional.max_pool2d:
+    y[n,c,p,q] = max_{i,j} x_pad[n, c, s_h*p + i, s_w*q + j], padding with -inf.
+
+    stride defaults to kernel_size; padding is at most half the kernel. The gradient goes
+    to each window's first maximum (ties: the first in row-major order, as torch).
+    """
+    kernel, stride, padding, out_hw = _pool_args("max_pool2d", x, kernel_size, stride, padding)
+    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out_hw=out_hw)
+
+
+class AvgPool2d(Function):
+    """y[n,c,p,q] = sum over the window of x_pad / divisor"""
+    derivative = "dy/dx = 1/divisor for each window containing x"
+    op_name = "avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, out_hw, count_include_pad):
+        xp = ctx.xp
+        ctx.x_hw = x.shape[2:]
+        acc = backend.accumulation_dtype(x.dtype)
+        total = kernels.window_sum(xp, kernels.pad(xp, _work(x, acc), padding), kernel,
+                                   stride, out_hw)
+        total = _divide(xp, total, x.shape[2:], kernel, stride, padding, out_hw,
+                        count_include_pad)
+        return total.astype(x.dtype) if acc is not None else total
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.call(AvgPoolAdjoint, g, x_hw=ctx.x_hw, **ctx.params)
+
+
+class AvgPoolAdjoint(Function):
+    """dx[n,c,h,w] = sum over windows containing (h, w) of g / divisor"""
+    derivative = "d/dg = avg_pool2d(h)"
+    op_name = "avg_pool2d_backward"
+
+    @staticmethod
+    def forward(ctx, g, x_hw, kernel, stride, padding, out_hw, count_include_pad):
+        xp = ctx.xp
+        acc = backend.accumulation_dtype(g.dtype)
+        g_work = _divide(xp, _work(g, acc).copy(), x_hw, kernel, stride, padding, out_hw,
+                         count_include_pad)
+        dx = kernels.window_spread(xp, g_work, x_hw, kernel, stride, padding)
+        return dx.astype(g.dtype) if acc is not None else dx
+
+    @staticmethod
+    def backward(ctx, h):
+        params = {k: v for k, v in ctx.params.items() if k != "x_hw"}
+        return ctx.call(AvgPool2d, h, **params)
+
+
+def _divide(xp, total, x_hw, kernel, stride, padding, out_hw, count_include_pad):
+    """total / divisor in place: kH*kW, or the window's count of non-padding elements."""
+    if count_include_pad or (padding[0] == 0 and padding[1] == 0):
+        total *= total.dtype.type(1.0 / (kernel[0] * kernel[1]))
+    else:
+        total /= kernels.window_counts(xp, x_hw, kernel, stride, padding, out_hw, total.dtype)
+    return total
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """Mean over kH x kW windows of x (N, C, H, W), as torch.nn.functional.avg_pool2d:
+    y[n,c,p,q] = sum_{i,j} x_pad[n, c, s_h*p + i, s_w*q + j] / divisor, zero padding.
+
+    The divisor is kH*kW, or with count_include_pad=False the number of non-padding
+    elements in the window. stride defaults to kernel_size.
+    """
+    kernel, stride, padding, out_hw = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
+    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, out_hw=out_hw,
+                           count_include_pad=bool(count_include_pad))
+
+
+def _pool_args(op, x, kernel_size, stride, padding):
+    kernel = as_pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else as_pair(stride, "stride", op)
+    padding = as_pair(padding, "padding", op)
+    out_hw = _geometry(op, tuple(x.shape), kernel, stride, padding, (1, 1))
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise op_error(ValueError, op, f"padding {padding} must be at most half the kernel "
+                       f"size {kernel} (as in PyTorch)")
+    if not backend.is_floating(x.dtype):
+        raise op_error(TypeError, op, f"input must be a floating-point tensor, got dtype "
+                       f"{x.dtype}")
+    return kernel, stride, padding, out_hw
