@@ -15,6 +15,7 @@ from ..errors import op_error
 from ..function import Function
 from . import _dtypes
 from ._dtypes import is_float
+from ._rows import public_names
 
 
 def _zero_grad(ctx, g):
@@ -181,12 +182,14 @@ class TruncDivide(Function):
     backward = staticmethod(_zero_grad)
 
 
-floor, ceil, trunc, frac = Floor.apply, Ceil.apply, Trunc.apply, Frac.apply
-remainder, fmod, floor_divide = Remainder.apply, Fmod.apply, FloorDivide.apply
-fix = trunc  # torch's alias
-
-
 def round(input, *, decimals=0):
     """input rounded to `decimals` decimal places (negative: to tens, hundreds, ...),
     halves to even, as torch.round."""
     return Round.apply(input, decimals=decimals) if decimals else Round.apply(input)
+
+
+#: The op table (ops/tables.py): each row is ad.<name>, t.<name>() and, for a NumPy ufunc
+#: name, ctx.xp.<name>.
+OPS = {"floor": Floor, "ceil": Ceil, "trunc": Trunc, "fix": Trunc, "frac": Frac, "round": round,
+       "remainder": Remainder, "fmod": Fmod, "floor_divide": FloorDivide}
+globals().update(public_names(OPS))  # floor = Floor.apply, ...
