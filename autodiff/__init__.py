@@ -58,6 +58,8 @@ from .ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_
 from .ops.aliases import (absolute, add, arctan, clamp, clamp_max, clamp_min, clip, div,
                           divide, multiply, negative, sgn, sub, subtract, true_divide)
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
+# Capture and replay of whole training steps (a layer on top of the eager core).
+from .capture import CaptureError, CaptureWarning, compile, replay_eagerly
 
 
 class cuda:
