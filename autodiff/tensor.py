@@ -315,15 +315,27 @@ class Tensor:
     def __le__(self, other): return _ew.compare("less_equal", self, other)
     def __gt__(self, other): return _ew.compare("greater", self, other)
     def __ge__(self, other): return _ew.compare("greater_equal", self, other)
-    def __invert__(self): return _ew.logical("logical_not", self)
-    def __and__(self, other): return _ew.logical("logical_and", self, other)
-    def __or__(self, other): return _ew.logical("logical_or", self, other)
-    def __xor__(self, other): return _ew.logical("logical_xor", self, other)
+    # bitwise on integer tensors (`a & 3` keeps bits, as torch), logical on bool tensors
+    def __invert__(self): return _bitwise.bitwise_not(self)
+    def __and__(self, other): return _bitwise.bitwise_and(self, other)
+    def __rand__(self, other): return _bitwise.bitwise_and(other, self)
+    def __or__(self, other): return _bitwise.bitwise_or(self, other)
+    def __ror__(self, other): return _bitwise.bitwise_or(other, self)
+    def __xor__(self, other): return _bitwise.bitwise_xor(self, other)
+    def __rxor__(self, other): return _bitwise.bitwise_xor(other, self)
+    def __lshift__(self, other): return _bitwise.bitwise_left_shift(self, other)
+    def __rlshift__(self, other): return _bitwise.bitwise_left_shift(other, self)
+    def __rshift__(self, other): return _bitwise.bitwise_right_shift(self, other)
+    def __rrshift__(self, other): return _bitwise.bitwise_right_shift(other, self)
+    # torch's remainder (the sign of the divisor) and floor division
+    def __mod__(self, other): return _rounding.remainder(self, other)
+    def __rmod__(self, other): return _rounding.remainder(other, self)
+    def __floordiv__(self, other): return _rounding.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _rounding.floor_divide(other, self)
 
     # ---------------------------------------------------------------- elementwise methods
-    # t.exp(), t.tanh(), t.add(y), ...: generated below from the op tables (ops/tables.py)
-    def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
-    clamp = clip
+    # t.exp(), t.sin(), t.add(y, alpha=2), t.clamp(min=0), ...: generated below from the op
+    # tables (ops/tables.py)
 
     # ---------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims=False): return _reduce.sum(self, axis, keepdims)
@@ -390,7 +402,9 @@ from . import random as _random  # noqa: E402
 
 from . import _hooks, _inplace  # noqa: E402
 from . import autograd  # noqa: E402
+from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import rounding as _rounding  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
