@@ -55,9 +55,11 @@ from .ops.compare import (allclose, eq, equal, ge, greater, greater_equal, gt, i
                           ne, not_equal, signbit)
 from .ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
                           bitwise_right_shift, bitwise_xor)
-from .ops.aliases import (absolute, add, clamp, clamp_max, clamp_min, div, divide, mul,
-                          multiply, neg, negative, pow, sub, subtract, true_divide)
+from .ops.aliases import (absolute, add, arctan, clamp, clamp_max, clamp_min, clip, div,
+                          divide, multiply, negative, sgn, sub, subtract, true_divide)
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
+# Capture and replay of whole training steps (a layer on top of the eager core).
+from .capture import CaptureError, CaptureWarning, compile, replay_eagerly
 
 
 class cuda:
@@ -97,4 +99,6 @@ from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nan
 from .ops.einsum import einsum
 from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
 from .ops.norms import cdist, norm
+from .ops.solve import logdet
+from .ops.solve import torch_slogdet as slogdet  # (sign, logabsdet), as torch.slogdet
 from . import linalg, return_types  # torch.linalg, torch.return_types

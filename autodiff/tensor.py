@@ -5,6 +5,7 @@ Operators and methods are one-liners that call ops; no derivative lives here.
 from __future__ import annotations
 
 import itertools
+import types
 
 import numpy as np
 
@@ -315,15 +316,27 @@ class Tensor:
     def __le__(self, other): return _ew.compare("less_equal", self, other)
     def __gt__(self, other): return _ew.compare("greater", self, other)
     def __ge__(self, other): return _ew.compare("greater_equal", self, other)
-    def __invert__(self): return _ew.logical("logical_not", self)
-    def __and__(self, other): return _ew.logical("logical_and", self, other)
-    def __or__(self, other): return _ew.logical("logical_or", self, other)
-    def __xor__(self, other): return _ew.logical("logical_xor", self, other)
+    # bitwise on integer tensors (`a & 3` keeps bits, as torch), logical on bool tensors
+    def __invert__(self): return _bitwise.bitwise_not(self)
+    def __and__(self, other): return _bitwise.bitwise_and(self, other)
+    def __rand__(self, other): return _bitwise.bitwise_and(other, self)
+    def __or__(self, other): return _bitwise.bitwise_or(self, other)
+    def __ror__(self, other): return _bitwise.bitwise_or(other, self)
+    def __xor__(self, other): return _bitwise.bitwise_xor(self, other)
+    def __rxor__(self, other): return _bitwise.bitwise_xor(other, self)
+    def __lshift__(self, other): return _bitwise.bitwise_left_shift(self, other)
+    def __rlshift__(self, other): return _bitwise.bitwise_left_shift(other, self)
+    def __rshift__(self, other): return _bitwise.bitwise_right_shift(self, other)
+    def __rrshift__(self, other): return _bitwise.bitwise_right_shift(other, self)
+    # torch's remainder (the sign of the divisor) and floor division
+    def __mod__(self, other): return _rounding.remainder(self, other)
+    def __rmod__(self, other): return _rounding.remainder(other, self)
+    def __floordiv__(self, other): return _rounding.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _rounding.floor_divide(other, self)
 
     # ---------------------------------------------------------------- elementwise methods
-    # t.exp(), t.tanh(), t.add(y), ...: generated below from ops/elementwise.py's OPS table
-    def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
-    clamp = clip
+    # t.exp(), t.sin(), t.add(y, alpha=2), t.clamp(min=0), ...: generated below from the op
+    # tables (ops/tables.py)
 
     # ---------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims=False): return _reduce.sum(self, axis, keepdims)
@@ -339,12 +352,9 @@ class Tensor:
     def logsumexp(self, axis=None, keepdims=False): return _reduce.logsumexp(self, axis, keepdims)
     def softmax(self, axis=-1): return _reduce.softmax(self, axis)
     def log_softmax(self, axis=-1): return _reduce.log_softmax(self, axis)
-    def any(self, axis=None, keepdims=False): return _ew.logical_reduce("any", self, axis, keepdims)
-    def all(self, axis=None, keepdims=False): return _ew.logical_reduce("all", self, axis, keepdims)
 
     # ---------------------------------------------------------------- shape
     def reshape(self, *shape): return _shape.reshape(self, *shape)
-    view = reshape
     def transpose(self, *axes): return _shape.transpose(self, *axes)
     def permute(self, *axes): return _shape.transpose(self, *axes)
     def swapaxes(self, a, b): return _shape.swapaxes(self, a, b)
@@ -352,7 +362,7 @@ class Tensor:
     def unsqueeze(self, axis): return _shape.unsqueeze(self, axis)
     def flatten(self, start_axis=0, end_axis=-1): return _shape.flatten(self, start_axis, end_axis)
     def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
-    def expand(self, *shape): return _shape.broadcast_to(self, _shape._shape_arg(shape))
+    # flip, gather, sort, cumsum, view, expand, any, ...: generated below from the op tables
 
     def __getitem__(self, index): return _index.getitem(self, index)
 
@@ -393,16 +403,22 @@ from . import random as _random  # noqa: E402
 
 from . import _hooks, _inplace  # noqa: E402
 from . import autograd  # noqa: E402
+from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import rounding as _rounding  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import tables as _tables  # noqa: E402
 
 
 def _op_method(name, op):
-    """t.<name>(*args) = ad.<name>(t, *args)."""
-    fn = op.apply
+    """t.<name>(*args) = ad.<name>(t, *args): a plain function binds the tensor as its first
+    argument by itself; anything else (an op class's apply) is wrapped."""
+    fn = _tables.public(op)
+    if isinstance(fn, types.FunctionType):
+        return fn
 
     def method(self, *args, **kwargs):
         return fn(self, *args, **kwargs)
@@ -411,8 +427,8 @@ def _op_method(name, op):
     return method
 
 
-# The methods of the elementwise ops, one per entry of their table (explicit methods win):
-# adding an op to ops/elementwise.py's OPS gives it ad.<name> and t.<name>() at once.
-for _name, _op in _ew.OPS.items():
+# The methods of the ops, one per row of their tables (explicit methods win): adding an op
+# to its module's OPS table gives it t.<name>() at once.
+for _name, _op in _tables.merged(_tables.ELEMENTWISE + _tables.STRUCTURAL).items():
     if _name not in vars(Tensor):
         setattr(Tensor, _name, _op_method(_name, _op))
