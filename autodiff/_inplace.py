@@ -118,15 +118,14 @@ def check_saved(node, out) -> None:
 
 def private_copy(value):
     """`value` as a backward rule may keep it: an array the caller could still change (an
-    index array, a mask, class targets) becomes a read-only copy, so a later write to the
-    caller's array cannot change the gradient (torch copies such arguments into tensors);
-    a tuple (an index) is handled item by item; anything else is returned as it is."""
+    index array, a mask, class targets) becomes a copy only the rule holds, so a later
+    write to the caller's array cannot change the gradient (torch copies such arguments
+    into tensors); a tuple (an index) is handled item by item; anything else is returned
+    as it is."""
     if type(value) is tuple:
         return tuple(map(private_copy, value))
     if backend.is_array(value) and value.ndim:
-        value = value.copy()
-        if isinstance(value, np.ndarray):  # CuPy arrays have no read-only flag
-            value.flags.writeable = False
+        return value.copy()
     return value
 
 
