@@ -7,11 +7,12 @@
     x.grad  # tensor([2., 4.])
 """
 from . import backend as _backend
-from .backend import bfloat16, bool_, float16, float32, float64, int32, int64
+from .backend import (bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
+                      uint8)
 from .backend import array_module  # numpy or cupy for the given arrays (for in-place kernels)
-from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
-                       zeros_like)
+from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
+                       manual_seed, ones, ones_like, rand, rand_like, randint, randn,
+                       randn_like, tensor, zeros, zeros_like)
 from ._inplace import mark_modified
 from .errors import AnomalyError, OpError
 from .function import Function
@@ -33,9 +34,16 @@ from .ops.linalg import linear, matmul
 from .ops.norm import batch_norm
 from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
                          sum, var)
-from .ops.shape import (broadcast_to, cat, concatenate, flatten, pad, permute, reshape, split,
-                        squeeze, stack, swapaxes, transpose, unsqueeze)
+from .ops.shape import (broadcast_to, cat, concat, concatenate, flatten, pad, permute, reshape,
+                        split, squeeze, stack, swapaxes, swapdims, transpose, unsqueeze)
+from .size import Size
+from .interop import from_dlpack
 from .tensor import Tensor
+from . import return_types  # the named tuples max(dim), sort, ... return (torch.return_types)
+
+# torch's dtype aliases: ad.float is ad.float32, ad.long is ad.int64, ad.int is ad.int32, ...
+float, double, half, long, int, short, bool = (  # noqa: A001 (torch's names)
+    float32, float64, float16, int64, int32, int16, bool_)
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
 
 

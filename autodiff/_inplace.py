@@ -19,7 +19,7 @@ import numpy as np
 from .errors import op_error
 from .mode import state as _mode
 
-__all__ = ["VersionBox", "apply_inplace", "mark_modified", "seen_inputs", "check_saved"]
+__all__ = ["VersionBox", "apply_inplace", "update", "mark_modified", "seen_inputs", "check_saved"]
 
 
 class _Clock:
@@ -115,13 +115,19 @@ def check_saved(node, out) -> None:
 
 
 def apply_inplace(target, op, *args, **params):
-    """Run `op(target, *args)` and write the result into `target`'s buffer in place.
+    """Run `op(target, *args)` and write the result into `target`'s buffer in place."""
+    name = (op.op_name or op.__name__.lower()) + "_"
+    return update(target, name, lambda old, *a: op.apply(old, *a, **params), *args)
+
+
+def update(target, name, compute, *args):
+    """Write `compute(target, *args)` (a Tensor of target's shape computed by ops whose
+    inputs include the target) into `target`'s buffer in place: `x += y`, `x.add_(y)`.
 
     The graph history moves: a shadow tensor takes over `target`'s old node, and `target`
-    becomes the op's output. The shared version counter is bumped so any backward that
+    becomes the result's output. The shared version counter is bumped so any backward that
     saved the old values raises instead of returning wrong gradients.
     """
-    name = (op.op_name or op.__name__.lower()) + "_"
     label = name + " (in place)"
     _check_writable(target, name, label, args)
     shadow = Tensor._make(target.data, target._node, target.requires_grad)
@@ -133,7 +139,7 @@ def apply_inplace(target, op, *args, **params):
     # `x += x`: the operand is the old value too; the node must not list `target` itself
     # as an input (that made the graph a cycle and backward never ended).
     args = tuple(shadow if a is target else a for a in args)
-    result = op.apply(shadow, *args, **params)
+    result = compute(shadow, *args)
     out = result.data
     if out.shape != target.shape:
         raise op_error(ValueError, name, f"the result has shape {out.shape} but "

@@ -13,6 +13,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._precision import accumulated as _accumulated
 from ._precision import work as _work
+from ._dtypes import operands as _operands
 
 
 class Add(Function):
@@ -21,6 +22,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         return a + b
 
     @staticmethod
@@ -34,6 +36,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         return a - b
 
     @staticmethod
@@ -47,6 +50,7 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         # Keep only what a needed gradient uses: `y * 3` then `y += 1` stays legal, as in torch.
         ga, gb = ctx.needs_input_grad
         ctx.save(a if gb else None, b if ga else None)
@@ -65,6 +69,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b, true_division=True)  # integers divide to float32, as torch
         ctx.save(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
@@ -81,6 +86,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         out = a ** b
         ctx.save(a, b, out)
         return out
@@ -212,6 +218,7 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         ctx.save(a, b)
         return ctx.xp.maximum(a, b)
 
@@ -227,6 +234,7 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         ctx.save(a, b)
         return ctx.xp.minimum(a, b)
 
@@ -252,6 +260,7 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save(cond)
+        a, b = _operands(a, b)
         return ctx.xp.where(cond, a, b)
 
     @staticmethod
@@ -413,7 +422,7 @@ def compare(name, a, b):
     """A comparison (no gradient): name is a NumPy ufunc name such as 'less'."""
     xp = backend.array_module(_data(a), _data(b))
     try:
-        out = getattr(xp, name)(_data(a), _data(b))
+        out = getattr(xp, name)(*_operands(_data(a), _data(b)))
     except Exception as exc:
         raise _binary_error(name, a, b, exc) from exc
     return Tensor._make(xp.asarray(out), None, False)
@@ -430,9 +439,12 @@ def logical(name, *args):
     return Tensor._make(xp.asarray(out), None, False)
 
 
-def logical_reduce(name, x, axis=None, keepdims=False):
-    """any/all over axes (no gradient)."""
-    out = getattr(x.data, name)(axis=axis, keepdims=keepdims)
+def logical_reduce(name, x, dim=None, keepdim=False, axis=None, keepdims=None):
+    """any/all over dims (no gradient); `axis`/`keepdims` are NumPy's spellings."""
+    from ._dims import pick, pick_keepdim
+    from .reduce import normalize_axis
+    dim = normalize_axis(pick(name, dim, axis), x.ndim, name)
+    out = getattr(x.data, name)(axis=dim, keepdims=pick_keepdim(name, keepdim, keepdims))
     return Tensor._make(backend.array_module(x.data).asarray(out), None, False)
 
 
