@@ -34,8 +34,9 @@ from .ops.linalg import linear, matmul
 from .ops.norm import batch_norm
 from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
                          sum, var)
-from .ops.shape import (broadcast_to, cat, concat, concatenate, flatten, pad, permute, reshape,
-                        split, squeeze, stack, swapaxes, swapdims, transpose, unsqueeze)
+from .ops.shape import (broadcast_to, cat, concat, concatenate, flatten, numel, pad, permute,
+                        reshape, split, squeeze, stack, swapaxes, swapdims, t, transpose,
+                        unsqueeze)
 from .size import Size
 from .interop import from_dlpack
 from .tensor import Tensor

@@ -151,6 +151,11 @@ def update(target, name, compute, *args):
     if not target.data.flags.writeable:
         raise op_error(ValueError, name, "the tensor's buffer is read-only (a "
                        "broadcast view); call .clone() or use the out-of-place op", label)
+    node = result._node
+    if node is not None and node.saved and any(v is target.data for v in node.saved):
+        # The op saved the values this write overwrites (x.mul_(w) saves x for w's
+        # gradient): it keeps a copy of them instead, as torch does.
+        node.saved = tuple(v.copy() if v is target.data else v for v in node.saved)
     if out is not target.data:
         target.data[...] = out
     clock.now += 1

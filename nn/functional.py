@@ -57,7 +57,7 @@ def leaky_relu(x, negative_slope=0.01, inplace=False):
 def prelu(x, weight):
     """x if x > 0 else a * x with a learnable slope a: one value, or one per channel
     (axis 1 of x, the channel axis of (N, C, ...) inputs)."""
-    n = weight.size
+    n = weight.numel()
     if n != 1:
         channels = x.shape[1] if x.ndim >= 2 else None
         if weight.ndim != 1 or channels != n:
@@ -467,3 +467,6 @@ from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # 
 
 __all__ += ["conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "group_norm",
             "instance_norm", "embedding"]
+
+one_hot = ad.one_hot  # int64 class indicators, as torch's F.one_hot
+__all__ += ["one_hot"]

@@ -111,7 +111,7 @@ def local_derivatives(node, out_tensor):
     Runs the op's own backward rule with a unit seed while its saved values still exist;
     after a recorded backward, falls back to (gradient passed) / (gradient received)."""
     k = len(node.inputs)
-    if out_tensor.size != 1:
+    if out_tensor.numel() != 1:
         return [None] * k
     if node.saved is not None:  # None once backward freed the saved values
         try:

@@ -53,7 +53,7 @@ def backward_graph_roots(root, inputs=None):
     'd<root>/d<input>' (inputs default to every leaf of root's graph that requires grad)."""
     if not isinstance(root, ad.Tensor):
         raise TypeError(f"draw_backward_graph: expected a Tensor, got {type(root).__name__}")
-    if root.size != 1:
+    if root.numel() != 1:
         raise ValueError(f"draw_backward_graph: the output has shape {root.shape}; draw the "
                          "backward graph of a one-element output (reduce it first, e.g. "
                          ".sum())")

@@ -168,6 +168,6 @@ def _cast(value, dtype):
     computes in the array's dtype), except when there is no array to follow."""
     if backend.is_array(value):
         return value if value.dtype == dtype else value.astype(dtype)
-    if type(value) in _PY_WEAK:
-        return value
+    if type(value) in _PY_WEAK and dtype != backend.bfloat16:  # ml_dtypes' bfloat16 takes
+        return value                                           # no weak Python scalars
     return np.asarray(value, dtype=dtype)

@@ -9,7 +9,11 @@ gradient to the returned index (as PyTorch's max(dim) does).
 """
 from __future__ import annotations
 
+import builtins
+import math
 import warnings
+
+import numpy as np
 
 from .. import backend, return_types
 from ..function import Function
@@ -104,35 +108,33 @@ class Mean(Function):
 
 
 class Var(Function):
-    """sum_i (x_i - mean)^2 / (n - correction)"""
+    """sum_i (x_i - mean)^2 / max(n - correction, 0)"""
     derivative = "d var(x)/dx_i = 2 (x_i - mean) / (n - correction)"
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=0):
         acc = _setup(ctx, x, axis, keepdims, "var")
-        ctx.denominator = _count(x.shape, ctx.axes) - correction
+        ctx.denominator = builtins.max(_count(x.shape, ctx.axes) - correction, 0)
         ctx.save(x)
-        work = x.astype(acc) if acc is not None else x
-        out = work.var(axis=ctx.axes, keepdims=keepdims, ddof=correction)
+        out = _spread_of(ctx, x, acc, correction, "var")
         return out.astype(x.dtype) if acc is not None else out
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
-        return _expand(ctx, g) * centred * (2.0 / ctx.denominator)
+        return _expand(ctx, g) * centred * _inverse(ctx.denominator, 2.0)
 
 
 class Std(Function):
-    """sqrt(var(x))"""
+    """sqrt(var(x)); its gradient is 0 where every value is equal (as torch)"""
     derivative = "d std(x)/dx_i = (x_i - mean) / ((n - correction) std)"
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=0):
         acc = _setup(ctx, x, axis, keepdims, "std")
-        ctx.denominator = _count(x.shape, ctx.axes) - correction
-        work = x.astype(acc) if acc is not None else x
-        out = work.std(axis=ctx.axes, keepdims=keepdims, ddof=correction)
+        ctx.denominator = builtins.max(_count(x.shape, ctx.axes) - correction, 0)
+        out = _spread_of(ctx, x, acc, correction, "std")
         out = ctx.xp.asarray(out.astype(x.dtype) if acc is not None else out)
         ctx.save(x, out)
         return out
@@ -140,8 +142,28 @@ class Std(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved
+        xp = ctx.xp
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
-        return _expand(ctx, g) * centred / (_expand(ctx, out) * ctx.denominator)
+        std = _expand(ctx, out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad = _expand(ctx, g) * centred / (std * ctx.denominator)
+        return xp.where(std == 0, 0, grad)
+
+
+def _spread_of(ctx, x, acc, correction, name):
+    """NumPy's var/std with ddof=correction; n <= correction gives inf or NaN (as torch)
+    without NumPy's degrees-of-freedom warning."""
+    work = x.astype(acc) if acc is not None else x
+    if ctx.denominator > 0:
+        return getattr(work, name)(axis=ctx.axes, keepdims=ctx.keepdims, ddof=correction)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return getattr(work, name)(axis=ctx.axes, keepdims=ctx.keepdims, ddof=correction)
+
+
+def _inverse(denominator, numerator=1.0):
+    """numerator / denominator, inf when the denominator is 0 (as torch's C++ division)."""
+    return numerator / denominator if denominator else math.inf
 
 
 class _Extremum(Function):

@@ -196,6 +196,16 @@ def transpose(input, dim0, dim1, *extra):
 swapaxes = swapdims = transpose
 
 
+def t(input):
+    """The transpose of a tensor of at most 2 dims (torch.t)."""
+    return input.t()
+
+
+def numel(input) -> int:
+    """The number of elements of input (torch.numel)."""
+    return input.numel()
+
+
 def reversed_dims(input):
     """input with every dim in reverse order (NumPy's x.T; torch's x.T for ndim != 2,
     which torch deprecates)."""
