@@ -146,8 +146,21 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
                         "or integer dtype")
     if backend.is_floating(dtype):
         return _finish(xp.linspace(start, end, steps, dtype=dtype), requires_grad)
-    values = xp.trunc(xp.linspace(start, end, steps, dtype=backend.float64))
-    return _finish(values.astype(dtype), requires_grad)
+    return _finish(_integer_linspace(xp, start, end, steps).astype(dtype), requires_grad)
+
+
+def _integer_linspace(xp, start, end, steps):
+    """torch's integer linspace: start and end truncated to integers first, the step in
+    float64, the first half counted up from start and the second half down from end, each
+    value truncated toward zero."""
+    start, end = float(int(start)), float(int(end))
+    if steps == 1:
+        return xp.asarray([start]).astype(backend.float64)
+    step = (end - start) / (steps - 1)
+    index = xp.arange(steps, dtype=backend.float64)
+    values = xp.where(index < steps // 2, start + step * index,
+                      end - step * (steps - 1 - index))
+    return xp.trunc(values)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:

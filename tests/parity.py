@@ -69,7 +69,7 @@ def gradients(result, leaves, seed=7):
     wanted = {k: v for k, v in leaves.items() if v.requires_grad}
     if out is None or not wanted or not out.requires_grad:
         return {k: None for k in wanted}
-    w = np.random.default_rng(seed).standard_normal(tuple(out.shape)).round(2) + 0.25
+    w = np.asarray(np.random.default_rng(seed).standard_normal(tuple(out.shape)).round(2) + 0.25)
     if isinstance(out, ad.Tensor):
         grads = ad.grad((out * ad.tensor(w.astype(np.float64)).to(out.dtype)).sum(),
                         list(wanted.values()), allow_unused=True)

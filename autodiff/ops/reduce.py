@@ -123,7 +123,8 @@ class Var(Function):
     def backward(ctx, g):
         (x,) = ctx.saved
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
-        return _expand(ctx, g) * centred * _inverse(ctx.denominator, 2.0)
+        with np.errstate(invalid="ignore"):  # n <= correction: 0 * inf is NaN, as torch
+            return _expand(ctx, g) * centred * _inverse(ctx.denominator, 2.0)
 
 
 class Std(Function):
