@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test gallery quickstart bench clean
+.PHONY: install test gallery quickstart lectures lectures-full bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,viz]"
+	$(BIN)/python -m pip install -q -e ".[test,viz,distributed]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +22,15 @@ gallery: $(STAMP)
 quickstart: $(STAMP)
 	$(BIN)/python examples/quickstart.py
 
+# Every lecture demo (examples/lectures/) in quick mode, about a minute: printed tables,
+# figures and lectures/index.html. lectures-full runs the full versions (the WaveNet demo
+# alone trains for about half an hour).
+lectures: $(STAMP)
+	$(BIN)/python examples/lectures/run_all.py --out lectures --quick
+
+lectures-full: $(STAMP)
+	$(BIN)/python examples/lectures/run_all.py --out lectures
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -29,4 +38,4 @@ bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do OMP_NUM_THREADS=1 $(BIN)/python $$f; done
 
 clean:
-	rm -rf $(VENV) gallery .pytest_cache .hypothesis
+	rm -rf $(VENV) gallery lectures .pytest_cache .hypothesis

@@ -114,6 +114,11 @@ def check_saved(node, out) -> None:
                        "out-of-place op or clone() it first", label="backward")
 
 
+def _saves(node, data) -> bool:
+    """Whether `node` saved the array `data` for its backward."""
+    return node is not None and bool(node.saved) and any(v is data for v in node.saved)
+
+
 def apply_inplace(target, op, *args, **params):
     """Run `op(target, *args)` and write the result into `target`'s buffer in place."""
     name = (op.op_name or op.__name__.lower()) + "_"
@@ -140,6 +145,13 @@ def update(target, name, compute, *args):
     # as an input (that made the graph a cycle and backward never ended).
     args = tuple(shadow if a is target else a for a in args)
     result = compute(shadow, *args)
+    if _saves(result._node, target.data):
+        # The op saved the values this write overwrites (x.mul_(w) keeps x for w's
+        # gradient): run it again on a copy (a Clone node), so its gradient, to any
+        # order, sees the old values, as torch's in-place ops do.
+        from .ops.elementwise import Clone
+        result = compute(Clone.apply(shadow), *(Clone.apply(a) if a is shadow else a
+                                                 for a in args))
     out = result.data
     if out.shape != target.shape:
         raise op_error(ValueError, name, f"the result has shape {out.shape} but "
@@ -151,11 +163,6 @@ def update(target, name, compute, *args):
     if not target.data.flags.writeable:
         raise op_error(ValueError, name, "the tensor's buffer is read-only (a "
                        "broadcast view); call .clone() or use the out-of-place op", label)
-    node = result._node
-    if node is not None and node.saved and any(v is target.data for v in node.saved):
-        # The op saved the values this write overwrites (x.mul_(w) saves x for w's
-        # gradient): it keeps a copy of them instead, as torch does.
-        node.saved = tuple(v.copy() if v is target.data else v for v in node.saved)
     if out is not target.data:
         target.data[...] = out
     clock.now += 1

@@ -10,7 +10,7 @@ from .errors import op_error
 __all__ = ["backward", "grad"]
 
 
-def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs=None):
+def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(root)/d(leaf) into every reachable leaf's `.grad` (with `inputs`: into
     those tensors' `.grad` only)."""
     if not isinstance(root, Tensor):
@@ -19,6 +19,8 @@ def backward(root, gradient=None, retain_graph=False, create_graph=False, inputs
         raise op_error(RuntimeError, "backward", "the tensor does not require grad and has "
                        "no grad_fn (no input of the computation had requires_grad=True, or "
                        "it was computed under no_grad)")
+    if retain_graph is None:  # torch: a create_graph backward keeps the graph by default
+        retain_graph = create_graph
     start = [(root, _initial_grad(root, gradient, create_graph))]
     if inputs is None:
         graph._run(start, retain_graph, create_graph)

@@ -5,8 +5,6 @@ for the namespace (numpy or cupy) that matches the data it holds.
 """
 from __future__ import annotations
 
-import threading
-
 import ml_dtypes
 import numpy as np
 
@@ -152,55 +150,37 @@ def to_device(array, device: str):
 
 
 # ---------------------------------------------------------------- random numbers
+# The generators live in autodiff/random.py (ad.Generator); these two names stay for callers
+# written before it.
 
-class _Generators:
-    """One seed and one generator per device for the whole process, as in torch: a seed set
-    in one thread also governs random numbers drawn in others (NumPy's generators lock
-    internally, so sharing them between threads is safe)."""
-
-    def __init__(self):
-        self.seed = None
-        self.by_device = {}
-        self.lock = threading.Lock()  # two threads must not each create a device's generator
-
-
-_generators = _Generators()
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generators of every device so randn/rand/dropout are reproducible."""
-    with _generators.lock:
-        _generators.seed = int(seed)
-        _generators.by_device = {}
+def manual_seed(seed: int):
+    """Seed the default generator of every device (same as ad.manual_seed)."""
+    from . import random
+    return random.manual_seed(seed)
 
 
 def generator(device: str = "cpu"):
-    """The random generator for `device` (numpy.random.Generator or cupy's)."""
-    gen = _generators.by_device.get(device)
-    if gen is None:
-        with _generators.lock:
-            gen = _generators.by_device.get(device)
-            if gen is None:
-                seed = _generators.seed
-                if device == "cpu":
-                    gen = np.random.default_rng(seed)
-                else:
-                    with _cupy.cuda.Device(int(device[5:])):
-                        gen = _cupy.random.default_rng(seed)
-                _generators.by_device[device] = gen
-    return gen
+    """The default ad.Generator of `device` (one per device, as torch's default generators)."""
+    from . import random
+    return random.default_generator_for(parse_device(device))
 
 
 # ---------------------------------------------------------------- special functions
 
-def erf(x):
-    """The error function on either backend (half types computed in float32)."""
+def special(name: str, x):
+    """scipy.special's function `name` of the array x on either backend (cupyx.scipy.special
+    for CuPy arrays); half types computed in float32 (scipy has no loops for them) and
+    rounded once to x's dtype."""
     xp = array_module(x)
     work = x.astype(float32) if x.dtype in _HALF else x
     if xp is np:
-        from scipy import special
-        out = special.erf(work)
+        from scipy import special as functions
     else:  # pragma: no cover - needs a GPU
-        from cupyx.scipy import special
-        out = special.erf(work)
+        from cupyx.scipy import special as functions
+    out = getattr(functions, name)(work)
     return out.astype(x.dtype) if out.dtype != x.dtype else out
+
+
+def erf(x):
+    """The error function on either backend (half types computed in float32)."""
+    return special("erf", x)

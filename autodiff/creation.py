@@ -6,11 +6,13 @@ import operator
 import numpy as np
 
 from . import backend
+from . import random as _random
+from .random import manual_seed  # noqa: F401  (ad.manual_seed: seeds every default generator)
 from .tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
            "zeros_like", "ones_like", "full_like", "randn", "rand", "randint",
-           "randn_like", "rand_like", "manual_seed"]
+           "randn_like", "rand_like", "randint_like", "randperm", "manual_seed"]
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
@@ -168,47 +170,97 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(xp.eye(n, m, dtype=backend.as_dtype(dtype) or backend.float32), requires_grad)
 
 
-def manual_seed(seed: int) -> None:
-    """Make randn/rand/randint (and dropout) reproducible on every device."""
-    backend.manual_seed(seed)
-
-
-def _random(kind, shape, dtype, device, requires_grad, **kw):
+def _random_floats(op, sampler, shape, size, generator, dtype, device, requires_grad):
+    if size is not None:
+        if shape:
+            raise _random.op_error(TypeError, op, "give the shape positionally or as size=, "
+                                                  "not both")
+        shape = (size,)
+    shape = _shape(shape, op)
     device = backend.parse_device(device)
     dtype = backend.as_dtype(dtype) or backend.float32
     if not backend.is_floating(dtype):
-        raise TypeError(f"{kind}: dtype must be a floating type, got {dtype}")
-    gen = backend.generator(device)
-    draw = backend.float64 if dtype == backend.float64 else backend.float32
-    arr = gen.standard_normal(shape, dtype=draw) if kind == "randn" else gen.random(shape, dtype=draw)
-    if arr.dtype != dtype:
-        arr = arr.astype(dtype)
+        raise _random.op_error(TypeError, op, f"dtype must be a floating type, got {dtype}")
+    return _finish(sampler(_random.resolve(generator, device, op), shape, dtype), requires_grad)
+
+
+def randn(*shape, size=None, generator=None, dtype=None, device=None,
+          requires_grad=False) -> Tensor:
+    """Samples of N(0, 1) (float32 by default) from `generator` (default: the device's
+    default generator, seeded by ad.manual_seed)."""
+    return _random_floats("randn", _random.normal_array, shape, size, generator, dtype, device,
+                          requires_grad)
+
+
+def rand(*shape, size=None, generator=None, dtype=None, device=None,
+         requires_grad=False) -> Tensor:
+    """Samples of U[0, 1) (float32 by default), never 1 even in float16/bfloat16."""
+    return _random_floats("rand", _random.uniform_array, shape, size, generator, dtype, device,
+                          requires_grad)
+
+
+def randn_like(input, dtype=None, *, generator=None, device=None,
+               requires_grad=False) -> Tensor:
+    """randn with input's shape, dtype and device (unless given)."""
+    return randn(input.shape, generator=generator, dtype=dtype or input.dtype,
+                 device=device or input.device, requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, *, generator=None, device=None,
+              requires_grad=False) -> Tensor:
+    """rand with input's shape, dtype and device (unless given)."""
+    return rand(input.shape, generator=generator, dtype=dtype or input.dtype,
+                device=device or input.device, requires_grad=requires_grad)
+
+
+def _int_arg(op, name, value):
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise _random.op_error(TypeError, op, f"{name} must be an integer, got "
+                                              f"{value!r}") from None
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
+    """Integers uniform on [low, high), int64 by default: torch's `randint(high, size)` and
+    `randint(low, high, size)` (size defaults to (), a 0-d tensor)."""
+    op = "randint"
+    if size is None and high is not None and _as_size(high) is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    shape = _shape((() if size is None else size,), op)
+    low, high = _int_arg(op, "low", low), _int_arg(op, "high", high)
+    if not low < high:
+        raise _random.op_error(ValueError, op, f"needs low < high, got low={low}, "
+                                               f"high={high}")
+    device = backend.parse_device(device)
+    dtype = backend.as_dtype(dtype) or backend.int64
+    _random.check_integer_range(op, low, high, dtype)
+    arr = _random.integer_array(_random.resolve(generator, device, op), low, high, shape, dtype)
     return _finish(arr, requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal samples, reproducible under manual_seed."""
-    return _random("randn", _shape(shape, "randn"), dtype, device, requires_grad)
-
-
-def rand(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform samples in [0, 1), reproducible under manual_seed."""
-    return _random("rand", _shape(shape, "rand"), dtype, device, requires_grad)
-
-
-def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
-    return randn(x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
-
-
-def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
-    return rand(x.shape, dtype=dtype or x.dtype, device=x.device, requires_grad=requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    """Random integers in [low, high)."""
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=None,
+                 requires_grad=False) -> Tensor:
+    """randint with input's shape, dtype and device: `randint_like(x, high)` or
+    `randint_like(x, low, high)`."""
     if high is None:
         low, high = 0, low
+    return randint(low, high, input.shape, generator=generator, dtype=dtype or input.dtype,
+                   device=device or input.device, requires_grad=requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A uniformly random permutation of 0..n-1 (int64 by default)."""
+    op = "randperm"
+    n = _int_arg(op, "n", n)
+    if n < 0:
+        raise _random.op_error(ValueError, op, f"n must be >= 0, got {n}")
     device = backend.parse_device(device)
-    size = _shape((size,), "randint")
-    arr = backend.generator(device).integers(low, high, size=size)
-    return _finish(arr.astype(backend.as_dtype(dtype) or backend.int64), False)
+    dtype = backend.as_dtype(dtype) or backend.int64
+    if n:
+        _random.check_integer_range(op, 0, n, dtype)
+    arr = _random.permutation_array(_random.resolve(generator, device, op), n, dtype)
+    return _finish(arr, requires_grad)

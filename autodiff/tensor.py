@@ -326,6 +326,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether retain_grad() was called on this non-leaf (torch.Tensor.retains_grad)."""
         return self._extra is not None and self._extra.get("retain", False)
 
     def register_hook(self, fn):
@@ -338,8 +339,9 @@ class Tensor:
         hooks = self._extra.setdefault("hooks", {})
         return _hooks.HookHandle(hooks, fn)
 
-    def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
-        """Backpropagate from this tensor, accumulating into the leaves' `.grad`."""
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Backpropagate from this tensor, accumulating into the leaves' `.grad`; the graph
+        is kept when retain_graph is True, which defaults to create_graph (torch)."""
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs)
 
@@ -362,6 +364,7 @@ class Tensor:
         return backend.to_device(self.data, "cpu").reshape(()).item()
 
     def tolist(self):
+        """The values as (nested lists of) Python numbers (torch.Tensor.tolist)."""
         return backend.to_device(self.data, "cpu").tolist()
 
     def to(self, *args, device=None, dtype=None, non_blocking=False, copy=False):
@@ -523,17 +526,13 @@ class Tensor:
     def __xor__(self, other): return _ew.logical("logical_xor", self, other)
 
     # ---------------------------------------------------------------- elementwise methods
-    def exp(self): return _ew.exp(self)
-    def log(self): return _ew.log(self)
-    def sqrt(self): return _ew.sqrt(self)
-    def abs(self): return _ew.abs(self)
-    def tanh(self): return _ew.tanh(self)
-    def sigmoid(self): return _ew.sigmoid(self)
-    def relu(self): return _ew.relu(self)
-    def erf(self): return _ew.erf(self)
-    def sign(self): return _ew.sign(self)
-    def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
-    clamp = clip
+    # t.exp(), t.tanh(), t.add(y), ...: generated below from ops/elementwise.py's OPS table
+    def clamp(self, min=None, max=None, *, lo=None, hi=None):
+        """min(max(self, min), max) with number or tensor bounds (torch.Tensor.clamp;
+        lo/hi are this library's older names)."""
+        return _ew.clip(self, min, max, lo=lo, hi=hi)
+
+    clip = clamp
 
     # ---------------------------------------------------------------- logical reductions
     def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -544,21 +543,16 @@ class Tensor:
         """True where every element along dim is nonzero (torch.all); no gradient."""
         return _ew.logical_reduce("all", self, dim, keepdim, axis, keepdims)
 
-    def expand(self, *sizes):
-        """This tensor broadcast to `sizes` without copying; -1 keeps a dim's size
-        (torch.Tensor.expand)."""
-        sizes = _shape._shape_arg(sizes, "expand")
-        lead = len(sizes) - self.data.ndim
-        if lead < 0:
-            raise _op_error(ValueError, "expand", f"sizes {sizes} have fewer dims than the "
-                                                  f"tensor's shape {tuple(self.data.shape)}")
-        return _shape.broadcast_to(self, tuple(
-            self.data.shape[i - lead] if s == -1 and i >= lead else s
-            for i, s in enumerate(sizes)))
+    def contiguous(self):
+        """This tensor when its buffer is C-contiguous, else a contiguous copy (differentiable;
+        torch.Tensor.contiguous), e.g. before view() after a transpose."""
+        if self.data.flags.c_contiguous:
+            return self
+        return _ew.clone(self)
 
-    def expand_as(self, other):
-        """expand(other.shape) (torch.Tensor.expand_as)."""
-        return self.expand(other.shape)
+    def is_contiguous(self) -> bool:
+        """Whether the buffer is C-contiguous (torch.Tensor.is_contiguous)."""
+        return bool(self.data.flags.c_contiguous)
 
     # Reductions and shape ops: the methods are the op functions themselves (bound below,
     # `t.sum(1)` is `ad.sum(t, 1)`): one signature and one docstring for both.
@@ -567,6 +561,38 @@ class Tensor:
 
     def __setitem__(self, index, value): _index.setitem(self, index, value)
 
+    # ---------------------------------------------------------------- random (autodiff/random.py)
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill in place with N(mean, std^2) samples (torch.Tensor.normal_)."""
+        return _random.normal_(self, mean, std, generator=generator)
+
+    def uniform_(self, *from_to, generator=None, **kw):
+        """Fill in place with U[from, to) samples, `uniform_(from=0, to=1)` (torch's)."""
+        return _random.uniform_(self, *from_to, generator=generator, **kw)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill in place with 1 (probability p, a number or tensor) or 0."""
+        return _random.bernoulli_(self, p, generator=generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill in place with Exp(lambd) samples, density lambd * exp(-lambd * x)."""
+        return _random.exponential_(self, lambd, generator=generator)
+
+    def random_(self, *from_to, generator=None, **kw):
+        """Fill in place with integers uniform on [from, to): `random_(to)`,
+        `random_(from, to)`, or the dtype's whole exact range (torch.Tensor.random_)."""
+        return _random.random_(self, *from_to, generator=generator, **kw)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """0/1 draws, 1 with probability self[i] (or p), in self's dtype (ad.bernoulli)."""
+        return _random.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """int64 category indices drawn from rows of weights (ad.multinomial)."""
+        return _random.multinomial(self, num_samples, replacement, generator=generator)
+
+
+from . import random as _random  # noqa: E402
 
 from . import _hooks, _inplace  # noqa: E402
 from . import autograd  # noqa: E402
@@ -577,6 +603,7 @@ from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import rearrange as _rearrange  # noqa: E402
 from .ops import _dims  # noqa: E402
 from .errors import op_error as _op_error  # noqa: E402
 
@@ -587,10 +614,29 @@ _METHODS = {
     "argmin": _reduce.argmin, "logsumexp": _reduce.logsumexp, "softmax": _reduce.softmax,
     "log_softmax": _reduce.log_softmax,
     # shape
-    "reshape": _shape.reshape, "view": _shape.reshape, "transpose": _shape.transpose,
+    "reshape": _shape.reshape, "view": _rearrange.view, "transpose": _shape.transpose,
     "swapaxes": _shape.swapaxes, "swapdims": _shape.swapdims, "permute": _shape.permute,
     "squeeze": _shape.squeeze, "unsqueeze": _shape.unsqueeze, "flatten": _shape.flatten,
     "broadcast_to": _shape.broadcast_to, "split": _shape.split,
+    "expand": _rearrange.expand, "expand_as": _rearrange.expand_as,
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+
+
+def _op_method(name, op):
+    """t.<name>(*args) = ad.<name>(t, *args)."""
+    fn = op.apply
+
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = f"{op.__doc__} (ad.{name} with this tensor first)"
+    return method
+
+
+# The methods of the elementwise ops, one per entry of their table (explicit methods win):
+# adding an op to ops/elementwise.py's OPS gives it ad.<name> and t.<name>() at once.
+for _name, _op in _ew.OPS.items():
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _op_method(_name, _op))

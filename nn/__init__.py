@@ -6,18 +6,23 @@
 """
 from . import init, optim, utils
 from .containers import ModuleDict, ModuleList, Sequential
-from .linear import Dropout, Flatten, Identity, Linear, Maxout, set_mc_dropout
+from .linear import (Dropout, Flatten, FlattenConsecutive, Identity, Linear, Maxout,
+                     set_mc_dropout)
 from .module import Module, Parameter, functional_call
 from .serialization import CheckpointError, load, save
 
 # Layers from other files are imported below, one line per file.
 from . import functional, regularization
-from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax,
-                         Softplus, Tanh)
+from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+                         LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
+                         Softmax, Softplus, Softsign, Tanh)
 from .gates import Gated, Highway, Residual
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss)
 from .regularization import l1_penalty, l2_penalty, penalized_parameters
 from .conv import AvgPool2d, Conv2d, MaxPool2d
+from .conv1d import Conv1d
 from .embedding import Embedding
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+# The training workflow (data loading is nn.utils.data).
+from . import ensemble, training, transforms, tuning

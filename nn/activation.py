@@ -14,7 +14,8 @@ from .init import constant_
 from .module import Module, Parameter
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus",
-           "Softmax", "LogSoftmax"]
+           "Softmax", "LogSoftmax", "Softsign", "Hardtanh", "ReLU6", "LogSigmoid", "Mish",
+           "SELU", "CELU", "Hardswish", "Hardsigmoid"]
 
 
 class ReLU(Module):
@@ -165,3 +166,107 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
+
+
+class Softsign(Module):
+    """x / (1 + |x|)"""
+
+    def forward(self, x):
+        return F.softsign(x)
+
+
+class Hardtanh(Module):
+    """min(max(x, min_val), max_val); no gradient at the bounds"""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than "
+                             f"max_val ({max_val})")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6); no gradient at 0 and 6"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def forward(self, x):
+        return F.relu6(x)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class LogSigmoid(Module):
+    """ln sigmoid(x), finite for any x"""
+
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Mish(Module):
+    """x tanh(ln(1 + e^x))"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.mish(x)
+
+
+class SELU(Module):
+    """scale (x if x > 0 else alpha (e^x - 1)), the self-normalising constants"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.selu(x)
+
+
+class CELU(Module):
+    """x if x > 0 else alpha (e^(x/alpha) - 1)"""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = float(alpha)
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Hardswish(Module):
+    """x relu6(x + 3) / 6"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class Hardsigmoid(Module):
+    """relu6(x + 3) / 6"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.hardsigmoid(x)

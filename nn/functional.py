@@ -18,7 +18,8 @@ from .linear import dropout, linear  # noqa: F401  (defined with the layers that
 __all__ = [
     # activations
     "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "gelu", "silu", "softplus",
-    "softmax", "log_softmax",
+    "softmax", "log_softmax", "softsign", "hardtanh", "relu6", "logsigmoid", "mish", "selu",
+    "celu", "hardswish", "hardsigmoid",
     # dense layers and dropout (from nn/linear.py), gates
     "linear", "dropout", "gated_skip",
     # losses
@@ -125,6 +126,54 @@ def softplus(x, beta=1.0, threshold=20.0):
     if beta != 1:
         out = out / beta
     return ad.where(z.data > threshold, x, out)
+
+
+# One op each (autodiff/ops/activations.py), so values and gradients at the kinks are
+# torch's. `inplace` is accepted for PyTorch compatibility (the result is a new tensor).
+
+def softsign(input):
+    """x / (1 + |x|)"""
+    return ad.softsign(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """min(max(x, min_val), max_val); no gradient at the bounds (as torch)."""
+    return ad.hardtanh(input, min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6); no gradient at 0 and 6 (as torch)."""
+    return ad.relu6(input)
+
+
+def logsigmoid(input):
+    """ln(1 / (1 + e^-x)), finite for any x."""
+    return ad.logsigmoid(input)
+
+
+def mish(input, inplace=False):
+    """x tanh(ln(1 + e^x))"""
+    return ad.mish(input)
+
+
+def selu(input, inplace=False):
+    """scale (x if x > 0 else alpha (e^x - 1)), scale = 1.0507..., alpha = 1.6733..."""
+    return ad.selu(input)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha (e^(x/alpha) - 1)"""
+    return ad.celu(input, alpha)
+
+
+def hardswish(input, inplace=False):
+    """x relu6(x + 3) / 6"""
+    return ad.hardswish(input)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6"""
+    return ad.hardsigmoid(input)
 
 
 def softmax(x, axis=None, *, dim=None):
@@ -462,11 +511,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 # =====================================================================================
 
 from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402
+from .conv1d import conv1d  # noqa: E402
 from .embedding import embedding  # noqa: E402
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
 
-__all__ += ["conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "group_norm",
-            "instance_norm", "embedding"]
+__all__ += ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm",
+            "group_norm", "instance_norm", "embedding"]
 
-one_hot = ad.one_hot  # int64 class indicators, as torch's F.one_hot
-__all__ += ["one_hot"]
+# Structural helpers of issue 13: normalising and comparing vectors, torch-order padding,
+# unfold, one_hot (int64).
+from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: E402
+from .padding import pad, unfold  # noqa: E402
+
+one_hot = ad.one_hot
+
+__all__ += ["normalize", "cosine_similarity", "pairwise_distance", "pad", "unfold", "one_hot"]

@@ -1,8 +1,9 @@
 """Weight initialisation, in place and reproducible under `ad.manual_seed`.
 
 Every function fills an existing Tensor without recording a graph and returns it, so
-`init.kaiming_normal_(layer.weight)` works on Parameters that require grad. Random draws
-come from `ad.randn`/`ad.rand` (the seeded generator of the tensor's device).
+`init.kaiming_normal_(layer.weight)` works on Parameters that require grad. Random ones take
+`generator=` (an ad.Generator on the tensor's device), as in torch 2.x; without it they draw
+from the device's default generator (seeded by ad.manual_seed).
 """
 from __future__ import annotations
 
@@ -85,12 +86,9 @@ def _draw_dtype(tensor):
     return ad.float64 if tensor.dtype == ad.float64 else ad.float32
 
 
-def _randn(tensor):
-    return ad.randn(*tensor.shape, dtype=_draw_dtype(tensor), device=tensor.device)
-
-
-def _rand(tensor):
-    return ad.rand(*tensor.shape, dtype=_draw_dtype(tensor), device=tensor.device)
+def _randn(shape, tensor, generator):
+    return ad.randn(*shape, dtype=_draw_dtype(tensor), device=tensor.device,
+                    generator=generator).data
 
 
 def constant_(tensor, val):
@@ -109,24 +107,26 @@ def ones_(tensor):
     return constant_(tensor, 1)
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0):
-    """Fill with samples of U(a, b)."""
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with samples of U[a, b)."""
     _check(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"init.uniform_: need a <= b, got a={a}, b={b}")
-    return _write(tensor, _rand(tensor).data * (b - a) + a)
+    with ad.no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with samples of N(mean, std^2)."""
     _check(tensor, "normal_")
     if not std >= 0:
         raise ValueError(f"init.normal_: std must be >= 0, got {std}")
-    return _write(tensor, _randn(tensor).data * std + mean)
+    with ad.no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0):
+                  b: float = 2.0, generator=None):
     """Fill with N(mean, std^2) conditioned on [a, b] (absolute bounds, like PyTorch):
     out-of-range draws are redrawn, which samples the truncated law exactly."""
     _check(tensor, "trunc_normal_")
@@ -139,27 +139,26 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     if p < 1e-3:
         raise ValueError(f"init.trunc_normal_: [a, b] = [{a}, {b}] holds only {p:.2g} of the "
                          f"N({mean}, {std}^2) mass; widen it or move the mean inside")
-    z = _randn(tensor).data
+    z = _randn(tensor.shape, tensor, generator)
     xp = ad.array_module(z)
     bad = (z < lo) | (z > hi)
     while bool(bad.any()):
-        n = int(bad.sum())
-        z[bad] = ad.randn(n, dtype=_draw_dtype(tensor), device=tensor.device).data
+        z[bad] = _randn((int(bad.sum()),), tensor, generator)
         bad = (z < lo) | (z > hi)
     return _write(tensor, xp.clip(z * std + mean, a, b))
 
 
-def xavier_uniform_(tensor, gain: float = 1.0):
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot: U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor, gain: float = 1.0):
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Glorot: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
@@ -171,19 +170,19 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu"):
+                     nonlinearity: str = "leaky_relu", generator=None):
     """He: U(-bound, bound), bound = sqrt(3) * gain / sqrt(fan), gain from calculate_gain
     (a is the leaky_relu slope)."""
     _check(tensor, "kaiming_uniform_")
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu"):
+                    nonlinearity: str = "leaky_relu", generator=None):
     """He: N(0, std^2), std = gain / sqrt(fan)."""
     _check(tensor, "kaiming_normal_")
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
 def eye_(tensor):
@@ -194,7 +193,7 @@ def eye_(tensor):
     return _write(tensor, ad.eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device))
 
 
-def orthogonal_(tensor, gain: float = 1.0):
+def orthogonal_(tensor, gain: float = 1.0, generator=None):
     """Fill with a (semi-)orthogonal matrix times gain: the QR factor of a Gaussian matrix,
     sign-corrected so the law is uniform (Haar); trailing dims are flattened."""
     _check(tensor, "orthogonal_")
@@ -202,7 +201,7 @@ def orthogonal_(tensor, gain: float = 1.0):
         raise ValueError(f"init.orthogonal_: needs at least 2 dimensions, got {tensor.shape}")
     rows = tensor.shape[0]
     cols = tensor.numel() // rows if rows else 0
-    flat = ad.randn(rows, cols, dtype=ad.float64, device=tensor.device).data
+    flat = ad.randn(rows, cols, dtype=ad.float64, device=tensor.device, generator=generator).data
     xp = ad.array_module(flat)
     if rows < cols:
         flat = flat.T

@@ -12,8 +12,8 @@ import autodiff as ad
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Linear", "Identity", "Flatten", "Dropout", "Maxout", "linear", "dropout",
-           "set_mc_dropout"]
+__all__ = ["Linear", "Identity", "Flatten", "FlattenConsecutive", "Dropout", "Maxout",
+           "linear", "dropout", "set_mc_dropout"]
 
 
 def _check_features(layer: str, **sizes):
@@ -121,7 +121,7 @@ class Maxout(_Affine):
         p = self._parameters
         z = ad.linear(x, p["weight"], p["bias"])  # all pieces in one fused affine node
         z = z.reshape(*x.shape[:-1], self.out_features, self.pieces)
-        return z.max(axis=-1)
+        return ad.amax(z, -1)  # the largest piece; ties split the gradient
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -153,6 +153,33 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class FlattenConsecutive(Module):
+    """Fuse each n consecutive time steps of a sequence into one: (N, L, C) -> (N, L/n, n*C),
+    the step of the lecture's hierarchical (WaveNet-style) language model; the fused
+    vector of steps t..t+n-1 is their channels side by side, [x_t, x_t+1, ...]. When L/n is
+    1 the length axis is dropped, (N, L, C) -> (N, L*C), as the lecture's layer does
+    (`squeeze=False` keeps it: (N, 1, L*C)). Equivalent to a kernel-n, stride-n Conv1d when
+    followed by a Linear layer (with the (N, C, L) axis order and permuted weights)."""
+
+    def __init__(self, n: int, squeeze: bool = True):
+        super().__init__()
+        _check_features("FlattenConsecutive", n=n)
+        self.n = int(n)
+        self.squeeze = bool(squeeze)
+
+    def forward(self, x):
+        if not isinstance(x, ad.Tensor) or x.ndim != 3 or x.shape[1] % self.n:
+            shape = tuple(x.shape) if isinstance(x, ad.Tensor) else type(x).__name__
+            raise ValueError(f"FlattenConsecutive({self.n}): expected an (N, L, C) tensor with "
+                             f"L divisible by {self.n}, got {shape}")
+        n, length, channels = x.shape
+        y = x.reshape(n, length // self.n, channels * self.n)
+        return y.squeeze(1) if self.squeeze and length == self.n else y
+
+    def extra_repr(self) -> str:
+        return f"{self.n}" + ("" if self.squeeze else ", squeeze=False")
+
+
 def _check_p(where: str, p):
     if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
         raise ValueError(f"{where}: dropout probability p must be a number in [0, 1], "
@@ -160,38 +187,51 @@ def _check_p(where: str, p):
     return float(p)
 
 
-def dropout(x, p: float = 0.5, training: bool = True):
+def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            generator=None):
     """Inverted dropout: in training, y = x * m / (1 - p) with m ~ Bernoulli(1 - p) per
-    element (so E[y] = x); identity when not training or p = 0; zeros when p = 1."""
+    element (so E[y] = x); identity when not training or p = 0; zeros when p = 1. The mask
+    comes from `generator` (an ad.Generator on x's device; default: the device's default
+    generator); inplace=True writes y into x (as x.mul_)."""
     p = _check_p("dropout", p)
     if not training or p == 0.0:
         return x
     if not isinstance(x, ad.Tensor):
         raise TypeError(f"dropout: expected an ad.Tensor input, got {type(x).__name__}")
     if p == 1.0:
-        return x * 0.0
-    # Draw in float32 whatever x's dtype: the comparison only needs the keep decision.
-    keep = ad.rand(*x.shape, dtype=ad.float32, device=x.device).data >= p
-    xp = ad.array_module(keep)
-    mask = xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.dtype)
-    return x * ad.tensor(mask)
+        mask = ad.zeros(*x.shape, dtype=x.dtype, device=x.device)
+    else:
+        # Draw in float32 whatever x's dtype: the comparison only needs the keep decision.
+        keep = ad.rand(*x.shape, dtype=ad.float32, device=x.device, generator=generator).data >= p
+        xp = ad.array_module(keep)
+        mask = ad.tensor(xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.dtype))
+    if inplace:
+        x *= mask
+        return x
+    return x * mask
 
 
 class Dropout(Module):
     """Inverted dropout (see `dropout`): active in training mode, identity in eval mode,
     unless mc=True, which keeps it active in eval for Monte-Carlo dropout (average several
-    stochastic forward passes to estimate predictive uncertainty; see `set_mc_dropout`)."""
+    stochastic forward passes to estimate predictive uncertainty; see `set_mc_dropout`).
+    `generator` (an ad.Generator) makes its masks a stream of their own."""
 
-    def __init__(self, p: float = 0.5, mc: bool = False):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, mc: bool = False,
+                 generator=None):
         super().__init__()
         self.p = _check_p("Dropout", p)
+        self.inplace = bool(inplace)
         self.mc = bool(mc)
+        self.generator = generator
 
     def forward(self, x):
-        return dropout(x, self.p, self.training or self.mc)
+        return dropout(x, self.p, self.training or self.mc, self.inplace,
+                       generator=self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}" + (", mc=True" if self.mc else "")
+        return (f"p={self.p}" + (", inplace=True" if self.inplace else "")
+                + (", mc=True" if self.mc else ""))
 
 
 def set_mc_dropout(model: Module, enabled: bool = True) -> int:

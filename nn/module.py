@@ -38,24 +38,9 @@ class Parameter(ad.Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class RemovableHandle:
-    """Returned by the hook registration methods; `.remove()` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
+#: The handle hook registrations return (torch.utils.hooks.RemovableHandle): the engine's
+#: hook handle, `.remove()` unregisters, and a context manager.
+RemovableHandle = ad.HookHandle
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -139,8 +124,7 @@ class Module:
     def _add_hook(hooks: dict, hook, prepend: bool) -> RemovableHandle:
         if not callable(hook):
             raise TypeError(f"hook must be callable, got {type(hook).__name__}")
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
+        handle = RemovableHandle(hooks, hook)
         if prepend:
             items = list(hooks.items())
             hooks.clear()

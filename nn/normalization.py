@@ -37,7 +37,7 @@ def normalize(x, axes, eps=1e-5):
         # step of 1/16 near 100 in float16): compute in float32, store in the input dtype.
         return normalize(x.to(dtype=ad.float32), axes, eps).to(dtype=x.dtype)
     mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
+    var = x.var(axes, keepdim=True, correction=0)
     return (x - mean) / ad.sqrt(var + eps)
 
 
@@ -238,16 +238,24 @@ class _BatchNorm(_NormBase):
     """Shared code of BatchNorm1d/2d: the input check hook and the momentum convention."""
 
     _expected = ""  # the accepted input shapes, for errors
+    _channel_axis = 1
 
     def _check_input(self, x):
         raise NotImplementedError
 
     def forward(self, x):
         self._check_input(x)
-        if x.shape[1] != self.num_features:
+        if x.shape[self._channel_axis] != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}): expected "
-                             f"{self.num_features} channels (axis 1), got input shape "
-                             f"{tuple(x.shape)}")
+                             f"{self.num_features} channels (axis {self._channel_axis}), got "
+                             f"input shape {tuple(x.shape)}")
+        if self._channel_axis == -1 and x.ndim == 3:
+            # (N, L, C) with channels last: the same statistics as (N * L, C), a free reshape
+            n, length, c = x.shape
+            return self._normalize(x.reshape(n * length, c)).reshape(n, length, c)
+        return self._normalize(x)
+
+    def _normalize(self, x):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             # torch: count the batch, then momentum=None means a cumulative average
@@ -264,12 +272,29 @@ class _BatchNorm(_NormBase):
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation of (N, C) or (N, C, L) inputs per feature/channel C, over N (and
-    L): y = (x - mean) / sqrt(var + eps) * weight + bias."""
+    L): y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    `channels_last=True` (not in PyTorch) takes the channels from the LAST axis instead:
+    (N, C) or (N, L, C), statistics per channel over N and L. That is the layout of sequence
+    models whose layers are Linear over the last axis (the lecture's WaveNet-style model);
+    with PyTorch's BatchNorm1d the same is `bn(x.transpose(1, 2)).transpose(1, 2)`. The
+    parameters, buffers and state_dict are the same either way."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None, device=None, *, channels_last=False):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
+                         device)
+        self.channels_last = bool(channels_last)
+        self._channel_axis = -1 if self.channels_last else 1
 
     def _check_input(self, x):
         if x.ndim not in (2, 3):
+            layout = "(N, L, C)" if self.channels_last else "(N, C, L)"
             raise ValueError(f"BatchNorm1d({self.num_features}): expected a 2-D (N, C) or "
-                             f"3-D (N, C, L) input, got shape {tuple(x.shape)}")
+                             f"3-D {layout} input, got shape {tuple(x.shape)}")
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", channels_last=True" if self.channels_last else "")
 
 
 class BatchNorm2d(_BatchNorm):

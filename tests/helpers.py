@@ -29,6 +29,16 @@ class Cube(ad.Function):
         return 3 * x ** 2 * g
 
 
+class WrongCube(Cube):
+    """x^3 with a deliberately wrong backward (2x^2 instead of 3x^2), for tests that a
+    checker catches it."""
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return 2 * x ** 2 * g
+
+
 def conv2d_reference(x, w, b, stride, padding, dilation):
     """Direct definition of cross-correlation, in float64, with its own output size:
     y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n,c,sp+di,sq+dj]."""

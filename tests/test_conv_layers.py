@@ -12,8 +12,6 @@ import nn
 from helpers import conv2d_reference as _np_conv  # tests/ is on sys.path
 from nn import functional as F
 
-RNG = np.random.default_rng(2)
-
 
 @st.composite
 def conv_configs(draw):
@@ -81,13 +79,13 @@ def test_pooling_layers_match_direct_definition(k, s, data, op):
     np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
 
 
-def _run_both(torch, ours, theirs, shape):
+def _run_both(torch, ours, theirs, shape, rng):
     """ours and theirs (torch) on the same random float64 input, then backward with the same
     random cotangent: (x, xt, y, yt)."""
-    x_np = RNG.standard_normal(shape)
+    x_np = rng.standard_normal(shape)
     x, xt = ad.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
     y, yt = ours(x), theirs(xt)
-    g = RNG.standard_normal(yt.shape)
+    g = rng.standard_normal(yt.shape)
     y.backward(ad.tensor(g))
     yt.backward(torch.from_numpy(g))
     return x, xt, y, yt
@@ -96,7 +94,7 @@ def _run_both(torch, ours, theirs, shape):
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=2),
                                 dict(stride=(2, 1), padding=(0, 1), bias=False),
                                 dict(padding="same"), dict(padding="valid")])
-def test_conv2d_matches_torch(kw):
+def test_conv2d_matches_torch(kw, rng):
     torch = pytest.importorskip("torch")
     ours = nn.Conv2d(3, 4, 3, **kw).to(ad.float64)
     theirs = torch.nn.Conv2d(3, 4, 3, **kw).double()
@@ -104,7 +102,7 @@ def test_conv2d_matches_torch(kw):
         theirs.weight.copy_(torch.from_numpy(ours.weight.data))
         if ours.bias is not None:
             theirs.bias.copy_(torch.from_numpy(ours.bias.data))
-    x, xt, y, yt = _run_both(torch, ours, theirs, (2, 3, 7, 6))
+    x, xt, y, yt = _run_both(torch, ours, theirs, (2, 3, 7, 6), rng)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10)
@@ -118,10 +116,10 @@ def test_conv2d_matches_torch(kw):
                                      ("AvgPool2d", dict(kernel_size=3, stride=1, padding=1)),
                                      ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1,
                                                         count_include_pad=False))])
-def test_pooling_matches_torch(kind, kw):
+def test_pooling_matches_torch(kind, kw, rng):
     torch = pytest.importorskip("torch")
     ours, theirs = getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw)
-    x, xt, y, yt = _run_both(torch, ours, theirs, (2, 3, 6, 5))
+    x, xt, y, yt = _run_both(torch, ours, theirs, (2, 3, 6, 5), rng)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-14)
     # unbatched (C, H, W) input
@@ -130,7 +128,7 @@ def test_pooling_matches_torch(kind, kw):
                                rtol=1e-12)
 
 
-def test_small_convnet_loss_and_grads_match_torch():
+def test_small_convnet_loss_and_grads_match_torch(rng):
     """Conv -> BN -> ReLU -> MaxPool -> Conv -> AvgPool -> Flatten -> Linear -> CE."""
     torch = pytest.importorskip("torch")
     tnn = torch.nn
@@ -142,8 +140,8 @@ def test_small_convnet_loss_and_grads_match_torch():
                             tnn.Flatten(), tnn.Linear(6, 3)).double()
     theirs.load_state_dict({k: torch.from_numpy(np.array(v.data))
                             for k, v in ours.state_dict().items()})
-    x_np = RNG.standard_normal((5, 1, 8, 8))
-    t_np = RNG.integers(0, 3, size=5)
+    x_np = rng.standard_normal((5, 1, 8, 8))
+    t_np = rng.integers(0, 3, size=5)
     loss = F.cross_entropy(ours(ad.tensor(x_np)), ad.tensor(t_np))
     loss.backward()
     loss_t = tnn.functional.cross_entropy(theirs(torch.from_numpy(x_np)),
@@ -170,13 +168,13 @@ def test_default_init_bounds_like_torch():
 
 
 @pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(dilation=2, padding=1)])
-def test_gradcheck_float64(kw):
-    x = ad.tensor(RNG.standard_normal((2, 2, 5, 4)), requires_grad=True)
-    w = ad.tensor(RNG.standard_normal((3, 2, 2, 3)), requires_grad=True)
-    b = ad.tensor(RNG.standard_normal(3), requires_grad=True)
+def test_gradcheck_float64(kw, rng):
+    x = ad.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
+    w = ad.tensor(rng.standard_normal((3, 2, 2, 3)), requires_grad=True)
+    b = ad.tensor(rng.standard_normal(3), requires_grad=True)
     assert ad.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), (x, w, b))
     # pooling: x without ties (distinct values) so the max is differentiable
-    xp = ad.tensor(RNG.permutation(40).reshape(2, 1, 5, 4) / 7.0, requires_grad=True)
+    xp = ad.tensor(rng.permutation(40).reshape(2, 1, 5, 4) / 7.0, requires_grad=True)
     assert ad.gradcheck(lambda x: F.max_pool2d(x, 2, 1, 1), (xp,))
     assert ad.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (xp,))
 
@@ -228,9 +226,9 @@ def test_reprs():
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
 
 
-def test_on_device(device):
+def test_on_device(device, rng):
     conv = nn.Conv2d(2, 3, 3, padding=1).to(device)
-    x_np = RNG.standard_normal((2, 2, 4, 4)).astype(np.float32)
+    x_np = rng.standard_normal((2, 2, 4, 4)).astype(np.float32)
     x = ad.tensor(x_np, device=device, requires_grad=True)
     y = nn.MaxPool2d(2)(conv(x))
     y.sum().backward()

@@ -68,8 +68,17 @@ def test_integer_and_bool_tensors_cannot_require_grad(dtype):
 
 def test_integer_results_of_float_inputs_carry_no_grad():
     x = ad.tensor([0.3, -1.2, 2.0], requires_grad=True)
-    for out in (x.argmax(), x > 0, ad.sign(x)):
+    for out in (x.argmax(), x > 0):
         assert not out.requires_grad and out.grad_fn is None
+
+
+def test_sign_has_a_zero_gradient_as_torch():
+    # torch.sign(x) requires grad when x does; its gradient is 0 (not "no gradient")
+    x = ad.tensor([0.3, -1.2, 0.0], requires_grad=True)
+    out = ad.sign(x)
+    assert out.requires_grad and out.dtype == x.dtype
+    (out * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
 
 
 # ----------------------------------------------------------------- half-precision accumulation

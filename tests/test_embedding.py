@@ -8,16 +8,14 @@ import autodiff as ad
 import nn
 from nn import functional as F
 
-RNG = np.random.default_rng(1)
 
-
-def test_lookup_and_scatter_add_gradient_closed_form():
+def test_lookup_and_scatter_add_gradient_closed_form(rng):
     emb = nn.Embedding(6, 3)
     ids = np.array([[1, 4, 1], [5, 1, 0]])
     out = emb(ad.tensor(ids))
     assert out.shape == (2, 3, 3)
     np.testing.assert_array_equal(out.data, emb.weight.data[ids])
-    g = RNG.standard_normal((2, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 3)).astype(np.float32)
     out.backward(ad.tensor(g))
     expect = np.zeros((6, 3), np.float32)
     np.add.at(expect, ids, g)  # id 1 appears three times: its three gradients add up
@@ -63,14 +61,14 @@ def test_init_is_standard_normal():
     assert abs(w.mean()) < 0.02 and abs(w.std() - 1) < 0.02
 
 
-def test_matches_torch():
+def test_matches_torch(rng):
     torch = pytest.importorskip("torch")
     ours = nn.Embedding(7, 4, padding_idx=2)
     theirs = torch.nn.Embedding(7, 4, padding_idx=2)
     with torch.no_grad():
         theirs.weight.copy_(torch.from_numpy(ours.weight.data))
-    ids = RNG.integers(0, 7, size=(3, 5))
-    g = RNG.standard_normal((3, 5, 4)).astype(np.float32)
+    ids = rng.integers(0, 7, size=(3, 5))
+    g = rng.standard_normal((3, 5, 4)).astype(np.float32)
     out = ours(ad.tensor(ids))
     out.backward(ad.tensor(g))
     out_t = theirs(torch.from_numpy(ids))
@@ -80,8 +78,8 @@ def test_matches_torch():
                                atol=1e-7)
 
 
-def test_gradcheck_float64():
-    w = ad.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+def test_gradcheck_float64(rng):
+    w = ad.tensor(rng.standard_normal((4, 3)), requires_grad=True)
     ids = np.array([[0, 3], [3, 3], [1, 0]])
     assert ad.gradcheck(lambda w: F.embedding(ids, w), (w,))
     # (padding_idx deliberately withholds a true gradient, so it is checked against torch)
@@ -101,8 +99,8 @@ def test_errors():
         nn.Embedding(3, 2, padding_idx=3)
 
 
-def test_from_pretrained_and_lists():
-    table = RNG.standard_normal((3, 2)).astype(np.float32)
+def test_from_pretrained_and_lists(rng):
+    table = rng.standard_normal((3, 2)).astype(np.float32)
     emb = nn.Embedding.from_pretrained(ad.tensor(table))
     assert not emb.weight.requires_grad
     np.testing.assert_array_equal(emb([2, 0]).data, table[[2, 0]])

@@ -5,8 +5,6 @@ import pytest
 import autodiff as ad
 import nn
 
-RNG = np.random.default_rng(3)
-
 
 def _randomise_bn(model, rng):
     """Random running statistics and affine parameters, as after training."""
@@ -34,7 +32,7 @@ def _count(model, kind):
     return sum(isinstance(m, kind) for m in model.modules())
 
 
-def test_convnet_with_nested_sequentials():
+def test_convnet_with_nested_sequentials(rng):
     ad.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
@@ -43,7 +41,7 @@ def test_convnet_with_nested_sequentials():
         nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(5 * 2 * 2, 6), nn.BatchNorm1d(6), nn.ReLU(),
         nn.Linear(6, 3, bias=False), nn.BatchNorm1d(3))
-    _randomise_bn(model, RNG)
+    _randomise_bn(model, rng)
     model.train()
     fused = nn.utils.fuse_batchnorm(model)
     assert model.training  # the original is untouched
@@ -53,32 +51,32 @@ def test_convnet_with_nested_sequentials():
     assert _count(fused, nn.Identity) == 4
     assert fused[3][0].bias is not None and fused[9].bias is not None  # biases created
     assert model[3][0].bias is None
-    _assert_same_eval(model, fused, RNG.standard_normal((4, 2, 6, 6)).astype(np.float32))
+    _assert_same_eval(model, fused, rng.standard_normal((4, 2, 6, 6)).astype(np.float32))
     # the copy shares nothing with the original
     ids = {id(p) for p in model.parameters()}
     assert not any(id(p) in ids for p in fused.parameters())
 
 
-def test_float64_is_exact_to_rounding():
+def test_float64_is_exact_to_rounding(rng):
     model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)).to(ad.float64)
-    _randomise_bn(model, RNG)
+    _randomise_bn(model, rng)
     fused = nn.utils.fuse_batchnorm(model)
-    x = RNG.standard_normal((7, 5))
+    x = rng.standard_normal((7, 5))
     model.eval()
     np.testing.assert_allclose(fused(ad.tensor(x)).data, model(ad.tensor(x)).data,
                                rtol=1e-12, atol=1e-12)
     assert fused[0].weight.dtype == ad.float64
 
 
-def test_unfusable_pairs_are_left_alone():
+def test_unfusable_pairs_are_left_alone(rng):
     model = nn.Sequential(
         nn.Conv2d(1, 3, 3), nn.ReLU(), nn.BatchNorm2d(3),  # not directly after the conv
         nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3, track_running_stats=False),  # batch stats
         nn.Flatten(), nn.BatchNorm1d(3 * 2 * 2))
-    _randomise_bn(model, RNG)
+    _randomise_bn(model, rng)
     fused = nn.utils.fuse_batchnorm(model)
     assert _count(fused, (nn.BatchNorm1d, nn.BatchNorm2d)) == 3
-    _assert_same_eval(model, fused, RNG.standard_normal((3, 1, 4, 4)).astype(np.float32))
+    _assert_same_eval(model, fused, rng.standard_normal((3, 1, 4, 4)).astype(np.float32))
 
 
 def test_only_matching_sizes_are_folded():
@@ -89,10 +87,10 @@ def test_only_matching_sizes_are_folded():
     assert _count(nn.utils.fuse_batchnorm(unfit), nn.BatchNorm1d) == 1
 
 
-def test_matches_torch_fusion_formula():
+def test_matches_torch_fusion_formula(rng):
     torch = pytest.importorskip("torch")
     model = nn.Sequential(nn.Conv2d(2, 3, 2), nn.BatchNorm2d(3)).to(ad.float64)
-    _randomise_bn(model, RNG)
+    _randomise_bn(model, rng)
     fused = nn.utils.fuse_batchnorm(model)
     conv = torch.nn.Conv2d(2, 3, 2).double()
     bn = torch.nn.BatchNorm2d(3).double().eval()
@@ -112,12 +110,12 @@ def test_errors():
         nn.utils.fuse_batchnorm([nn.Linear(2, 2)])
 
 
-def test_on_device(device):
+def test_on_device(device, rng):
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).to(device)
-    _randomise_bn(model.cpu(), RNG)
+    _randomise_bn(model.cpu(), rng)
     model.to(device)
     fused = nn.utils.fuse_batchnorm(model)
-    x = ad.tensor(RNG.standard_normal((2, 1, 5, 5)).astype(np.float32), device=device)
+    x = ad.tensor(rng.standard_normal((2, 1, 5, 5)).astype(np.float32), device=device)
     model.eval()
     np.testing.assert_allclose(fused(x).cpu().numpy(), model(x).cpu().numpy(), rtol=1e-5,
                                atol=1e-5)

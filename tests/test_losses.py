@@ -11,7 +11,6 @@ import nn
 from nn import functional as F
 
 REDUCTIONS = ["mean", "sum", "none"]
-RNG = np.random.default_rng(0)
 
 
 def _logsumexp(x, axis):
@@ -28,8 +27,8 @@ def _reduce(v, reduction, denom=None):
 # ---------------------------------------------------------------- closed forms
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_regression_losses_closed_form(reduction):
-    x, t = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+def test_regression_losses_closed_form(reduction, rng):
+    x, t = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     d = x - t
     cases = {
         F.mse_loss: d ** 2,
@@ -43,8 +42,8 @@ def test_regression_losses_closed_form(reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_closed_form_with_weight_and_ignore(reduction):
-    x = RNG.standard_normal((6, 4))
+def test_cross_entropy_closed_form_with_weight_and_ignore(reduction, rng):
+    x = rng.standard_normal((6, 4))
     t = np.array([0, 3, -100, 1, 3, 2])
     w = np.array([0.5, 1.0, 2.0, 3.0])
     got = F.cross_entropy(ad.tensor(x), t, weight=ad.tensor(w), reduction=reduction).numpy()
@@ -55,8 +54,8 @@ def test_cross_entropy_closed_form_with_weight_and_ignore(reduction):
                                rtol=1e-12)
 
 
-def test_cross_entropy_label_smoothing_closed_form():
-    x = RNG.standard_normal((5, 3))
+def test_cross_entropy_label_smoothing_closed_form(rng):
+    x = rng.standard_normal((5, 3))
     t = np.array([0, 2, 1, 1, 0])
     eps, c = 0.3, 3
     logp = x - _logsumexp(x, 1)[:, None]
@@ -68,9 +67,9 @@ def test_cross_entropy_label_smoothing_closed_form():
     assert got == pytest.approx(expected, rel=1e-12)
 
 
-def test_binary_losses_closed_form():
-    z = RNG.standard_normal((4, 3)) * 3
-    t = RNG.random((4, 3))
+def test_binary_losses_closed_form(rng):
+    z = rng.standard_normal((4, 3)) * 3
+    t = rng.random((4, 3))
     p = 1 / (1 + np.exp(-z))
     bce = -(t * np.log(p) + (1 - t) * np.log(1 - p))
     assert F.binary_cross_entropy(ad.tensor(p), ad.tensor(t)).item() == pytest.approx(bce.mean(), rel=1e-12)
@@ -106,37 +105,37 @@ def _t(a):
 
 
 GRADCHECKS = {
-    "mse": lambda: (lambda x, t: F.mse_loss(x, t), (_t(RNG.standard_normal((3, 2))), _t(RNG.standard_normal((3, 2))))),
-    "l1": lambda: (lambda x, t: F.l1_loss(x, t, reduction="sum"),
+    "mse": lambda rng: (lambda x, t: F.mse_loss(x, t), (_t(rng.standard_normal((3, 2))), _t(rng.standard_normal((3, 2))))),
+    "l1": lambda rng: (lambda x, t: F.l1_loss(x, t, reduction="sum"),
                    (_t(np.array([[0.5, -1.0], [2.0, 0.3]])), _t(np.zeros((2, 2))))),
-    "huber": lambda: (lambda x, t: F.huber_loss(x, t, delta=0.8),
+    "huber": lambda rng: (lambda x, t: F.huber_loss(x, t, delta=0.8),
                       (_t(np.array([0.3, -0.5, 2.0, -1.5])), _t(np.array([0.0, 0.1, -0.2, 0.4])))),
-    "cross_entropy": lambda: (lambda x: F.cross_entropy(x, np.array([1, 0, -100, 2]), weight=np.array([1.0, 2.0, 0.5]),
+    "cross_entropy": lambda rng: (lambda x: F.cross_entropy(x, np.array([1, 0, -100, 2]), weight=np.array([1.0, 2.0, 0.5]),
                                                         label_smoothing=0.1),
-                              (_t(RNG.standard_normal((4, 3))),)),
-    "cross_entropy_nd": lambda: (lambda x: F.cross_entropy(x, np.array([[1, 0], [2, 2]]), reduction="sum"),
-                                 (_t(RNG.standard_normal((2, 3, 2))),)),
-    "cross_entropy_probs": lambda: (lambda x, p: F.cross_entropy(x, p, label_smoothing=0.2),
-                                    (_t(RNG.standard_normal((3, 4))), _t(RNG.random((3, 4))))),
-    "nll": lambda: (lambda x: F.nll_loss(x, np.array([1, 1, 0]), weight=np.array([0.3, 2.0])),
-                    (_t(RNG.standard_normal((3, 2))),)),
-    "bce": lambda: (lambda x, t: F.binary_cross_entropy(x, t, weight=np.array([1.0, 0.5])),
-                    (_t(RNG.uniform(0.05, 0.95, (3, 2))), _t(RNG.random((3, 2))))),
-    "bce_logits": lambda: (lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=np.array([2.0, 0.5])),
-                           (_t(RNG.standard_normal((3, 2))), _t(RNG.random((3, 2))))),
+                              (_t(rng.standard_normal((4, 3))),)),
+    "cross_entropy_nd": lambda rng: (lambda x: F.cross_entropy(x, np.array([[1, 0], [2, 2]]), reduction="sum"),
+                                 (_t(rng.standard_normal((2, 3, 2))),)),
+    "cross_entropy_probs": lambda rng: (lambda x, p: F.cross_entropy(x, p, label_smoothing=0.2),
+                                    (_t(rng.standard_normal((3, 4))), _t(rng.random((3, 4))))),
+    "nll": lambda rng: (lambda x: F.nll_loss(x, np.array([1, 1, 0]), weight=np.array([0.3, 2.0])),
+                    (_t(rng.standard_normal((3, 2))),)),
+    "bce": lambda rng: (lambda x, t: F.binary_cross_entropy(x, t, weight=np.array([1.0, 0.5])),
+                    (_t(rng.uniform(0.05, 0.95, (3, 2))), _t(rng.random((3, 2))))),
+    "bce_logits": lambda rng: (lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=np.array([2.0, 0.5])),
+                           (_t(rng.standard_normal((3, 2))), _t(rng.random((3, 2))))),
 }
 
 
 @pytest.mark.parametrize("name", sorted(GRADCHECKS))
-def test_gradcheck_float64(name):
-    fn, inputs = GRADCHECKS[name]()
+def test_gradcheck_float64(name, rng):
+    fn, inputs = GRADCHECKS[name](rng)
     assert ad.gradcheck(fn, inputs)
 
 
 @pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_probs", "bce", "bce_logits", "huber"])
-def test_second_order_gradcheck(name):
+def test_second_order_gradcheck(name, rng):
     # the losses are differentiable twice (Hessian-vector products of training losses)
-    fn, inputs = GRADCHECKS[name]()
+    fn, inputs = GRADCHECKS[name](rng)
     x, rest = inputs[0], inputs[1:]
     rest = tuple(r.detach() for r in rest)
 
@@ -195,8 +194,8 @@ def test_bce_gradient_at_saturated_probabilities():
     np.testing.assert_allclose(x.grad.numpy(), [-1e12, 1e12, -4.0])
 
 
-def test_all_targets_ignored_gives_nan_loss_and_zero_gradient():
-    x = ad.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+def test_all_targets_ignored_gives_nan_loss_and_zero_gradient(rng):
+    x = ad.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     loss = F.cross_entropy(x, np.full(3, -100), label_smoothing=0.1)
     loss.backward()
     assert np.isnan(loss.item())
@@ -236,10 +235,10 @@ def test_errors_name_the_loss_and_the_shapes():
 
 # ---------------------------------------------------------------- modules
 
-def test_modules_match_functional_and_store_weights_as_buffers():
-    x = ad.tensor(RNG.standard_normal((4, 3)))
+def test_modules_match_functional_and_store_weights_as_buffers(rng):
+    x = ad.tensor(rng.standard_normal((4, 3)))
     t_idx = np.array([2, 0, 1, 2])
-    t_prob = ad.tensor(RNG.random((4, 3)))
+    t_prob = ad.tensor(rng.random((4, 3)))
     w = [1.0, 2.0, 3.0]
     pairs = [
         (nn.MSELoss(reduction="sum")(x, t_prob), F.mse_loss(x, t_prob, reduction="sum")),
@@ -261,8 +260,8 @@ def test_modules_match_functional_and_store_weights_as_buffers():
     assert repr(nn.HuberLoss(delta=2.0)) == "HuberLoss(delta=2.0)"
 
 
-def test_loss_on_device_keeps_dtype(device):
-    x = ad.tensor(RNG.standard_normal((4, 3)).astype(np.float32), device=device, requires_grad=True)
+def test_loss_on_device_keeps_dtype(device, rng):
+    x = ad.tensor(rng.standard_normal((4, 3)).astype(np.float32), device=device, requires_grad=True)
     loss = nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0]).to(device=device)(x, ad.tensor([0, 1, 2, 0], device=device))
     loss.backward()
     assert loss.dtype == ad.float32 and loss.device == x.device and x.grad.device == x.device
@@ -346,10 +345,10 @@ def test_probability_targets_against_torch(shape, weight, smoothing, reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_regression_losses_against_torch(reduction):
+def test_regression_losses_against_torch(reduction, rng):
     torch = pytest.importorskip("torch")
-    x = RNG.standard_normal((3, 5))
-    t = RNG.standard_normal((3, 5))
+    x = rng.standard_normal((3, 5))
+    t = rng.standard_normal((3, 5))
     t[0, :2] = x[0, :2] + np.array([1.0, -1.0])  # exactly at the Huber switch point
     t[1, 0] = x[1, 0]  # a zero difference
     tf = torch.nn.functional
@@ -363,20 +362,20 @@ def test_regression_losses_against_torch(reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_binary_losses_against_torch(reduction):
+def test_binary_losses_against_torch(reduction, rng):
     torch = pytest.importorskip("torch")
     tf = torch.nn.functional
-    z = RNG.standard_normal((4, 3)) * 3
+    z = rng.standard_normal((4, 3)) * 3
     z[0] = [0.0, 40.0, -40.0]
-    t = RNG.random((4, 3))
+    t = rng.random((4, 3))
     t[1] = [0.0, 1.0, 0.5]
-    w, pw = RNG.uniform(0.5, 2.0, 3), RNG.uniform(0.5, 3.0, 3)
+    w, pw = rng.uniform(0.5, 2.0, 3), rng.uniform(0.5, 3.0, 3)
     for kw in [{}, {"weight": w}, {"pos_weight": pw}, {"weight": w, "pos_weight": pw}]:
         tkw = {k: torch.tensor(v) for k, v in kw.items()}
         _run_both(torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction, **kw),
                   lambda a, b: tf.binary_cross_entropy_with_logits(a, b, reduction=reduction, **tkw),
                   [z, t], [True, True])
-    p = RNG.uniform(0.01, 0.99, (4, 3))
+    p = rng.uniform(0.01, 0.99, (4, 3))
     p[0, :2] = [0.0, 1.0]  # saturated: clamped logs, finite input gradients
     for kw in [{}, {"weight": w}]:
         tkw = {k: torch.tensor(v) for k, v in kw.items()}
@@ -385,16 +384,16 @@ def test_binary_losses_against_torch(reduction):
                   [p, t], [True, False])
     # target gradient: equal to torch's where torch's is finite (it is +-inf at x = 0 or 1,
     # ours is the derivative of the clamped loss there, +-100)
-    p = RNG.uniform(0.01, 0.99, (4, 3))
+    p = rng.uniform(0.01, 0.99, (4, 3))
     _run_both(torch, lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction),
               lambda a, b: tf.binary_cross_entropy(a, b, reduction=reduction), [p, t], [True, True])
 
 
-def test_cross_entropy_hessian_vector_product_against_torch():
+def test_cross_entropy_hessian_vector_product_against_torch(rng):
     torch = pytest.importorskip("torch")
-    x = RNG.standard_normal((4, 5))
+    x = rng.standard_normal((4, 5))
     t = np.array([0, 4, -100, 2])
-    v = RNG.standard_normal((4, 5))
+    v = rng.standard_normal((4, 5))
     kw = dict(weight=np.linspace(0.5, 1.5, 5), label_smoothing=0.1)
     a = ad.tensor(x, requires_grad=True)
     (g,) = ad.grad(F.cross_entropy(a, t, **kw), a, create_graph=True)
@@ -409,10 +408,10 @@ def test_cross_entropy_hessian_vector_product_against_torch():
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_half_precision_losses_keep_dtype_and_stay_close(dtype):
-    data = RNG.standard_normal((4, 3)) * 3
+def test_half_precision_losses_keep_dtype_and_stay_close(dtype, rng):
+    data = rng.standard_normal((4, 3)) * 3
     t_idx = np.array([0, 1, 2, 1])
-    t_bin = (RNG.random((4, 3)) > 0.5).astype(np.float64)
+    t_bin = (rng.random((4, 3)) > 0.5).astype(np.float64)
     cases = [
         lambda x, tb: F.cross_entropy(x, t_idx, weight=np.ones(3), label_smoothing=0.1),
         lambda x, tb: F.nll_loss(F.log_softmax(x, 1), t_idx),

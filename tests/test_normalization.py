@@ -14,8 +14,6 @@ import autodiff as ad
 import nn
 from nn import functional as F
 
-RNG = np.random.default_rng(0)
-
 
 def _np_norm(x, axes, eps=1e-5):
     mean = x.mean(axis=axes, keepdims=True)
@@ -60,12 +58,12 @@ def _compare_step(ours, theirs, x_np, g_np, rtol=1e-6, atol=1e-8):
 
 # ------------------------------------------------------------------ BatchNorm
 
-def _bn_pair(kind, c, **kw):
+def _bn_pair(kind, c, rng, **kw):
     import torch
     ours = getattr(nn, kind)(c, **kw).to(ad.float64)
     theirs = getattr(torch.nn, kind)(c, **kw).double()
     if ours.affine:
-        _randomise(ours, RNG)
+        _randomise(ours, rng)
     _copy_to_torch(ours, theirs)
     return ours, theirs
 
@@ -73,12 +71,12 @@ def _bn_pair(kind, c, **kw):
 @pytest.mark.parametrize("kind,shape", [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)),
                                         ("BatchNorm2d", (3, 2, 4, 5))])
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
-def test_batchnorm_matches_torch_over_training_steps(kind, shape, momentum):
+def test_batchnorm_matches_torch_over_training_steps(kind, shape, momentum, rng):
     torch = pytest.importorskip("torch")
-    ours, theirs = _bn_pair(kind, shape[1], momentum=momentum)
+    ours, theirs = _bn_pair(kind, shape[1], rng, momentum=momentum)
     for step in range(4):
-        x_np = RNG.standard_normal(shape) * (step + 1) + step
-        g_np = RNG.standard_normal(shape)
+        x_np = rng.standard_normal(shape) * (step + 1) + step
+        g_np = rng.standard_normal(shape)
         _compare_step(ours, theirs, x_np, g_np)
         np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy(),
                                    rtol=1e-12)
@@ -86,42 +84,42 @@ def test_batchnorm_matches_torch_over_training_steps(kind, shape, momentum):
                                    rtol=1e-12)
         assert int(ours.num_batches_tracked.data) == int(theirs.num_batches_tracked) == step + 1
     ours.eval(), theirs.eval()
-    x_np = RNG.standard_normal(shape)
-    _compare_step(ours, theirs, x_np, RNG.standard_normal(shape))
+    x_np = rng.standard_normal(shape)
+    _compare_step(ours, theirs, x_np, rng.standard_normal(shape))
     assert int(ours.num_batches_tracked.data) == 4  # eval does not count batches
     del torch
 
 
 @pytest.mark.parametrize("affine,track", [(False, True), (True, False), (False, False)])
-def test_batchnorm_switches_match_torch(affine, track):
+def test_batchnorm_switches_match_torch(affine, track, rng):
     pytest.importorskip("torch")
-    ours, theirs = _bn_pair("BatchNorm2d", 3, affine=affine, track_running_stats=track)
+    ours, theirs = _bn_pair("BatchNorm2d", 3, rng, affine=affine, track_running_stats=track)
     assert (ours.weight is None) == (not affine)
     assert (ours.running_mean is None) == (not track)
     shape = (4, 3, 3, 2)
     for _ in range(2):
-        _compare_step(ours, theirs, RNG.standard_normal(shape), RNG.standard_normal(shape))
+        _compare_step(ours, theirs, rng.standard_normal(shape), rng.standard_normal(shape))
     ours.eval(), theirs.eval()
     # without running stats, eval normalises with the batch statistics too
-    _compare_step(ours, theirs, RNG.standard_normal(shape) + 3, RNG.standard_normal(shape))
+    _compare_step(ours, theirs, rng.standard_normal(shape) + 3, rng.standard_normal(shape))
 
 
-def test_batchnorm_closed_form_and_running_stats_without_torch():
+def test_batchnorm_closed_form_and_running_stats_without_torch(rng):
     bn = nn.BatchNorm1d(4, momentum=0.2).to(ad.float64)
-    x = RNG.standard_normal((8, 4)) * 3 + 1
+    x = rng.standard_normal((8, 4)) * 3 + 1
     y = bn(ad.tensor(x))
     np.testing.assert_allclose(y.data, _np_norm(x, 0), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(bn.running_mean.data, 0.2 * x.mean(0), rtol=1e-12)
     np.testing.assert_allclose(bn.running_var.data, 0.8 + 0.2 * x.var(0, ddof=1), rtol=1e-12)
     bn.eval()
-    x2 = RNG.standard_normal((3, 4))
+    x2 = rng.standard_normal((3, 4))
     expect = (x2 - bn.running_mean.data) / np.sqrt(bn.running_var.data + 1e-5)
     np.testing.assert_allclose(bn(ad.tensor(x2)).data, expect, rtol=1e-10)
 
 
-def test_batchnorm_cumulative_average_when_momentum_is_none():
+def test_batchnorm_cumulative_average_when_momentum_is_none(rng):
     bn = nn.BatchNorm1d(2, momentum=None).to(ad.float64)
-    xs = [RNG.standard_normal((5, 2)) + i for i in range(3)]
+    xs = [rng.standard_normal((5, 2)) + i for i in range(3)]
     for x in xs:
         bn(ad.tensor(x))
     np.testing.assert_allclose(bn.running_mean.data, np.mean([x.mean(0) for x in xs], axis=0),
@@ -153,10 +151,10 @@ def _composed_batch_norm(x, w, b, eps=1e-5):
 
 
 @pytest.mark.parametrize("shape", [(5, 3), (4, 2, 3), (2, 3, 2, 3)])
-def test_fused_batch_norm_backward_matches_composed_formula(shape):
-    x_np = RNG.standard_normal(shape) * 2 + 1
-    w_np, b_np = RNG.standard_normal(shape[1]), RNG.standard_normal(shape[1])
-    g = ad.tensor(RNG.standard_normal(shape))
+def test_fused_batch_norm_backward_matches_composed_formula(shape, rng):
+    x_np = rng.standard_normal(shape) * 2 + 1
+    w_np, b_np = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    g = ad.tensor(rng.standard_normal(shape))
     results = []
     for fn in (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                _composed_batch_norm):
@@ -176,13 +174,13 @@ def test_fused_batch_norm_is_one_node():
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (3, 2, 3), (2, 2, 2, 3)])
-def test_batch_norm_gradcheck(shape):
-    x = ad.tensor(RNG.standard_normal(shape), requires_grad=True)
-    w = ad.tensor(RNG.standard_normal(shape[1]), requires_grad=True)
-    b = ad.tensor(RNG.standard_normal(shape[1]), requires_grad=True)
+def test_batch_norm_gradcheck(shape, rng):
+    x = ad.tensor(rng.standard_normal(shape), requires_grad=True)
+    w = ad.tensor(rng.standard_normal(shape[1]), requires_grad=True)
+    b = ad.tensor(rng.standard_normal(shape[1]), requires_grad=True)
     assert ad.gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                         (x, w, b))
-    rm, rv = ad.tensor(RNG.standard_normal(shape[1])), ad.tensor(RNG.random(shape[1]) + 0.5)
+    rm, rv = ad.tensor(rng.standard_normal(shape[1])), ad.tensor(rng.random(shape[1]) + 0.5)
     assert ad.gradcheck(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=False),
                         (x, w, b))
 
@@ -206,9 +204,9 @@ def test_batchnorm_errors():
         nn.BatchNorm1d(0)
 
 
-def test_batchnorm_on_device(device):
+def test_batchnorm_on_device(device, rng):
     bn = nn.BatchNorm2d(2).to(device)
-    x_np = RNG.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    x_np = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
     x = ad.tensor(x_np, device=device, requires_grad=True)
     y = bn(x)
     y.sum().backward()
@@ -223,31 +221,31 @@ def test_batchnorm_on_device(device):
 
 @pytest.mark.parametrize("shape,normalized", [((4, 5), 5), ((2, 3, 4), (3, 4)),
                                               ((3, 2, 2, 3), (3,))])
-def test_layernorm_matches_torch(shape, normalized):
+def test_layernorm_matches_torch(shape, normalized, rng):
     torch = pytest.importorskip("torch")
     ours = nn.LayerNorm(normalized).to(ad.float64)
     theirs = torch.nn.LayerNorm(normalized).double()
-    _randomise(ours, RNG)
+    _randomise(ours, rng)
     _copy_to_torch(ours, theirs)
-    _compare_step(ours, theirs, RNG.standard_normal(shape) * 3, RNG.standard_normal(shape))
+    _compare_step(ours, theirs, rng.standard_normal(shape) * 3, rng.standard_normal(shape))
     ours.eval(), theirs.eval()  # identical in eval
-    _compare_step(ours, theirs, RNG.standard_normal(shape), RNG.standard_normal(shape))
+    _compare_step(ours, theirs, rng.standard_normal(shape), rng.standard_normal(shape))
 
 
-def test_layernorm_no_affine_and_gradcheck():
+def test_layernorm_no_affine_and_gradcheck(rng):
     ln = nn.LayerNorm((2, 3), elementwise_affine=False)
     assert list(ln.parameters()) == []
     no_bias = nn.LayerNorm(3, bias=False)
     assert [n for n, _ in no_bias.named_parameters()] == ["weight"] and no_bias.bias is None
-    x1 = RNG.standard_normal((2, 3)).astype(np.float32)
+    x1 = rng.standard_normal((2, 3)).astype(np.float32)
     np.testing.assert_allclose(no_bias(ad.tensor(x1)).data, _np_norm(x1, 1), rtol=1e-4,
                                atol=1e-5)
-    x = RNG.standard_normal((4, 2, 3))
+    x = rng.standard_normal((4, 2, 3))
     np.testing.assert_allclose(ln.to(ad.float64)(ad.tensor(x)).data, _np_norm(x, (1, 2)),
                                rtol=1e-10)
     xt = ad.tensor(x, requires_grad=True)
-    w = ad.tensor(RNG.standard_normal((2, 3)), requires_grad=True)
-    b = ad.tensor(RNG.standard_normal((2, 3)), requires_grad=True)
+    w = ad.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = ad.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     assert ad.gradcheck(lambda x, w, b: F.layer_norm(x, (2, 3), w, b), (xt, w, b))
 
 
@@ -262,19 +260,19 @@ def test_layernorm_errors():
 
 @pytest.mark.parametrize("groups,shape", [(2, (3, 4, 5)), (1, (2, 6, 2, 2)), (6, (2, 6, 3, 1)),
                                           (3, (2, 6, 2, 3))])
-def test_groupnorm_matches_torch(groups, shape):
+def test_groupnorm_matches_torch(groups, shape, rng):
     torch = pytest.importorskip("torch")
     ours = nn.GroupNorm(groups, shape[1]).to(ad.float64)
     theirs = torch.nn.GroupNorm(groups, shape[1]).double()
-    _randomise(ours, RNG)
+    _randomise(ours, rng)
     _copy_to_torch(ours, theirs)
-    _compare_step(ours, theirs, RNG.standard_normal(shape) * 2 + 1, RNG.standard_normal(shape))
+    _compare_step(ours, theirs, rng.standard_normal(shape) * 2 + 1, rng.standard_normal(shape))
 
 
-def test_groupnorm_gradcheck_and_errors():
-    x = ad.tensor(RNG.standard_normal((2, 4, 3)), requires_grad=True)
-    w = ad.tensor(RNG.standard_normal(4), requires_grad=True)
-    b = ad.tensor(RNG.standard_normal(4), requires_grad=True)
+def test_groupnorm_gradcheck_and_errors(rng):
+    x = ad.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
+    w = ad.tensor(rng.standard_normal(4), requires_grad=True)
+    b = ad.tensor(rng.standard_normal(4), requires_grad=True)
     assert ad.gradcheck(lambda x, w, b: F.group_norm(x, 2, w, b), (x, w, b))
     with pytest.raises(ValueError, match="multiple of num_groups"):
         nn.GroupNorm(3, 4)
@@ -289,19 +287,19 @@ def test_groupnorm_gradcheck_and_errors():
 @pytest.mark.parametrize("affine,track,momentum", [(False, False, 0.3), (True, False, 0.3),
                                                    (True, True, 0.3), (False, True, 0.3),
                                                    (False, True, None)])
-def test_instancenorm_matches_torch(affine, track, momentum):
+def test_instancenorm_matches_torch(affine, track, momentum, rng):
     torch = pytest.importorskip("torch")
     ours = nn.InstanceNorm2d(3, affine=affine, track_running_stats=track,
                              momentum=momentum).to(ad.float64)
     theirs = torch.nn.InstanceNorm2d(3, affine=affine, track_running_stats=track,
                                      momentum=momentum).double()
     if affine:
-        _randomise(ours, RNG)
+        _randomise(ours, rng)
     _copy_to_torch(ours, theirs)
     shape = (2, 3, 3, 4)
     for step in range(3):
-        _compare_step(ours, theirs, RNG.standard_normal(shape) * (step + 1) + step,
-                      RNG.standard_normal(shape))
+        _compare_step(ours, theirs, rng.standard_normal(shape) * (step + 1) + step,
+                      rng.standard_normal(shape))
         if track:
             np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy(),
                                        rtol=1e-12)
@@ -309,18 +307,18 @@ def test_instancenorm_matches_torch(affine, track, momentum):
                                        rtol=1e-12)
             assert int(ours.num_batches_tracked.data) == int(theirs.num_batches_tracked)
     ours.eval(), theirs.eval()
-    _compare_step(ours, theirs, RNG.standard_normal(shape), RNG.standard_normal(shape))
+    _compare_step(ours, theirs, rng.standard_normal(shape), rng.standard_normal(shape))
     # unbatched (C, H, W)
-    x3 = RNG.standard_normal(shape[1:])
+    x3 = rng.standard_normal(shape[1:])
     np.testing.assert_allclose(ours(ad.tensor(x3)).data,
                                theirs(torch.tensor(x3)).detach().numpy(), rtol=1e-6,
                                atol=1e-8)
 
 
-def test_instancenorm_gradcheck_and_errors():
-    x = ad.tensor(RNG.standard_normal((2, 2, 2, 3)), requires_grad=True)
-    w = ad.tensor(RNG.standard_normal(2), requires_grad=True)
-    b = ad.tensor(RNG.standard_normal(2), requires_grad=True)
+def test_instancenorm_gradcheck_and_errors(rng):
+    x = ad.tensor(rng.standard_normal((2, 2, 2, 3)), requires_grad=True)
+    w = ad.tensor(rng.standard_normal(2), requires_grad=True)
+    b = ad.tensor(rng.standard_normal(2), requires_grad=True)
     assert ad.gradcheck(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (x, w, b))
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         nn.InstanceNorm2d(2)(ad.randn(2, 2, 1, 1))
@@ -362,10 +360,10 @@ def test_every_norm_matches_numpy_reference(n, c, h, w, seed):
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_half_precision_inputs_are_normalised_in_float32(dtype):
+def test_half_precision_inputs_are_normalised_in_float32(dtype, rng):
     """Far from zero (mean 100, std 1) the statistics must not be rounded to the half grid."""
     dt = getattr(ad, dtype)
-    x_np = (RNG.standard_normal((4, 4, 3, 3)) + 100).astype(np.float32)
+    x_np = (rng.standard_normal((4, 4, 3, 3)) + 100).astype(np.float32)
     x = ad.tensor(x_np).to(dtype=dt)
     exact = x.to(dtype=ad.float32).data.astype(np.float64)  # the rounded input, exactly
     tol = 0.01 if dtype == "float16" else 0.03  # about 4 ulps of a value of size 2

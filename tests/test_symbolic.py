@@ -171,9 +171,14 @@ def test_the_reader_sees_a_missing_name():
 def test_ufunc_entries_mean_what_numpy_means(name):
     ufunc = getattr(np, name)
     rng = np.random.default_rng(0)
-    args = [rng.uniform(0.5, 2.0, size=(3,)) for _ in range(ufunc.nin)]
-    got = getattr(symbolic, name)(*[ad.tensor(a) for a in args])
-    np.testing.assert_allclose(got.data, ufunc(*args), rtol=1e-12)
+    if "dd->d" in ufunc.types or "d->d" in ufunc.types or "dd->?" in ufunc.types \
+            or "d->?" in ufunc.types:
+        args = [rng.uniform(0.5, 2.0, size=(3,)) for _ in range(ufunc.nin)]
+    else:  # integer-only ufuncs (bitwise ops, shifts)
+        args = [rng.integers(1, 5, size=(3,)) for _ in range(ufunc.nin)]
+    with np.errstate(all="ignore"):  # arccosh/arctanh outside their domain: NaN in both
+        got = getattr(symbolic, name)(*[ad.tensor(a) for a in args])
+        np.testing.assert_allclose(got.data, ufunc(*args), rtol=1e-12)
 
 
 def test_a_missing_name_is_named_in_the_error():

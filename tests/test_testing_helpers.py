@@ -13,14 +13,15 @@ from hypothesis.extra import numpy as hnp
 import autodiff as ad
 from autodiff.testing import (ALL_DTYPES, FLOAT_DTYPES, assert_grads_close,
                               broadcastable_shapes, tensors)
-from helpers import Cube  # x^3 with a correct backward; tests/ is on sys.path
+from helpers import Cube, WrongCube  # x^3 with a right and a wrong backward
 
 
 def test_importing_autodiff_does_not_import_hypothesis():
     code = ("import sys, autodiff as ad\n"
             "assert 'hypothesis' not in sys.modules, 'import autodiff imported hypothesis'\n"
             "assert callable(ad.testing.tensors)\n"
-            "assert 'hypothesis' in sys.modules\n")
+            "assert 'hypothesis' in sys.modules\n"
+            "assert 'nn' not in sys.modules, 'ad.testing imported nn (only modules() may)'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -123,15 +124,6 @@ def test_broadcastable_shapes_rejects_n_below_one():
 
 
 # ----------------------------------------------------------------- assert_grads_close()
-class WrongCube(Cube):
-    """x^3 with a deliberately wrong backward (2x^2 instead of 3x^2)."""
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 2 * x ** 2 * g
-
-
 class WrongSecondInput(ad.Function):
     """a * b whose gradient for b is off by a sign."""
 
@@ -201,7 +193,7 @@ def test_assert_grads_close_passes_through_non_tensor_arguments():
 
 def test_assert_grads_close_multiple_outputs():
     x = ad.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    assert_grads_close(lambda t: tuple(ad.split(t * t, 3, axis=1)), x)
+    assert_grads_close(lambda t: ad.split(t * t, 1, dim=1), x)  # 3 pieces
 
 
 def test_assert_grads_close_reports_missing_graph():

@@ -98,7 +98,9 @@ def test_renderer_is_called_with_an_argument_list(diagram, monkeypatch):
 
     monkeypatch.setattr(vr, "find_renderer", lambda prefer=None: ("/opt/dot", "dot"))
     monkeypatch.setattr(vr.subprocess, "run", fake_run)
-    assert vr.render_bytes(diagram.source, "svg") == b"<svg/>"
+    assert vr.render_bytes(diagram.source, "png") == b"<svg/>"
+    calls.clear()
+    assert vr.render_bytes(diagram, "svg", embed_font=False) == b"<svg/>"  # a diagram too
     (args, kwargs), = calls
     assert args == ["/opt/dot", "-Tsvg"]
     assert not kwargs.get("shell", False)

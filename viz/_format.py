@@ -21,8 +21,9 @@ def to_numpy(value):
 
 
 def number(v, precision: int) -> str:
-    """One number with `precision` decimals, trailing zeros dropped (3, 0.7426, -0.0258);
-    scientific notation where fixed decimals would hide it (1.2e-07, 3.4e+09)."""
+    """One number with `precision` significant digits, trailing zeros dropped (3, 0.7426,
+    -0.02580 -> -0.0258, 4.404); scientific notation for 0 < |v| < 1e-3 and |v| >= 1e7
+    (-1.47e-04, 3.4e+09). Integer digits are never rounded away (12345.6 -> 12346)."""
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
     if isinstance(v, (int, np.integer)):
@@ -32,13 +33,23 @@ def number(v, precision: int) -> str:
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
+    digits = max(int(precision), 1)
     a = abs(v)
-    if a != 0 and (a < 0.5 * 10.0 ** -precision or a >= 1e7):
-        return f"{v:.{max(precision - 1, 1)}e}"
-    s = f"{v:.{precision}f}"
+    if a == 0:
+        return "0"
+    if a < 1e-3 or a >= 1e7:
+        mantissa, exp = f"{v:.{digits - 1}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{exp}"
+    # decimals so that `digits` significant digits show (none when the integer part has more)
+    decimals = max(digits - 1 - math.floor(math.log10(a)), 0)
+    s = f"{v:.{decimals}f}"
+    if float(s) != 0 and abs(float(s)) >= 10 ** (digits - decimals):  # rounding carried a digit
+        s = f"{v:.{max(decimals - 1, 0)}f}"
     if "." in s:
         s = s.rstrip("0").rstrip(".")
-    return "0" if s == "-0" else s
+    return "0" if s in ("-0", "") else s
 
 
 def array_lines(arr, precision: int, max_exact: int) -> list[str]:

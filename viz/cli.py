@@ -8,6 +8,8 @@ from pathlib import Path
 
 import autodiff as ad
 
+from .naming import locals_on_return
+
 __all__ = ["main"]
 
 _DESCRIPTION = """\
@@ -67,8 +69,16 @@ def _parser():
                    "comma-separated module labels / class names")
     r.add_argument("--backward-graph", action="store_true",
                    help="draw the graph that create_graph=True records instead")
-    r.add_argument("--rankdir", default="LR", choices=["LR", "TB", "RL", "BT"])
-    r.add_argument("--precision", type=int, default=4, help="decimal places (default 4)")
+    r.add_argument("--rankdir", default=None, choices=["LR", "TB", "RL", "BT"],
+                   help="layout direction (default: rows left to right, or top-down, "
+                   "whichever fits the slide best)")
+    r.add_argument("--fit", default="16:9", metavar="W:H|none",
+                   help="lay the graph out for a slide of this shape (default 16:9; 4:3; "
+                   "'none' for dot's single layout)")
+    r.add_argument("--font-scale", type=float, default=1.0,
+                   help="multiply every font size (default 1: 14 pt node text)")
+    r.add_argument("--precision", type=int, default=4,
+                   help="significant digits (default 4)")
     r.add_argument("--no-legend", action="store_true", help="omit the legend")
     r.add_argument("--title", default=None, help="figure title")
     r.add_argument("--renderer", default=None, help="'dot', 'graphviz-pure' or a path")
@@ -98,7 +108,7 @@ def _load_function(target: str):
 def _render(args):
     import viz  # noqa: PLC0415
 
-    result = _load_function(args.target)()
+    result, variables = locals_on_return(_load_function(args.target))
     roots = list(result) if isinstance(result, (list, tuple)) else [result]
     if not roots or not all(isinstance(t, ad.Tensor) for t in roots):
         raise SystemExit(f"viz render: {args.target} must return a Tensor or a list of "
@@ -106,10 +116,13 @@ def _render(args):
     collapse = args.collapse
     if collapse is not None:
         collapse = int(collapse) if collapse.isdigit() else set(collapse.split(","))
+    fit = None if args.fit.lower() in ("none", "off", "") else args.fit
     options = dict(show_values=not args.no_values, show_shapes=not args.no_shapes,
                    show_dtypes=args.dtypes, show_local_grads=args.local_grads,
                    rankdir=args.rankdir, precision=args.precision, legend=not args.no_legend,
-                   cluster_modules=not args.no_clusters)
+                   cluster_modules=not args.no_clusters, fit=fit,
+                   names=variables,  # the function's own variable names (its frame is gone)
+                   font_scale=args.font_scale)
     out = Path(args.out)
     root = roots[0] if len(roots) == 1 else roots
     single = len(roots) == 1 and roots[0].numel() == 1 and roots[0].requires_grad

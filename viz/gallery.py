@@ -22,7 +22,7 @@ from .record import record_grads
 from .render import save
 from .steps import backprop_steps
 
-__all__ = ["FIGURES", "Figure", "build_gallery", "two_layer_network"]
+__all__ = ["FIGURES", "Figure", "build_gallery", "figure_diagram", "two_layer_network"]
 
 f64 = ad.float64
 
@@ -52,10 +52,11 @@ def two_layer_network(hidden="plain"):
     if hidden == "plain":
         h = _named(s.sigmoid(), "h")
     elif hidden == "residual":
-        h = _named(_named(s.sigmoid(), "sigma(s)") + x, "h")
+        h = _named(_named(s.sigmoid(), "σ(s)") + x, "h")
     elif hidden == "highway":
-        gate = _named(x.sigmoid(), "sigma(p)")
-        transform = _named(s.sigmoid(), "sigma(s)")
+        # the layer's input p is x here: drawn under the name x, so that "p" means one thing
+        gate = _named(x.sigmoid(), "σ(x)")
+        transform = _named(s.sigmoid(), "σ(s)")
         h = _named(gate * transform + (1 - gate) * x, "h")
     else:
         raise ValueError(f"two_layer_network: hidden={hidden!r}; use plain, residual or highway")
@@ -77,18 +78,18 @@ def fig_highway():
 
 
 def fig_batchnorm():
-    """Batch normalisation of 4 examples with 2 features: mean and variance over the batch."""
+    """Batch normalisation of 3 examples with 2 features: mean and variance over the batch."""
     # X stands for a previous layer's activations: its gradient flows through mean and var
-    X = _leaf([[1.0, 2.0], [3.0, 6.0], [5.0, 4.0], [7.0, 0.0]], "X")
+    X = _leaf([[1.0, 2.0], [3.0, 6.0], [5.0, 1.0]], "X")
     gamma = _leaf([1.5, 0.5], "gamma")
     beta = _leaf([0.0, 1.0], "beta")
-    target = _leaf([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0], [2.0, 0.0]], "target", grad=False)
+    target = _leaf([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0]], "target", grad=False)
     mu = _named(X.mean(axis=0), "mean")
-    var = _named(X.var(axis=0), "var")
+    var = _named(X.var(0, correction=0), "var")  # biased, as batch norm
     std = _named((var + 1e-5).sqrt(), "std")
     xhat = _named((X - mu) / std, "xhat")
     y = _named(gamma * xhat + beta, "y")
-    return _named(((y - target) ** 2).sum() / 2, "E"), {"precision": 3}
+    return _named(((y - target) ** 2).mean(), "E"), {"precision": 3}
 
 
 def fig_micrograd():
@@ -137,20 +138,20 @@ FIGURES = [
     Figure("a_two_layer", "(a) Two-layer sigmoid network",
            "x = (0, 1), t = 1, W1 = [[3, 4], [2, 3]], b1 = [-2, -4], W2 = [5, -5], b2 = -2; "
            "s = W1 x + b1, h = sigma(s), p = W2 . h + b2, y = sigma(p), E = (t - y)^2 / 2. "
-           "Forward values and all gradients: y = 0.7426, dE/db1 = [-0.0258, 0.0484].",
+           "Forward values and all gradients: y = 0.7426, dE/db1 = [-0.02584, 0.04838].",
            fig_two_layer),
     Figure("b_residual", "(b) The same network with a residual connection",
-           "Hidden layer with input p = x: h = sigma(s) + p, so dE/dh reaches x along the "
+           "Hidden layer with input p = x: h = σ(s) + x, so dE/dh reaches x along the "
            "skip connection unchanged (x requires grad here, as an earlier layer's output "
            "would).", fig_residual),
     Figure("c_highway", "(c) Highway gate",
-           "Hidden layer with input p = x: h = sigma(p) sigma(s) + (1 - sigma(p)) p. The gate "
-           "sigma(p) is drawn once and used twice; its gradient is the sum over both uses.",
+           "Hidden layer with input p = x (drawn as x): h = σ(x) σ(s) + (1 - σ(x)) x. The "
+           "gate σ(x) is drawn once and used twice; its gradient is the sum over both uses.",
            fig_highway),
     Figure("d_batchnorm", "(d) Batch normalisation of a small batch",
-           "X has 4 examples and 2 features; mean and var are taken over the batch, "
+           "X has 3 examples and 2 features; mean and var are taken over the batch, "
            "xhat = (X - mean) / sqrt(var + 1e-5), y = gamma xhat + beta, "
-           "E = sum (y - target)^2 / 2. dE/dX flows through xhat directly and through the mean "
+           "E = mean (y - target)^2. dE/dX flows through xhat directly and through the mean "
            "and var nodes.", fig_batchnorm),
     Figure("e_micrograd", "(e) A scalar expression, micrograd style",
            "o = tanh(x1 w1 + x2 w2 + b): every edge carries the op's local derivative, as a "
@@ -172,22 +173,27 @@ FIGURES = [
 ]
 
 
-def _render_figure(fig: Figure, out: Path, formats, steps: bool, renderer):
+def figure_diagram(fig: Figure, renderer=None):
+    """The figure's drawing as the gallery saves it: after backward, laid out for a 16:9
+    slide, without a title (the gallery page shows it; on a slide, the slide's title)."""
     root, options = fig.build()
     if fig.backward_graph:
         options = {k: v for k, v in options.items() if k != "show_local_grads"}
-        g = draw_backward_graph(root, title=fig.title, **options)
-        return _save_all(g, fig, out, formats, renderer)
+        return draw_backward_graph(root, names=None, **options)
+    with record_grads():
+        root.backward()
+    return draw_graph(root, names=None, **options)
+
+
+def _render_figure(fig: Figure, out: Path, formats, steps: bool, renderer):
     written = []
     if steps and fig.steps:
+        root, options = fig.build()
         page = out / f"{fig.name}_steps.html"
         step_opts = {k: v for k, v in options.items() if k != "collapse"}
         backprop_steps(root, page, title=fig.title, renderer=renderer, **step_opts)
         written.append(page)
-    with record_grads():
-        root.backward()
-    g = draw_graph(root, title=fig.title, **options)
-    return written + _save_all(g, fig, out, formats, renderer)
+    return written + _save_all(figure_diagram(fig, renderer), fig, out, formats, renderer)
 
 
 def _save_all(g, fig: Figure, out: Path, formats, renderer):
@@ -197,7 +203,23 @@ def _save_all(g, fig: Figure, out: Path, formats, renderer):
                    for fmt in formats]
 
 
-def _index(figures, formats, steps: bool) -> str:
+def _plots_html(entries) -> str:
+    """The plots section of index.html (viz.plots.gallery renders the files)."""
+    items = []
+    for title, caption, files in entries:
+        names = [Path(f).name for f in files]
+        links = " | ".join(f'<a href="{n}">{Path(n).suffix[1:].upper()}</a>' for n in names)
+        image = next((n for n in names if n.endswith(".svg")), names[0])
+        items.append(f'<section id="{Path(image).stem}">\n<h2>{html(title)}</h2>\n'
+                     f'<p>{html(caption)}</p>\n<p class="links">{links}</p>\n'
+                     f'<a href="{image}"><img src="{image}" alt="{html(title)}"></a>\n'
+                     '</section>')
+    return ("\n<h1 id=\"plots\">Plots</h1>\n<p>matplotlib figures drawn by "
+            "<code>viz.plots</code>, each from a small seeded computation.</p>\n"
+            + "\n".join(items)) if items else ""
+
+
+def _index(figures, formats, steps: bool, plots=()) -> str:
     items = []
     stepped = {f.name for f in figures if f.steps}
     for fig in figures:
@@ -220,7 +242,8 @@ def _index(figures, formats, steps: bool) -> str:
             "<h1>Backprop diagram gallery</h1>\n<p>Computation graphs with forward values and "
             "gradients, drawn by <code>viz.draw_graph</code>; each figure also has a page that "
             "steps through backprop (arrow keys). Regenerate with <code>python -m viz gallery "
-            "--out DIR</code>.</p>\n" + "\n".join(items) + "\n</body>\n</html>\n")
+            "--out DIR</code>.</p>\n" + "\n".join(items) + _plots_html(plots)
+            + "\n</body>\n</html>\n")
 
 
 def build_gallery(out, formats=("svg", "png"), steps=True, only=None, renderer=None):
@@ -239,12 +262,19 @@ def build_gallery(out, formats=("svg", "png"), steps=True, only=None, renderer=N
         if not figures:
             raise ValueError(f"gallery: no figure matches {sorted(wanted)}; the figures are "
                              f"{', '.join(f.name for f in FIGURES)}")
+    plot_run = None
+    if not only:  # the plots section (viz.plots, matplotlib) renders meanwhile, in workers
+        from .plots.gallery import start_plots  # noqa: PLC0415
+
+        plot_run = start_plots(out, [f for f in formats if f in ("svg", "png", "pdf")])
     written = []
     for fig in figures:
         written += _render_figure(fig, out, formats, steps, renderer)
+    plots = plot_run.result() if plot_run else []
+    written += [Path(f) for _, _, files in plots for f in files]
     index = out / "index.html"
     tmp = out / "index.html.tmp"
-    tmp.write_text(_index(figures, formats, steps), encoding="utf-8")
+    tmp.write_text(_index(figures, formats, steps, plots), encoding="utf-8")
     os.replace(tmp, index)
     written.append(index)
     return [str(p) for p in written]

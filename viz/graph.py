@@ -10,6 +10,8 @@ import numbers
 
 import autodiff as ad
 
+from .naming import ExpressionNamer
+
 __all__ = ["GraphModel", "KINDS"]
 
 #: Node kinds, in legend order.
@@ -22,6 +24,16 @@ def _is_constant_value(v) -> bool:
     if isinstance(v, (bool, numbers.Number)):
         return True
     return hasattr(v, "dtype") and hasattr(v, "shape") and hasattr(v, "ndim")
+
+
+def _constant_text(value):
+    """How a one-element constant operand reads in an expression name (None for arrays)."""
+    from ._format import number  # noqa: PLC0415  (small module, no cycle at import)
+    if isinstance(value, (bool, numbers.Number)):
+        return number(value, 4)
+    if getattr(value, "size", 0) == 1:
+        return number(value.reshape(()).item() if hasattr(value, "reshape") else value, 4)
+    return None
 
 
 def _normalise_collapse(collapse):
@@ -70,7 +82,8 @@ def _named_tensors(names) -> dict:
 class GraphModel:
     """Everything that decides what is drawn; built once, emitted to DOT many times."""
 
-    def __init__(self, roots, names=None, cluster_modules=True, collapse=None):
+    def __init__(self, roots, names=None, cluster_modules=True, collapse=None,
+                 variables=None):
         if isinstance(roots, ad.Tensor):
             roots = [roots]
         roots = list(roots)
@@ -109,7 +122,7 @@ class GraphModel:
         self._owner_params = {}
         self.scope = [self._scope_of(i) for i in range(n)]
         self.kind = [self._kind(i) for i in range(n)]
-        self.name = self._names(_named_tensors(names))
+        self.name = self._names(_named_tensors(names), variables or {})
         self._layout_scopes()
 
     # ------------------------------------------------------------------ scopes
@@ -167,13 +180,38 @@ class GraphModel:
             return "parameter"
         return "input" if (t.name is not None or t.ndim > 0) else "constant"
 
-    def _names(self, given):
+    def _names(self, given, variables):
+        """Labels by priority (see viz.naming); a label two tensors would share gets primes
+        on the later ones (p, p'), so that different tensors never look the same."""
+        namer = ExpressionNamer(_constant_text)
         names = []
         for i, t in enumerate(self.tensors):
-            name = given.get(id(t)) or t.name
+            name = given.get(id(t)) or t.name or variables.get(id(t))
             if name is None and self.nodes[i] is None and self.scope[i] is not None:
                 name = self._module_param_name(i)
-            names.append(str(name) if name is not None else f"t{i}")
+            if name is None and self.nodes[i] is not None:
+                operands = [names[e[1]] if e[0] == "t" else _constant_text(e[1])
+                            for e in self.inputs[i] if e is not None]
+                name = namer(self.nodes[i], operands) if len(operands) == len(
+                    self.inputs[i]) else None
+            names.append(str(name) if name is not None else None)
+        # generated ids last, so they never collide with a given name
+        taken = set(n for n in names if n is not None)
+        for i, n in enumerate(names):
+            if n is None:
+                n = f"t{i}"
+                while n in taken:
+                    n += "'"
+                names[i] = n
+                taken.add(n)
+        # the same name in two module clusters is told apart by its cluster (weight, weight)
+        seen = set()
+        for i, n in enumerate(names):
+            where = self.cluster_key(self.scope[i]) if self.nodes[i] is None else None
+            while (n, id(where)) in seen:
+                n += "'"
+            names[i] = n
+            seen.add((n, id(where)))
         return names
 
     def _module_param_name(self, i):

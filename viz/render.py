@@ -6,12 +6,16 @@ PDF writer), and asking for it without one raises an error that names the altern
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from ._fonts import embed_fonts
 
 try:
     import graphviz
@@ -20,11 +24,12 @@ except ImportError as exc:  # pragma: no cover - the viz extra installs it
                       "'autodiff-lectures[viz]' (installs graphviz and graphviz-pure)") from exc
 
 __all__ = ["Diagram", "RendererNotFound", "RenderError", "find_renderer", "render_bytes",
+           "render_svgs", "layout_json",
            "save", "SOURCE_FORMATS"]
 
 #: Formats that are just the DOT text (no renderer needed).
 SOURCE_FORMATS = ("dot", "gv")
-_PURE_FORMATS = ("svg", "png", "jpeg", "jpg", "json", "plain", "xdot", "canon")
+_PURE_FORMATS = ("svg", "png", "jpeg", "jpg", "json", "json0", "plain", "xdot", "canon")
 #: Environment variable naming the renderer: a path, "dot" or "graphviz-pure".
 ENV = "VIZ_RENDERER"
 
@@ -74,9 +79,14 @@ def find_renderer(prefer: str | None = None) -> tuple[str, str]:
         "brew install graphviz). The DOT text itself is available as diagram.source")
 
 
-def render_bytes(source: str, fmt: str = "svg", renderer: str | None = None,
-                 timeout: float = 120) -> bytes:
-    """Lay out and render DOT `source` to `fmt` ("svg", "png", "pdf", ...)."""
+def render_bytes(source, fmt: str = "svg", renderer: str | None = None,
+                 timeout: float = 120, embed_font: bool = True) -> bytes:
+    """Lay out and render a diagram (or DOT text) to `fmt` ("svg", "png", "pdf", ...).
+
+    SVG text asks for the font the layout measured, embedded as @font-face (see
+    viz._fonts); `embed_font=False` leaves the face out (a page holding many SVGs adds it
+    once)."""
+    source = _source(source)
     fmt = fmt.lower().lstrip(".")
     if fmt in SOURCE_FORMATS:
         return source.encode("utf-8")
@@ -108,11 +118,61 @@ def render_bytes(source: str, fmt: str = "svg", renderer: str | None = None,
                     "install Graphviz with cairo)")
         raise RenderError(f"viz: {os.path.basename(path)} -T{fmt} failed (exit "
                           f"{proc.returncode}){hint}: {err[-2000:]}")
+    if fmt == "svg":
+        return embed_fonts(proc.stdout.decode("utf-8"), with_face=embed_font).encode("utf-8")
     return proc.stdout
 
 
+def render_svgs(sources, renderer: str | None = None, embed_font: bool = True,
+                timeout: float = 300) -> list[str]:
+    """Several DOT graphs (diagrams or text) rendered to SVG text in one renderer run."""
+    texts = [_source(s) for s in sources]
+    out = [None] * len(texts)
+    # graphs with fixed positions (layout=nop2) and graphs dot lays out go in separate runs:
+    # one run applies one engine mode to all its graphs
+    for fixed in (True, False):
+        group = [k for k, t in enumerate(texts) if ("layout=nop2" in t) == fixed]
+        if not group:
+            continue
+        data = render_bytes("".join(texts[k] for k in group), "svg", renderer, timeout,
+                            embed_font=False).decode("utf-8")
+        docs = [d for d in re.split(r"(?=<\?xml )", data) if d.strip()]
+        if len(docs) != len(group):
+            raise RenderError(f"viz: the renderer drew {len(docs)} of {len(group)} graphs")
+        for k, d in zip(group, docs):
+            out[k] = embed_fonts(d, with_face=embed_font)
+    return out
+
+
+def layout_json(sources, renderer: str | None = None, timeout: float = 120) -> list[dict]:
+    """Lay out several DOT graphs in one renderer run; their positions as parsed `-Tjson0`
+    documents, in order (what viz.layout composes a slide-shaped drawing from)."""
+    text = "".join(sources)
+    data = render_bytes(text, "json0", renderer, timeout).decode("utf-8")
+    decoder = json.JSONDecoder()
+    docs, i = [], 0
+    while True:
+        while i < len(data) and data[i].isspace():
+            i += 1
+        if i >= len(data):
+            break
+        doc, i = decoder.raw_decode(data, i)
+        docs.append(doc)
+    if len(docs) != len(sources):
+        raise RenderError(f"viz: the renderer laid out {len(docs)} of {len(sources)} graphs")
+    return docs
+
+
 def _source(graph) -> str:
-    return graph.source if hasattr(graph, "source") else str(graph)
+    """DOT text of a diagram (anything with .source) or of DOT text itself."""
+    if hasattr(graph, "source"):
+        return graph.source
+    if isinstance(graph, bytes):
+        return graph.decode("utf-8")
+    if not isinstance(graph, str):
+        raise TypeError(f"viz: expected a diagram (viz.draw_graph's result, a graphviz graph) "
+                        f"or DOT text, got {type(graph).__name__}")
+    return graph
 
 
 def save(graph, path, format: str | None = None, renderer: str | None = None) -> str:
@@ -123,7 +183,7 @@ def save(graph, path, format: str | None = None, renderer: str | None = None) ->
     if not fmt:
         raise ValueError(f"viz.save: cannot tell the format of {str(path)!r}; give it a suffix "
                          "(.svg, .png, .pdf, .dot) or pass format=")
-    data = render_bytes(_source(graph), fmt, renderer)
+    data = render_bytes(graph, fmt, renderer)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)

@@ -7,12 +7,18 @@ included); maximum/minimum split the gradient equally between tied inputs.
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from ._precision import accumulated as _accumulated
 from ._precision import work as _work
+from . import _dtypes
+from ._dtypes import as_float as _as_float
 from ._dtypes import operands as _operands
 
 
@@ -94,15 +100,32 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved
-        xp = ctx.xp
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = g * b * a ** (b - 1)
-        if ctx.needs_input_grad[1]:
-            # d/db at a == 0 is taken as 0 (the limit for b > 0), as PyTorch does.
-            safe = xp.where(a == 0, 1, a)
-            gb = xp.where(a == 0, 0, g * out * xp.log(safe))
+        ga = _pow_grad_base(ctx.xp, g, a, b) if ctx.needs_input_grad[0] else None
+        gb = _pow_grad_exponent(ctx.xp, g, a, b, out) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+def _pow_grad_base(xp, g, a, b):
+    """b a^(b-1), and 0 where b == 0: x ** 0 is constant, also at x = 0 (as torch, where
+    0 * 0^-1 would be NaN). Only a == b == 0 needs the mask (elsewhere b a^(b-1) is 0 at
+    b == 0 by itself), which keeps the mixed second derivative d/db = a^(b-1) there."""
+    if isinstance(b, numbers.Number):  # a Python exponent, as in x ** 2
+        return g * b * a ** (b - 1) if b != 0 else xp.zeros_like(g)
+    limit = (a == 0) & (b == 0)
+    return xp.where(limit, 0, g * b * xp.where(limit, 1, a) ** (b - 1))
+
+
+def _pow_grad_exponent(xp, g, a, b, out):
+    """a^b ln a. Where a == 0 and b >= 0 it is 0 (the limit, as torch); where a == 0 and
+    b < 0 it stays 0^b ln 0 = inf * -inf = -inf (as torch)."""
+    if isinstance(a, numbers.Number):  # a Python base, as in 2 ** x
+        if a == 0:
+            return xp.where(b >= 0, 0, g * out * -math.inf)
+        with np.errstate(invalid="ignore"):  # a negative base: NaN, as torch
+            return g * out * float(np.log(a))
+    limit = (a == 0) & (b >= 0)
+    # log(1) on the masked elements: no -inf there, so no NaN in a second derivative
+    return xp.where(limit, 0, g * out * xp.log(xp.where(limit, 1, a)))
 
 
 class Neg(Function):
@@ -124,7 +147,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.exp(x)
+        out = ctx.xp.exp(_as_float(x))  # integer/bool inputs: float32 (see _dtypes)
         ctx.save(out)
         return out
 
@@ -140,6 +163,7 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx, x):
+        x = _as_float(x)
         ctx.save(x)
         return ctx.xp.log(x)
 
@@ -155,7 +179,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.sqrt(x)
+        out = ctx.xp.sqrt(_as_float(x))
         ctx.save(out)
         return out
 
@@ -181,35 +205,58 @@ class Abs(Function):
 
 
 class Sign(Function):
-    """sign(x) (piecewise constant: no gradient)"""
+    """sign(x): -1, 0 or 1 (piecewise constant: zero gradient, as torch)"""
+    derivative = "d sign(x)/dx = 0"
 
     @staticmethod
     def forward(ctx, x):
-        ctx.mark_non_differentiable()
+        if x.dtype == backend.bool_:  # torch.sign of a bool tensor is the tensor
+            return x.copy()
         return ctx.xp.sign(x)
-
-
-class Clip(Function):
-    """min(max(x, lo), hi)"""
-    derivative = "d clip(x)/dx = 1 if lo <= x <= hi else 0"
-
-    @staticmethod
-    def forward(ctx, x, lo=None, hi=None):
-        ctx.save(x)
-        ctx.lo, ctx.hi = lo, hi
-        out = ctx.xp.clip(x, lo, hi)
-        # bfloat16 does not treat float bounds as weak scalars (would give float32)
-        return out.astype(x.dtype) if x.dtype == backend.bfloat16 else out
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
-        xp, lo, hi = ctx.xp, ctx.lo, ctx.hi
+        return ctx.xp.zeros_like(g)
+
+
+class Clip(Function):
+    """min(max(x, lo), hi); the bounds are numbers, tensors (differentiable) or None"""
+    op_name = "clamp"
+    derivative = ("d clamp(x)/dx = 1 if lo <= x <= hi else 0; "
+                  "d/dlo = 1 if x < lo < hi; d/dhi = 1 if x > hi or hi < lo")
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save(x, lo, hi)
+        xp = ctx.xp
+        dtype = _dtypes.result_type(x, lo, hi)  # torch: int tensor clamped at 0.5 -> float32
+        x = _dtypes.as_operand(xp, x, dtype)
         if lo is not None:
-            g = xp.where(x >= lo, g, 0)
+            lo = _dtypes.as_operand(xp, lo, dtype)
         if hi is not None:
-            g = xp.where(x <= hi, g, 0)
-        return g
+            hi = _dtypes.as_operand(xp, hi, dtype)
+        if lo is None:
+            return xp.minimum(x, hi)
+        out = xp.maximum(x, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved
+        xp = ctx.xp
+        gx_needed, glo_needed, ghi_needed = ctx.needs_input_grad
+        gx = glo = ghi = None
+        if gx_needed:
+            gx = g
+            if lo is not None:
+                gx = xp.where(x >= lo, gx, 0)
+            if hi is not None:
+                gx = xp.where(x <= hi, gx, 0)
+        if glo_needed:  # lo wins where x < lo, unless lo > hi (then hi wins everywhere)
+            glo = xp.where((x < lo) & (lo < hi) if hi is not None else x < lo, g, 0)
+        if ghi_needed:
+            ghi = xp.where((x > hi) | (hi < lo) if lo is not None else x > hi, g, 0)
+        return gx, glo, ghi
 
 
 class Maximum(Function):
@@ -277,7 +324,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = ctx.xp.tanh(x)
+        out = ctx.xp.tanh(_as_float(x))
         ctx.save(out)
         return out
 
@@ -294,6 +341,7 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         # half types in float32 (bfloat16 * 0.5 would promote anyway), rounded once at the end
+        x = _as_float(x)
         out = _accumulated(x.dtype, _sigmoid, ctx.xp, x)
         ctx.save(out)
         return out
@@ -337,6 +385,7 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx, x):
+        x = _as_float(x)
         ctx.save(x)
         return backend.erf(x)
 
@@ -344,6 +393,21 @@ class Erf(Function):
     def backward(ctx, g):
         (x,) = ctx.saved
         return g * (2 / math.sqrt(math.pi)) * ctx.xp.exp(-(x * x))
+
+
+class Atan(Function):
+    """arctan(x)"""
+    derivative = "d atan(x)/dx = 1 / (1 + x^2)"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return ctx.xp.arctan(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / (1 + x * x)
 
 
 class Cast(Function):
@@ -387,17 +451,36 @@ class Clone(Function):
         return g
 
 
-add, sub, mul, div, pow, neg = Add.apply, Sub.apply, Mul.apply, Div.apply, Pow.apply, Neg.apply
-exp, log, sqrt, abs, sign = Exp.apply, Log.apply, Sqrt.apply, Abs.apply, Sign.apply
-tanh, sigmoid, relu, erf = Tanh.apply, Sigmoid.apply, Relu.apply, Erf.apply
-maximum, minimum, clone = Maximum.apply, Minimum.apply, Clone.apply
+#: The public names of the elementwise ops: each is ad.<name>(...) and the Tensor method
+#: t.<name>(...) (tensor.py generates the methods from this table), and, when the name is a
+#: NumPy ufunc, ctx.xp.<name> in backward rules under create_graph (symbolic.py).
+OPS = {"add": Add, "sub": Sub, "mul": Mul, "div": Div, "pow": Pow, "neg": Neg, "exp": Exp,
+       "log": Log, "sqrt": Sqrt, "abs": Abs, "sign": Sign, "tanh": Tanh, "sigmoid": Sigmoid,
+       "relu": Relu, "erf": Erf, "atan": Atan, "maximum": Maximum, "minimum": Minimum,
+       "clone": Clone}
+globals().update({name: op.apply for name, op in OPS.items()})  # exp = Exp.apply, ...
 
 
-def clip(x, lo=None, hi=None):
-    """min(max(x, lo), hi); either bound may be None."""
-    if lo is None and hi is None:
-        raise ValueError("clip: at least one of lo and hi must be given")
-    return Clip.apply(x, lo=lo, hi=hi)
+def clip(input, min=None, max=None, *, lo=None, hi=None):
+    """min(max(input, min), max), as torch.clamp: either bound may be None, a number or a
+    tensor (broadcast against input; a tensor bound gets a gradient too). The result dtype
+    follows torch's promotion (an integer tensor clamped at 0.5 gives float32); where
+    min > max the result is max. `lo`/`hi` are the older names of min/max."""
+    min = _pick_bound("min", min, "lo", lo)
+    max = _pick_bound("max", max, "hi", hi)
+    if min is None and max is None:
+        raise op_error(ValueError, "clip", "at least one of min and max must be given "
+                       "(not None)")
+    return Clip.apply(input, min, max)
+
+
+def _pick_bound(name, value, alias, alias_value):
+    if alias_value is None:
+        return value
+    if value is not None:
+        raise op_error(TypeError, "clip", f"got both {name}= and {alias}=; they are aliases, "
+                       "pass one")
+    return alias_value
 
 
 def where(cond, a, b):
@@ -452,4 +535,7 @@ def _binary_error(name, *args):
     *operands, exc = args
     shapes = ", ".join(f"{tuple(o.shape)} {o.dtype}" if hasattr(o, "shape") else repr(o)
                        for o in operands)
-    return ValueError(f"{name}: cannot compute for inputs ({shapes}): {exc}")
+    return op_error(ValueError, name, f"cannot compute for inputs ({shapes}): {exc}")
+
+
+__all__ = [*OPS, "clip", "where", "cast", "to_device"]

@@ -213,6 +213,7 @@ def reversed_dims(input):
 
 
 def broadcast_to(x, shape):
+    """x broadcast to `shape` without copying (torch.broadcast_to; NumPy's rules)."""
     shape = tuple(shape)
     if not isinstance(x, Tensor):
         x = Tensor(x)

@@ -43,37 +43,30 @@ class SGD(Optimizer):
                              f"dampening={group['dampening']})")
 
     def _update(self, param, grad, state, group):
+        """The update of the class docstring, in place. `fresh` says whether `d` is an array
+        of our own (overwritten to save an allocation) or the gradient or the buffer."""
         xp = ad.array_module(param)
-        lr, momentum = group["lr"], group["momentum"]
-        d, owned = effective_grad(param, grad, group, xp)
-        if momentum != 0:
+        mu, tau, nesterov = group["momentum"], group["dampening"], group["nesterov"]
+        d, fresh = effective_grad(param, grad, group, xp)       # d = g + weight_decay * theta
+        if mu != 0:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                # The buffer starts as the gradient itself (no dampening on step one).
-                buf = d if owned and not group["nesterov"] else d.copy()
-                state["momentum_buffer"] = ad.tensor(buf)
-            else:
-                buf = buf.data
-                buf *= momentum
-                dampening = group["dampening"]
-                if dampening == 0:
-                    buf += d
-                elif owned:
-                    d *= 1 - dampening
-                    buf += d
-                else:
-                    buf += d * (1 - dampening)
-            if group["nesterov"]:
-                if owned:
-                    d += momentum * buf
-                else:
-                    d = xp.multiply(buf, momentum)
-                    d += grad
-                    owned = True
-            else:
-                d, owned = buf, False
-        if owned:
-            d *= lr
-            param -= d
-        else:
-            param -= xp.multiply(d, lr)
+            if buf is None:                                     # b = d on the first step
+                buf = ad.tensor(d if fresh and not nesterov else d.copy())
+                state["momentum_buffer"] = buf
+            else:                                               # b = mu b + (1 - tau) d
+                buf.data *= mu
+                buf.data += _times(xp, d, 1 - tau, fresh)
+            if nesterov:                                        # d = d + mu b
+                step = xp.multiply(buf.data, mu)
+                d = xp.add(d, step, out=d if fresh else step)
+                fresh = True
+            else:                                               # d = b
+                d, fresh = buf.data, False
+        param -= _times(xp, d, group["lr"], fresh)              # theta = theta - lr d
+
+
+def _times(xp, a, s, fresh):
+    """a * s, written into a when it is fresh (ours to overwrite), else a new array."""
+    if s == 1:
+        return a
+    return xp.multiply(a, s, out=a if fresh else None)

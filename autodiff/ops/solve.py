@@ -1,0 +1,172 @@
+"""Square-matrix linear algebra: linalg.inv, linalg.det, linalg.slogdet, linalg.solve
+(batched over leading dims). Each gradient is written with inv / solve and matrix
+products, so it differentiates again:
+
+    d inv(A)      = -inv(A) dA inv(A)          grad_A = -Y^T g Y^T        (Y = inv(A))
+    d det(A)      = det(A) tr(inv(A) dA)       grad_A = g det(A) inv(A)^T
+    d log|det A|  = tr(inv(A) dA)              grad_A = g inv(A)^T
+    X = solve(A, B):                           grad_B = solve(A^T, g), grad_A = -grad_B X^T
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, return_types
+from ..function import Function
+from ..tensor import Tensor
+from . import shape as _shape
+from ._op_error import op_error
+
+
+def _tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _mT(xp, a):
+    return xp.swapaxes(a, -1, -2)
+
+
+def _linalg(op, fn, *arrays):
+    """fn(*arrays) in float32 for half types; a singular matrix raises an error naming op."""
+    dtype = arrays[0].dtype
+    acc = backend.accumulation_dtype(dtype)
+    xp = backend.array_module(*arrays)
+    try:
+        out = fn(*[a if acc is None else a.astype(acc) for a in arrays])
+    except xp.linalg.LinAlgError as exc:
+        raise op_error(RuntimeError, op, f"the matrix is singular (not invertible): {exc}") \
+            from None
+    if acc is None:
+        return out
+    return tuple(o.astype(dtype) for o in out) if isinstance(out, tuple) else out.astype(dtype)
+
+
+class Inv(Function):
+    """the inverse of a square matrix"""
+    op_name = "inv"
+    derivative = "d inv(A) = -inv(A) dA inv(A)"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = _linalg("inv", ctx.xp.linalg.inv, a)
+        ctx.save(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        yt = _mT(ctx.xp, y)
+        return -(yt @ g @ yt)
+
+
+class Det(Function):
+    """the determinant of a square matrix"""
+    op_name = "det"
+    derivative = "d det(A)/dA = det(A) inv(A)^T"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = ctx.xp.asarray(_linalg("det", ctx.xp.linalg.det, a))
+        ctx.save(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, det = ctx.saved
+        xp = ctx.xp
+        scale = xp.expand_dims(xp.expand_dims(g * det, -1), -1)
+        return scale * _mT(xp, ctx.call(Inv, a))
+
+
+class LogAbsDet(Function):
+    """log |det(A)| of a square matrix (the second output of slogdet)"""
+    op_name = "slogdet"
+    derivative = "d log|det(A)|/dA = inv(A)^T"
+
+    @staticmethod
+    def forward(ctx, a):
+        sign, logabs = _linalg("slogdet", ctx.xp.linalg.slogdet, a)
+        ctx.sign = sign
+        ctx.save(a)
+        return ctx.xp.asarray(logabs)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        xp = ctx.xp
+        return xp.expand_dims(xp.expand_dims(g, -1), -1) * _mT(xp, ctx.call(Inv, a))
+
+
+class Solve(Function):
+    """X with A X = B (B a batch of matrices (..., n, k))"""
+    derivative = "X = solve(A, B): grad_B = solve(A^T, g), grad_A = -grad_B X^T"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _linalg("solve", ctx.xp.linalg.solve, a, b)
+        ctx.save(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved
+        xp = ctx.xp
+        gb = ctx.call(Solve, _mT(xp, a), g)
+        ga = -(gb @ _mT(xp, x)) if ctx.needs_input_grad[0] else None
+        return ga, (gb if ctx.needs_input_grad[1] else None)
+
+
+# ---------------------------------------------------------------- the public functions
+def _square(op, a):
+    a = _tensor(a)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise op_error(ValueError, op, f"expects square matrices (..., n, n), got shape "
+                                       f"{a.shape}")
+    if not backend.is_floating(a.dtype):
+        raise op_error(TypeError, op, f"expects a floating-point tensor, got dtype {a.dtype}")
+    return a
+
+
+def inv(A):
+    """The inverse of each square matrix (torch.linalg.inv); singular matrices raise."""
+    return Inv.apply(_square("linalg.inv", A))
+
+
+def det(A):
+    """The determinant of each square matrix (torch.linalg.det)."""
+    return Det.apply(_square("linalg.det", A))
+
+
+def slogdet(A):
+    """(sign, log|det|) of each square matrix, a named tuple (torch.linalg.slogdet); the
+    log is differentiable, the sign is not."""
+    a = _square("linalg.slogdet", A)
+    logabs = LogAbsDet.apply(a)
+    xp = backend.array_module(a.data)
+    sign = xp.sign(xp.linalg.det(a.data.astype(backend.accumulation_dtype(a.dtype) or a.dtype)))
+    return return_types.linalg_slogdet(Tensor._make(xp.asarray(sign).astype(a.dtype), None,
+                                                    False), logabs)
+
+
+def solve(A, B, *, left=True):
+    """X with A X = B (left=True) or X A = B; B a batch of vectors (..., n) or matrices
+    (..., n, k), batch dims broadcast (torch.linalg.solve)."""
+    a, b = _square("linalg.solve", A), _tensor(B)
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return _shape.swapaxes(solve(_shape.swapaxes(a, -1, -2), _shape.swapaxes(b, -1, -2)),
+                               -1, -2)
+    n = a.shape[-1]
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    if vector:
+        b = _shape.unsqueeze(b, -1)
+    if b.shape[-2] != n:
+        raise op_error(ValueError, "linalg.solve", f"A of shape {a.shape} and B of shape "
+                                                   f"{_tensor(B).shape} do not fit")
+    if a.dtype != b.dtype:
+        raise op_error(TypeError, "linalg.solve", f"A and B have different dtypes ({a.dtype}, "
+                                                  f"{b.dtype})")
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = _shape.broadcast_to(a, batch + a.shape[-2:])
+    b = _shape.broadcast_to(b, batch + b.shape[-2:])
+    x = Solve.apply(a, b)
+    return _shape.squeeze(x, -1) if vector else x
