@@ -12,6 +12,11 @@ over the target. A save killed half-way leaves the old file intact; its temporar
 removed by the next save into that folder (it is recognised by its name and by no live
 process holding its lock).
 
+A few library classes are stored by value, through their plain-data form: `nn.save(history)`
+writes a training History (`History.to_dict()`, tagged with the class) and `nn.load` gives a
+History back, also inside dicts and lists. The classes come from a fixed table
+(`OBJECT_TYPES`), never from a name the file supplies.
+
 Loading trusts nothing in the file: the zip directory, each .npy header and the manifest
 are checked (member sizes against `max_bytes` before anything is decompressed, declared
 shapes against the bytes actually present, dtypes against a list of plain numeric ones,
@@ -20,6 +25,7 @@ parser only, never unpickled, and every problem raises CheckpointError naming th
 """
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -62,6 +68,13 @@ _TEMP_NAME = re.compile(r"\..+" + re.escape(_TEMP_TAG) + r"[a-z0-9_]{8}\.tmp")
 _KEY_TYPES = ("none", "bool", "int", "float", "str")
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 _READ_CHUNK = 16 * 2**20
+#: Objects saved by value: tag -> (module, class name, "method returning plain data",
+#: "classmethod rebuilding from it"). The only classes nn.load ever builds; the module is
+#: imported when a file needs it (so nn.serialization does not import nn.training).
+OBJECT_TYPES = {
+    "nn.training.History": ("nn.training.history", "History", "to_dict", "from_dict"),
+}
+_OBJECT_TAGS = {(module, name): tag for tag, (module, name, _, _) in OBJECT_TYPES.items()}
 
 
 class CheckpointError(ValueError):
@@ -112,6 +125,10 @@ class _Packer:
             spec = self._store(obj, where, _ARRAY_KINDS)  # numpy or cupy array
             spec["t"] = "ndarray"
             return spec
+        tag = _OBJECT_TAGS.get((type(obj).__module__, type(obj).__qualname__))
+        if tag is not None:
+            state = getattr(obj, OBJECT_TYPES[tag][2])()
+            return {"t": "object", "type": tag, "v": self.pack(state, where, depth + 1)}
         if isinstance(obj, Module):
             raise TypeError(f"nn.save: {where} is a Module ({type(obj).__name__}); checkpoints "
                             "hold state, not code: save model.state_dict() and rebuild the "
@@ -140,13 +157,14 @@ class _Packer:
             finally:
                 self._active.discard(id(obj))
         raise TypeError(f"nn.save: {where} is a {type(obj).__name__}, which checkpoints cannot "
-                        "hold; use dicts, lists, tuples, numbers, strings, None, Tensors or "
-                        "arrays")
+                        "hold; use dicts, lists, tuples, numbers, strings, None, Tensors, "
+                        f"arrays or {', '.join(OBJECT_TYPES)}")
 
 
 def save(obj, path) -> None:
-    """Write `obj` (a state dict, an optimizer's state_dict(), or any nesting of dicts,
-    lists, tuples, numbers, strings, None, Tensors and arrays) to `path` as .npz, atomically:
+    """Write `obj` (a state dict, an optimizer's state_dict(), a training History, or any
+    nesting of dicts, lists, tuples, numbers, strings, None, Tensors, arrays and Histories)
+    to `path` as .npz, atomically:
     an interrupted save leaves the previous file (if any) untouched, and removes its
     temporary file (or, when the process was killed, the next save into the folder does).
     The file name is used as given (no suffix is appended)."""
@@ -357,6 +375,18 @@ class _Unpacker:
             raise _Invalid(f"array {name!r} has an unknown device {device!r}")
         return arr, self.device if self.device is not None else device
 
+    def _object(self, tag, state_spec, depth: int):
+        """An OBJECT_TYPES instance rebuilt from its saved plain data."""
+        if not isinstance(tag, str) or tag not in OBJECT_TYPES:
+            raise _Invalid(f"unknown object type {str(tag)[:60]!r} (nn.load builds only "
+                           f"{', '.join(OBJECT_TYPES)})")
+        module, name, _, rebuild = OBJECT_TYPES[tag]
+        state = self.unpack(state_spec, depth + 1)
+        try:
+            return getattr(getattr(importlib.import_module(module), name), rebuild)(state)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise _Invalid(f"a {tag} entry holds data it cannot be built from ({exc})") from None
+
     def unpack(self, spec, depth: int = 0):
         if not isinstance(spec, dict):
             raise _Invalid(f"bad manifest entry of type {type(spec).__name__}")
@@ -375,7 +405,7 @@ class _Unpacker:
                 raise _Invalid(f"bad float {v[:40]!r}") from None
         if t == "str" and isinstance(v, str):
             return v
-        if t in ("list", "tuple", "dict") and depth >= MAX_DEPTH:
+        if t in ("list", "tuple", "dict", "object") and depth >= MAX_DEPTH:
             raise _Invalid(f"containers are nested more than {MAX_DEPTH} deep")
         if t in ("list", "tuple") and isinstance(v, list):
             items = [self.unpack(s, depth + 1) for s in v]
@@ -389,6 +419,8 @@ class _Unpacker:
                                    "float, bool or None key)")
                 out[self.unpack(pair[0])] = self.unpack(pair[1], depth + 1)
             return out
+        if t == "object":
+            return self._object(spec.get("type"), v, depth)
         if t == "tensor":
             arr, device = self._array(spec, _TENSOR_KINDS)
             requires_grad = spec.get("requires_grad", False)

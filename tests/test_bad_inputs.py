@@ -12,6 +12,7 @@ Rows the engine fails today are in PENDING: they run as strict xfails, so each o
 loudly (XPASS) the moment its fix lands and must then leave PENDING.
 """
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -107,12 +108,10 @@ BINARY = {
 for _name, _fn in BINARY.items():
     bad(f"broadcast: {_name}", lambda fn=_fn: fn(X(), X(4)), ValueError, _name, "(2, 3)",
         "(4,)")
-for _symbol, _name in (("+=", "add_"), ("-=", "sub_"), ("*=", "mul_"), ("/=", "div_")):
-    def _inplace(symbol=_symbol):
-        target, other = X(3, requires_grad=False), X()
-        exec(f"target {symbol} other")
-    bad(f"in-place result larger than the target: {_symbol}", _inplace, ValueError, _name,
-        "(3,)", "(2, 3)")
+for _symbol, _name, _fn in (("+=", "add_", operator.iadd), ("-=", "sub_", operator.isub),
+                           ("*=", "mul_", operator.imul), ("/=", "div_", operator.itruediv)):
+    bad(f"in-place result larger than the target: {_symbol}",
+        lambda fn=_fn: fn(X(3, requires_grad=False), X()), ValueError, _name, "(3,)", "(2, 3)")
 bad("matmul: inner dims", lambda: X() @ X(4, 5), ValueError, "matmul", "(2, 3)", "(4, 5)")
 bad("matmul: vectors", lambda: X(3) @ X(4), ValueError, "matmul", "(3,)", "(4,)")
 bad("matmul: batch dims", lambda: X(2, 2, 3) @ X(3, 3, 2), ValueError, "matmul", "(2, 2, 3)",
@@ -135,7 +134,8 @@ bad("concatenate: 0-d tensors", lambda: ad.cat([S(), S()]), ValueError, "concate
 bad("concatenate: nothing", lambda: ad.concatenate([]), ValueError, "concatenate")
 bad("stack: shapes", lambda: ad.stack([X(), X(3, 2)]), ValueError, "stack", "(2, 3)", "(3, 2)")
 bad("stack: nothing", lambda: ad.stack([]), ValueError, "stack")
-bad("split: sections", lambda: ad.split(X(), 4, axis=1), ValueError, "split", "4", "3")
+bad("split: sizes", lambda: ad.split(X(), [1, 1], dim=1), ValueError, "split", "[1, 1]", "3")
+bad("split: size 0", lambda: ad.split(X(), 0, dim=1), ValueError, "split", "0")
 bad("setitem: value shape", lambda: X(requires_grad=False).__setitem__(0, X(4)), ValueError,
     "setitem", "(4,)", "(2, 3)")
 bad("setitem: slice shape",
@@ -518,6 +518,101 @@ good("backward(create_graph=True) keeps the graph for a second differentiation",
      _close_to(2 * (np.exp(_x) * (1 + _x)) * (np.exp(_x) * (2 + _x))))
 
 
+# an op that returns its input unchanged still makes a new tensor (torch): a hook or
+# retain_grad on the result sees only the gradient that flows through it
+_SAME_SHAPE = {"reshape": lambda x: x.reshape(2, 3), "broadcast_to": lambda x: x.broadcast_to((2, 3)),
+               "expand": lambda x: x.expand(2, 3)}
+
+
+def _hook_on(make):
+    def call():
+        x = X()
+        y = make(x)
+        y.register_hook(lambda g: g * 2)
+        ((x * 3).sum() + y.sum()).backward()
+        return x.grad.numpy()
+    return call
+
+
+def _retain_on(make):
+    def call():
+        x = X()
+        y = make(x)
+        y.retain_grad()
+        ((x * 3).sum() + y.sum()).backward()
+        return y.grad.numpy(), x.grad.numpy()
+    return call
+
+
+def _retained(y_grad, x_grad):
+    def check(result):
+        np.testing.assert_allclose(result[0], y_grad)
+        np.testing.assert_allclose(result[1], x_grad)
+    return check
+
+
+for _name, _make in _SAME_SHAPE.items():
+    good(f"hook on x.{_name} to its own shape", _hook_on(_make), _close_to(np.full((2, 3), 5.0)))
+good("retain_grad on x.reshape to its own shape", _retain_on(_SAME_SHAPE["reshape"]),
+     _retained(np.ones((2, 3)), np.full((2, 3), 4.0)))
+
+
+def _second_order_of(fn):
+    """d/dx of sum(d fn(x).sum() / dx): torch keeps the first gradient differentiable."""
+    def call():
+        x = X()
+        (g,) = ad.grad(fn(x).sum(), x, create_graph=True)
+        (h,) = ad.grad(g.sum(), x, allow_unused=True)
+        return np.zeros((2, 3)) if h is None else h.numpy()
+    return call
+
+
+good("abs' gradient is differentiable again (create_graph)", _second_order_of(ad.abs),
+     _close_to(np.zeros((2, 3))))
+good("relu's gradient is differentiable again (create_graph)", _second_order_of(ad.relu),
+     _close_to(np.zeros((2, 3))))
+
+
+# in-place writes through views, and into a tensor that has views (torch rebases the views)
+def _write_into_base():
+    x = X()
+    y = x * 1
+    z = y.reshape(6)
+    y[0] = 0.0
+    z.sum().backward()
+    return x.grad.numpy()
+
+
+def _write_through_view():
+    x = X()
+    y = x * 1
+    v = y[0]
+    v *= 2
+    y.sum().backward()
+    return x.grad.numpy()
+
+
+def _write_into_broadcast():
+    x = S()
+    z = (x * 1).broadcast_to((1,))
+    z += 1
+    z.sum().backward()
+    return z.detach().numpy(), x.grad.numpy()
+
+
+def _written(values, grad):
+    def check(result):
+        np.testing.assert_allclose(result[0], values)
+        np.testing.assert_allclose(result[1], grad)
+    return check
+
+
+good("write into a broadcast view without overlap", _write_into_broadcast, _written([4.0], 1.0))
+good("write into a tensor that has a view", _write_into_base,
+     _close_to([[0, 0, 0], [1, 1, 1.0]]))
+good("write through a view", _write_through_view, _close_to([[2, 2, 2], [1, 1, 1.0]]))
+
+
 # arrays the backward needs are copied (or read-only) when recorded
 def _changed_after_forward(forward, change):
     def call():
@@ -566,6 +661,9 @@ def _ce_grad(target, weight=(1.0, 1.0, 1.0)):
     return (p - onehot) * np.asarray(weight)[target][:, None]
 
 
+good("ad.tensor copies a NumPy array (as torch.tensor does)",
+     lambda: (lambda a: (ad.tensor(a), a.fill(5.0))[0])(np.zeros(3)),
+     expect((3,), [0.0, 0.0, 0.0]))
 good("index array changed after the forward",
      _changed_after_forward(_index_forward, lambda s: s["idx"].__setitem__(0, 1)),
      _close_to([[2, 2, 2], [1, 1, 1.0]]))
@@ -707,6 +805,10 @@ PENDING = {
         'binary_cross_entropy_with_logits: pos_weight',
     },
     'valid programs refused': {
+        'write into a broadcast view without overlap',
+        "relu's gradient is differentiable again (create_graph)",
+        'write into a tensor that has a view',
+        'write through a view',
         'squeeze of a dim that is not 1',
         'softmax of (0,)',
         'softmax of (0, 1) over dim 0',
@@ -728,6 +830,11 @@ PENDING = {
         'embedding ids changed after the forward',
     },
     'silently wrong results': {
+        'ad.tensor copies a NumPy array (as torch.tensor does)',
+        'hook on x.reshape to its own shape',
+        'hook on x.broadcast_to to its own shape',
+        'hook on x.expand to its own shape',
+        'retain_grad on x.reshape to its own shape',
         'std gradient at zero spread is 0',
         'max of [nan, 1, 2]: value nan, gradient to the nan',
     },

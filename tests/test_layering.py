@@ -3,12 +3,16 @@
 - nn/ and viz/ use autodiff only through its public package surface (`import autodiff`,
   `from autodiff import <public name>`, `ad.<public name>`), never its internal modules
   (autodiff.ops, autodiff.graph, autodiff.function, ...);
+- viz/ uses nn only through its public packages (API.md: nn, nn.functional, nn.init,
+  nn.optim, nn.utils, nn.utils.data, nn.transforms, nn.training, nn.ensemble, nn.tuning)
+  and their public names, never nn's internal modules (nn.linear, nn._rng, ...);
 - nothing in autodiff/ imports nn or viz;
 - autodiff/backend.py is the only module that imports cupy.
 
 Walks whatever files exist, so modules added later are covered automatically.
 """
 import ast
+import importlib
 import types
 from pathlib import Path
 
@@ -114,6 +118,82 @@ CLIENT_FILES = _files("nn") + _files("viz")
 @pytest.mark.parametrize("path", CLIENT_FILES, ids=_rel)
 def test_nn_and_viz_use_only_public_autodiff(path):
     assert _layering_violations(path) == []
+
+
+#: The nn packages API.md names: viz may import these and use their public names.
+NN_PUBLIC_PACKAGES = {"nn", "nn.functional", "nn.init", "nn.optim", "nn.optim.lr_scheduler",
+                      "nn.utils", "nn.utils.data", "nn.transforms", "nn.training",
+                      "nn.ensemble", "nn.tuning"}
+
+
+def _nn_public(package, name):
+    """Whether `from <package> import <name>` / `<package>.<name>` stays on the public
+    surface: a public package, or a public non-module attribute of one."""
+    full = f"{package}.{name}"
+    if full in NN_PUBLIC_PACKAGES:
+        return True
+    if name.startswith("_") or name == "*":
+        return False
+    value = getattr(importlib.import_module(package), name, None)
+    return not isinstance(value, types.ModuleType)
+
+
+def _nn_violations(path, root=ROOT):
+    """Uses of nn's internals in a viz file: imports of its internal modules or private
+    names, and attribute chains such as nn.linear.Linear or nn._rng on an imported nn."""
+    tree, imports = _imports(path, root)
+    bad, bound = [], {}
+    for lineno, module, names, asname in imports:
+        where = f"{_rel(path, root)}:{lineno}"
+        if module.split(".")[0] != "nn":
+            continue
+        if module not in NN_PUBLIC_PACKAGES:
+            bad.append(f"{where}: imports internal module '{module}'")
+            continue
+        if names is None:
+            bound[asname or module.split(".")[0]] = module if asname else "nn"
+        for name in names or ():
+            if not _nn_public(module, name):
+                bad.append(f"{where}: 'from {module} import {name}' is not public")
+            elif f"{module}.{name}" in NN_PUBLIC_PACKAGES:
+                bound[name] = f"{module}.{name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            package = bound.get(node.value.id)
+            if package is not None and not _nn_public(package, node.attr):
+                bad.append(f"{_rel(path, root)}:{node.lineno}: uses internal "
+                           f"'{node.value.id}.{node.attr}'")
+    return bad
+
+
+@pytest.mark.parametrize("path", _files("viz"), ids=_rel)
+def test_viz_uses_only_public_nn(path):
+    assert _nn_violations(path) == []
+
+
+def test_nn_checker_flags_internal_uses(tmp_path):
+    (tmp_path / "viz").mkdir()
+    probe = tmp_path / "viz" / "probe.py"
+    probe.write_text("import nn\n"
+                     "import nn.linear\n"
+                     "from nn import training, functional as F, Linear, linear, _rng\n"
+                     "from nn.training.layer_stats import activation_summary\n"
+                     "from nn.training import activation_summary, _kind\n"
+                     "from nn import optim\n"
+                     "a = nn.Linear(2, 3), nn.training.fit, nn.conv.Conv2d, nn._grads\n"
+                     "b = training.History, training.loop, optim.SGD, optim.adam\n")
+    text = "\n".join(_nn_violations(probe, root=tmp_path))
+    assert "viz/probe.py:2: imports internal module 'nn.linear'" in text
+    assert "'from nn import linear' is not public" in text
+    assert "'from nn import _rng' is not public" in text
+    assert "imports internal module 'nn.training.layer_stats'" in text
+    assert "'from nn.training import _kind' is not public" in text
+    assert "'nn.conv'" in text and "'nn._grads'" in text
+    assert "'training.loop'" in text and "'optim.adam'" in text
+    for fine in ("import training", "import functional", "import Linear", "'nn.Linear'",
+                 "'nn.training'", "activation_summary'", "History", "SGD"):
+        assert fine not in text, fine
+    assert len(text.splitlines()) == 9, text
 
 
 #: ad.testing.modules() builds nn layers for users' tests: that one file may import nn,

@@ -113,6 +113,37 @@ def test_param_groups_match_torch(name):
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(), (0,), (2, 0)], ids=["0d", "empty", "2x0"])
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_0d_and_zero_size_parameters_match_torch(name, kw, shape, dtype):
+    """A learnable scalar (0-d: on it NumPy's ufuncs return scalars, not arrays) and a
+    zero-size parameter step as in torch, and every state tensor keeps the parameter's
+    shape and dtype, as torch's does."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    start = rng.standard_normal(shape).astype(dtype)
+    ours = ad.tensor(start.copy(), requires_grad=True)
+    theirs = torch.tensor(start.copy(), requires_grad=True)
+    opt, ref = getattr(optim, name)([ours], **kw), getattr(torch.optim, name)([theirs], **kw)
+    tol = dict(rtol=1e-12, atol=0) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    for g in rng.standard_normal((5,) + shape).astype(dtype):
+        ours.grad, theirs.grad = ad.tensor(g.copy()), torch.tensor(g.copy())
+        opt.step()
+        ref.step()
+        assert ours.shape == shape and ours.dtype == dtype and isinstance(ours.data, np.ndarray)
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), **tol)
+    if shape:
+        assert ours.numpy().size == 0
+    else:
+        assert ours.item() != start.item()  # it really moved
+    for key, value in opt.state[ours].items():
+        if isinstance(value, ad.Tensor):
+            assert value.shape == shape and value.dtype == dtype, key
+            assert isinstance(value.data, np.ndarray), key
+            np.testing.assert_allclose(value.numpy(), ref.state[theirs][key].numpy(), **tol)
+
+
 # ---------------------------------------------------------------- closed forms, no torch
 
 def _param(values):

@@ -558,6 +558,61 @@ def test_inconsistent_manifests(tmp_path, root, members, words):
     _refused(_craft(tmp_path / "m", root, members), *words)
 
 
+_HISTORY_DATA = {"t": "dict", "v": [[{"t": "str", "v": "epochs"}, {"t": "list", "v": []}]]}
+
+
+@pytest.mark.parametrize("root,words", [
+    ({"t": "object", "type": "os.system", "v": {"t": "str", "v": "echo hi"}},
+     ["unknown object type", "os.system"]),
+    ({"t": "object", "type": ["nn.training.History"], "v": _HISTORY_DATA}, ["object type"]),
+    ({"t": "object", "type": "nn.training.History", "v": {"t": "int", "v": 3}},
+     ["nn.training.History entry", "cannot be built"]),
+    ({"t": "object", "type": "nn.training.History", "v": {"t": "dict", "v": [
+        [{"t": "str", "v": "epochs"}, {"t": "list", "v": [{"t": "int", "v": 1}]}]]}},
+     ["nn.training.History entry"]),
+    ({"t": "object", "type": "nn.training.History", "v": {"t": "dict", "v": [
+        [{"t": "str", "v": "epochs"}, {"t": "list", "v": []}],
+        [{"t": "str", "v": "mode"}, {"t": "str", "v": "sideways"}]]}}, ["mode"]),
+])
+def test_crafted_object_entries_are_refused(tmp_path, root, words):
+    _refused(_craft(tmp_path / "m", root, {}), *words)
+
+
+def test_history_is_saved_by_value_and_loads_as_an_equal_history(tmp_path):
+    from nn.training import History
+    h = History(monitor="val_accuracy", mode="max")
+    for epoch, (loss, acc) in enumerate([(0.9, 0.5), (float("nan"), 0.75), (0.4, 0.7)], 1):
+        h.log_epoch({"epoch": epoch, "loss": loss, "val_accuracy": acc, "lr": 0.1,
+                     "seconds": 0.25 * epoch})
+        h.log_step({"step": epoch, "epoch": epoch, "loss": loss, "lr": 0.1})
+    h.stopped_epoch = 3
+    nn.save(h, tmp_path / "h.npz")
+    back = nn.load(tmp_path / "h.npz")
+    assert type(back) is History and back is not h
+    assert back == h and back.best_epoch == 2 and back.stopped_epoch == 3
+    assert (back.monitor, back.mode) == ("val_accuracy", "max")
+    assert np.isnan(back["loss"][1]) and np.isnan(back.steps[1]["loss"])
+    assert back.steps[0] == h.steps[0] and back.steps[2] == h.steps[2]
+    assert back.epochs[0] == h.epochs[0] and back.epochs[0] is not h.epochs[0]
+    assert back != History.from_dict({**h.to_dict(), "stopped_epoch": None})
+    nested = {"history": h, "runs": [h, h], "model": {"w": ad.ones(2)}}
+    nn.save(nested, tmp_path / "n.npz")
+    loaded = nn.load(tmp_path / "n.npz")
+    assert loaded["history"] == h and all(r == h for r in loaded["runs"])
+    assert History.load(tmp_path / "h.npz") == h
+
+
+def test_a_history_subclass_is_not_silently_saved_as_a_history(tmp_path):
+    from nn.training import History
+
+    class Mine(History):
+        pass
+
+    with pytest.raises(TypeError, match="nn.training.History"):
+        nn.save(Mine(), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("manifest,words", [
     (b"{not json", ["unreadable manifest"]),
     (b"\xff\xfe{}", ["unreadable manifest"]),

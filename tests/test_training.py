@@ -231,8 +231,12 @@ def test_history_round_trips_through_nn_save_and_csv(tmp_path):
     nn.save(h.to_dict(), tmp_path / "h.npz")
     back = History.from_dict(nn.load(tmp_path / "h.npz"))
     assert back == h and back.best == h.best and back.steps == h.steps
+    assert History.load(tmp_path / "h.npz") == h                # a saved to_dict() too
+    nn.save(h, tmp_path / "h1.npz")                              # the History itself
+    again = nn.load(tmp_path / "h1.npz")
+    assert isinstance(again, History) and again == h and again.best == h.best
     h.save(tmp_path / "h2.npz")
-    assert History.load(tmp_path / "h2.npz") == h
+    assert History.load(tmp_path / "h2.npz") == h == nn.load(tmp_path / "h2.npz")
     import json
     assert History.from_dict(json.loads(json.dumps(h.to_dict()))) == h
     h.to_csv(tmp_path / "h.csv")
@@ -334,6 +338,78 @@ def test_layer_stats_match_hand_computed_numbers():
     assert last["update_ratio"] == pytest.approx(lr * np.linalg.norm(gw2) / np.linalg.norm(w2))
     import json
     json.dumps(stats.snapshots)                                   # plain data
+
+
+def test_activation_summary_reports_nan_and_inf_instead_of_hiding_them():
+    rng = np.random.default_rng(3)
+    a = np.tanh(3 * rng.normal(size=1000))
+    a[:10] = np.nan
+    s = training.activation_summary(a, "tanh", bins=20)
+    finite = a[10:]
+    assert (s["count"], s["nan"], s["inf"]) == (1000, 10, 0)
+    assert np.isnan(s["mean"]) and np.isnan(s["std"])          # NumPy's (and torch's) mean
+    assert s["saturation"] == pytest.approx((np.abs(finite) > 0.97).mean())
+    assert 0.3 < s["saturation"] < 0.7                           # of the finite values
+    np.testing.assert_allclose(list(s["percentiles"].values()),
+                               np.percentile(finite, [1, 5, 15, 25, 50, 75, 85, 95, 99]))
+    assert s["hist"]["counts"] == np.histogram(finite, 20, (-1, 1))[0].tolist()
+    b = rng.normal(size=500)
+    b[:3] = [np.inf, -np.inf, np.inf]
+    s = training.activation_summary(b)                         # a histogram, not a crash
+    assert (s["nan"], s["inf"]) == (0, 3) and np.isnan(s["std"])
+    assert sum(s["hist"]["counts"]) == 497 and np.isfinite(s["hist"]["edges"]).all()
+    for kind in ("tanh", "sigmoid", "other"):
+        s = training.activation_summary(np.full(8, np.nan), kind)
+        assert (s["count"], s["nan"]) == (8, 8) and np.isnan(s["saturation"])
+        assert all(np.isnan(v) for v in s["percentiles"].values())
+        assert s["hist"] == {"counts": [], "edges": [], "below": 0, "above": 0}
+    assert set(training.SATURATION) == {"tanh", "sigmoid", "other"}
+
+
+def test_histogram_range_is_robust_to_outliers_and_counts_what_it_leaves_out():
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=10_000)
+    plain = training.activation_summary(v)["hist"]               # nothing to leave out
+    counts, edges = np.histogram(v, 30)
+    assert plain["counts"] == counts.tolist() and plain["below"] == plain["above"] == 0
+    np.testing.assert_allclose(plain["edges"], edges)
+    v[:3] = [1e6, 2e6, -80.0]
+    hist = training.activation_summary(v)["hist"]
+    assert (hist["below"], hist["above"]) == (1, 2)
+    assert sum(hist["counts"]) == 9_997
+    lo, hi = np.percentile(v, [1, 99])
+    assert hist["edges"][0] == pytest.approx(lo - (hi - lo))
+    assert hist["edges"][-1] == pytest.approx(hi + (hi - lo))
+    assert max(hist["counts"]) < 0.2 * v.size                    # the bulk spread over bins
+    relu = np.maximum(rng.normal(size=10_000), 0)               # half exact zeros: a spike
+    relu_hist = training.activation_summary(relu)["hist"]
+    assert relu_hist["below"] == relu_hist["above"] == 0         # the tail is no outlier
+    spike = np.zeros(1000)
+    spike[0] = 5.0                                               # 1st = 99th percentile
+    assert training.activation_summary(spike)["hist"]["edges"][-1] == 5.0
+    grads = training.gradient_summary(v, bins=30)
+    assert grads["grad_hist"] == hist and (grads["grad_nan"], grads["grad_inf"]) == (0, 0)
+
+
+def test_layer_stats_keeps_the_step_where_the_loss_turned_nan():
+    x, y = blobs(32)
+    ad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+    with ad.no_grad():
+        model[0].weight.data[3, :] = np.nan                      # hidden unit 3 diverged
+    stats = LayerStats(every=1)
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        training.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                     DataLoader(TensorDataset(x, y), batch_size=8), epochs=1,
+                     callbacks=[stats], progress=False)
+    (snap,) = stats.snapshots
+    assert snap["step"] == 1 and snap["epoch"] == 1
+    hidden, tanh, out = (snap["layers"][k] for k in ("0", "1", "2"))
+    assert (hidden["nan"], hidden["count"]) == (8, 64)           # one unit of 8 rows
+    assert tanh["nan"] == 8 and tanh["saturation"] >= 0.0        # the 7 others still count
+    assert out["nan"] == out["count"] == 16                      # it feeds every output
+    assert tanh["grad_nan"] > 0
+    assert not model[1]._forward_hooks
 
 
 def test_layer_stats_every_n_steps_and_relu_saturation():

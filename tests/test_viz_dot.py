@@ -133,6 +133,43 @@ def test_figure_a_structure_counts(figure_a):
     assert "legend_parameter" in src and "legend_output" in src and "legend_input" in src
 
 
+def test_lecture_figure_shows_every_gradient_after_a_plain_backward():
+    E = two_layer_network("plain")
+    E.backward()                                     # no record_grads, no retain_grad
+    src = viz.draw_graph(E).source
+    labels = by_name(src)
+    assert "grad -0.2574" in labels["y"] and "grad 1<" in labels["E"]     # dE/dy, dE/dE
+    for name, (value, grad) in lecture_closed_form().items():
+        assert value_and_grad(labels[name])[1] == shown(grad), name
+    assert "grad ?" not in src and "legend_note" not in src
+    assert all(t.grad is None for t in ad.topological_order(E) if not t.is_leaf)
+    # local derivatives' values come from the kept gradients once the graph is freed
+    with_local = viz.draw_graph(E, show_local_grads=True).source
+    assert 'label="dE/d((t-y)^2) = 1/2 = 0.5"' in with_local
+    assert 'label="dp/d(sum(W2*h)) = 1"' in with_local
+
+
+def test_unknown_gradients_say_why():
+    E = two_layer_network("plain")
+    before = viz.draw_graph(E).source
+    assert "not computed yet" in before
+    previous = ad.set_keep_grads_limit(4)            # a graph bigger than the limit
+    try:
+        E.backward()
+    finally:
+        ad.set_keep_grads_limit(previous)
+    past = viz.draw_graph(E).source
+    assert "grad ?" in past and "ad.keep_grads()" in past and "not kept" in past
+    E2 = two_layer_network("plain")
+    ad.set_keep_grads_limit(4)
+    try:
+        with ad.keep_grads():                        # inside it the limit is off
+            E2.backward()
+    finally:
+        ad.set_keep_grads_limit(previous)
+    assert "grad ?" not in viz.draw_graph(E2).source
+
+
 def test_grad_placeholder_before_backward():
     E = two_layer_network("plain")
     labels = by_name(viz.draw_graph(E).source)

@@ -1,6 +1,5 @@
 """viz.plots: the data behind each figure (not pixels), against NumPy, closed forms and
 manual runs; saving headless; ax=; the gallery's plots; viz without matplotlib."""
-import ast
 import copy
 import subprocess
 import sys
@@ -87,6 +86,13 @@ def test_activation_layouts_and_errors():
 
 
 # ---------------------------------------------------------------- layer statistics
+def _robust_range(v):
+    """The documented histogram range: the 1st..99th percentiles widened by their span on
+    each side, within the data's min and max."""
+    lo, hi = np.percentile(v, [1, 99])
+    return max(v.min(), lo - (hi - lo)), min(v.max(), hi + (hi - lo))
+
+
 def test_collect_layer_stats_matches_numpy_and_leaves_grads_alone():
     model = _mlp()
     ad.manual_seed(1)
@@ -111,13 +117,17 @@ def test_collect_layer_stats_matches_numpy_and_leaves_grads_alone():
         pct = np.percentile(v, [1, 5, 15, 25, 50, 75, 85, 95, 99])
         np.testing.assert_allclose([entry["percentiles"][q] for q in
                                     (1, 5, 15, 25, 50, 75, 85, 95, 99)], pct, rtol=1e-6)
-        value_range = (-1.0, 1.0) if name.startswith("act") else None
+        value_range = (-1.0, 1.0) if name.startswith("act") else _robust_range(v)
         counts, edges = np.histogram(v, bins=30, range=value_range)
         assert entry["hist"]["counts"] == counts.tolist()
         np.testing.assert_allclose(entry["hist"]["edges"], edges)
+        hist = entry["hist"]
+        assert sum(hist["counts"]) + hist["below"] + hist["above"] == v.size
         gv = g.numpy().astype(np.float64).ravel()
         assert entry["grad_std"] == pytest.approx(gv.std(), rel=1e-6)
-        assert entry["grad_hist"]["counts"] == np.histogram(gv, bins=30)[0].tolist()
+        assert entry["grad_hist"]["counts"] == np.histogram(
+            gv, bins=30, range=_robust_range(gv))[0].tolist()
+        assert entry["nan"] == entry["inf"] == entry["grad_nan"] == entry["grad_inf"] == 0
         saturation = (np.mean(np.abs(v) > 0.97) if name.startswith("act")
                       else np.mean(v == 0))
         assert entry["saturation"] == pytest.approx(saturation)
@@ -148,7 +158,7 @@ def test_collect_layer_stats_selection_saturation_and_errors():
     # a diverged layer: NaN/Inf stay out of the percentiles and histogram, mean shows them
     from viz.plots.stats import summarize
     entry = summarize([1.0, 2.0, np.nan, np.inf, 3.0])
-    assert entry["nonfinite"] == 2 and np.isnan(entry["mean"])
+    assert entry["nan"] == 1 and entry["inf"] == 1 and np.isnan(entry["mean"])
     assert sum(entry["hist"]["counts"]) == 3 and entry["percentiles"][50] == 2.0
     assert summarize([np.nan])["hist"]["counts"] == []
     # the same numbers as the training workflow's LayerStats computes
@@ -198,6 +208,71 @@ def test_layer_std_lines_and_run_comparison():
     assert len(both.axes) == 1 + 2 * 4
     with pytest.raises(ValueError, match="loss_fn"):
         P.plot_layer_stats(runs, kind="gradients")
+
+
+def test_each_runs_histograms_wear_its_std_line_colour():
+    runs = {f"gain {g}": _tanh_stats(g)[2] for g in (0.3, 1.0, 3.0, 0.5, 2.0)}
+    fig = P.plot_layer_stats(runs, style="both")
+    std_ax, hists = fig.axes[0], np.reshape(fig.axes[1:], (5, 4))
+    from matplotlib.colors import to_hex
+    line_colours = [to_hex(_lines(std_ax)[label].get_color()) for label in runs]
+    assert len(set(line_colours)) == 5                       # five runs, five styles
+    for row, colour in zip(hists, line_colours):
+        assert {to_hex(a.patches[0].get_facecolor()) for a in row} == {colour}
+        assert to_hex(row[0].yaxis.label.get_color()) == colour
+
+
+def test_layer_stats_plot_says_nan_and_counts_what_the_range_leaves_out():
+    from nn.training import activation_summary
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=2000)
+    spread[:4] = [500.0, 800.0, -900.0, 1e4]                 # far outliers: 1 below, 3 above
+    half_nan = np.tanh(rng.normal(size=2000))
+    half_nan[:500] = np.nan
+    snap = {"step": 0, "layers": {"spread": activation_summary(spread),
+                                  "diverging": activation_summary(half_nan, "tanh"),
+                                  "dead": activation_summary(np.full(100, np.nan))}}
+    fig = P.plot_layer_stats(snap, style="both")
+    std_ax, (spread_ax, diverging_ax, dead_ax) = fig.axes[0], fig.axes[1:]
+    texts = lambda a: [t.get_text() for t in a.texts]  # noqa: E731
+    assert "◀ 1" in texts(spread_ax) and "3 ▶" in texts(spread_ax)
+    values, edges, _ = spread_ax.patches[0].get_data()
+    assert values.sum() == pytest.approx(1996 / 2000)        # shares of all the values
+    assert edges[-1] < 10                                    # the outliers did not set it
+    assert "NaN 25%" in texts(diverging_ax) and "all NaN" in texts(dead_ax)
+    assert not dead_ax.patches                               # nothing finite to draw
+    assert {"NaN 25%", "all NaN"} <= set(texts(std_ax))      # the gaps in the std line
+    assert "outliers beyond the range" in fig.get_supxlabel()
+    clean = P.plot_layer_stats(_tanh_stats(1.0)[2], style="hist")
+    assert clean.get_supxlabel() == ""                       # no note when nothing is cut
+    assert not any(t.get_text().endswith("▶") for a in clean.axes for t in a.texts)
+
+
+def _extent(artist):
+    return artist.get_window_extent(artist.figure.canvas.get_renderer())
+
+
+def test_titles_stay_clear_of_legends_and_inside_the_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    title = "Activation functions and their derivatives, computed by the engine's autodiff"
+    fig = P.plot_activations(["sigmoid", "tanh", "relu", "elu", "gelu"], layout="grid",
+                             title=title)
+    FigureCanvasAgg(fig).draw()
+    (key,) = fig.legends
+    heading = key.get_title()
+    assert heading.get_text().replace("\n", " ") == title
+    box = _extent(heading)
+    for entry in key.get_texts():                            # stacked above the entries
+        assert box.y0 >= _extent(entry).y1 - 1
+    fig_box = fig.bbox
+    assert fig_box.x0 <= box.x0 and box.x1 <= fig_box.x1
+    long = "A title far longer than one line of a slide can hold: " * 3
+    fig = P.plot_layer_stats(_tanh_stats(1.0)[2], style="hist", title=long)
+    FigureCanvasAgg(fig).draw()
+    text = fig.get_suptitle()
+    assert text.replace("\n", " ").split() == long.split() and text.count("\n") >= 1
+    box = _extent(fig._suptitle)
+    assert fig_box.x0 <= box.x0 and box.x1 <= fig_box.x1
 
 
 def test_rebin_exact_on_nested_bins_and_display_of_different_ranges():
@@ -420,6 +495,30 @@ def test_loss_landscape_centre_filter_norms_and_restoration():
     np.testing.assert_allclose(line.get_ydata(), result["losses"])
     two = P.plot_loss_landscape(model, F.cross_entropy, [(x, y)], kind="2d", resolution=5)
     assert len(two.axes) == 2  # the map and its colorbar
+    # networks compared: one panel each on ONE colour scale (same levels, one colour bar)
+    other = _mlp(seed=7)
+    both = P.plot_loss_landscape({"a": model, "b": other}, F.cross_entropy, (x, y),
+                                 kind="2d", resolution=7)
+    panels = [a for a in both.axes if a.get_title() in ("a", "b")]
+    assert len(panels) == 2 and len(both.axes) == 3
+    filled = [next(c for c in a.collections if hasattr(c, "levels")) for a in panels]
+    np.testing.assert_array_equal(filled[0].levels, filled[1].levels)
+    assert filled[0].norm.vmin == filled[1].norm.vmin and filled[0].norm.vmax == \
+        filled[1].norm.vmax
+    planes = [P.loss_landscape(m, F.cross_entropy, (x, y), kind="2d", resolution=7)["losses"]
+              for m in (model, other)]
+    every = np.concatenate([p.ravel() for p in planes])          # the scale spans both
+    assert filled[0].levels[0] == pytest.approx(every.min())
+    assert filled[0].levels[-1] == pytest.approx(np.quantile(every, 0.98))
+    bar = both.axes[-1]
+    assert "one scale for all panels" in bar.get_ylabel()
+    assert all(label.get_text() and "times" not in label.get_text()
+               for label in bar.get_yticklabels())
+    lines = P.plot_loss_landscape({"a": model, "b": other}, F.cross_entropy, (x, y),
+                                  resolution=9)
+    assert set(_lines(lines.axes[0])) >= {"a", "b"}
+    np.testing.assert_allclose(_lines(lines.axes[0])["b"].get_ydata(), P.loss_landscape(
+        other, F.cross_entropy, (x, y), resolution=9)["losses"])
     raw = P.random_directions(model, 1, filter_normalize=False, seed=1)[0]
     total = np.sqrt(sum((v ** 2).sum() for v in raw.values()))
     norm = np.sqrt(sum((p.numpy().astype(np.float64) ** 2).sum() for p in model.parameters()))
@@ -631,24 +730,6 @@ def test_every_public_name_resolves():
         assert name in P.__all__, name
     with pytest.raises(AttributeError):
         P.plot_nothing  # noqa: B018
-
-
-def test_plots_use_only_public_nn_names():
-    allowed = {"nn", "nn.optim", "nn.functional", "nn.init", "nn.training", "nn.tuning",
-               "nn.utils.data"}  # the public packages API.md names
-    for path in sorted((ROOT / "viz" / "plots").glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                mods = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names
-                                        if node.module == "nn"]
-            else:
-                continue
-            for mod in mods:
-                if mod.split(".")[0] == "nn":
-                    assert mod in allowed, f"{path.name}:{node.lineno} imports {mod}"
 
 
 def _run_python(script):

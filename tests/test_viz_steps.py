@@ -75,10 +75,23 @@ def test_steps_do_not_touch_grad():
     assert all(t.grad is None for t in ad.topological_order(E))
 
 
-def test_freed_graph_without_recording_raises_clearly():
+def test_freed_graph_replays_what_a_plain_backward_kept():
     E = two_layer_network("plain")
-    E.backward()
-    with pytest.raises(RuntimeError, match="record_grads"):
+    E.backward()                                     # no wrapper: the engine kept them
+    todo = frames(GraphModel(E), E, Options())
+    assert len(todo) == 12
+    fresh = two_layer_network("plain")
+    assert [c for _, c in todo] == [c for _, c in frames(GraphModel(fresh), fresh, Options())]
+
+
+def test_freed_graph_past_the_keep_limit_raises_clearly():
+    E = two_layer_network("plain")
+    previous = ad.set_keep_grads_limit(0)            # keep nothing
+    try:
+        E.backward()
+    finally:
+        ad.set_keep_grads_limit(previous)
+    with pytest.raises(RuntimeError, match="keep_grads"):
         frames(GraphModel(E), E, Options())
 
 

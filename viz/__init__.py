@@ -1,12 +1,11 @@
 """viz: lecture-grade graphviz diagrams of autodiff computation graphs.
 
     import viz
-    with viz.record_grads():          # keep every intermediate's gradient too
-        loss.backward()
-    g = viz.draw_graph(loss, show_local_grads=True)   # a graphviz.Digraph
-    viz.save(g, "fig.svg")            # .svg/.png always; .pdf with a system Graphviz
     viz.draw_backward_graph(loss)     # the graph create_graph=True records
     viz.backprop_steps(loss, "steps.html")   # one page stepping through backprop
+    loss.backward()
+    g = viz.draw_graph(loss, show_local_grads=True)   # every gradient; a graphviz.Digraph
+    viz.save(g, "fig.svg")            # .svg/.png always; .pdf with a system Graphviz
 
 `python -m viz gallery --out DIR` renders the lecture gallery; `python -m viz render
 FILE.py:FUNC --out fig.svg` draws what a function returns.

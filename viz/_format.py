@@ -102,18 +102,3 @@ def html(text: str) -> str:
 def quoted(text: str) -> str:
     """A DOT double-quoted string."""
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def reduce_to_shape(g, shape):
-    """Sum a broadcast gradient array back to `shape` (what the engine does before
-    accumulating), for showing the gradient an op passes to each input."""
-    g = np.asarray(g)
-    if g.shape == tuple(shape):
-        return g
-    lead = g.ndim - len(shape)
-    if lead < 0:
-        return np.broadcast_to(g, shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
-                                      if s == 1 and g.shape[lead + i] != 1)
-    out = g.sum(axis=axes) if axes else g
-    return out.reshape(shape)

@@ -50,7 +50,7 @@ def _parser():
     r = sub.add_parser("render", help="draw the tensor a Python function returns",
                        description="Import FILE.py, call FUNC() with no arguments and draw the "
                        "tensor (or list of tensors) it returns. A one-element output that "
-                       "requires grad is backpropagated first (inside viz.record_grads, so "
+                       "requires grad is backpropagated first (keeping every gradient, so "
                        "every node shows its gradient) unless --no-backward is given or its "
                        "leaves already have gradients.")
     r.add_argument("target", metavar="FILE.py:FUNC", help="the file and the function to call")
@@ -139,7 +139,7 @@ def _render(args):
         leaves_done = any(t.grad is not None for t in ad.topological_order(roots)
                           if t.is_leaf and t.requires_grad)
         if single and not args.no_backward and not leaves_done:
-            with viz.record_grads():
+            with ad.keep_grads():     # every gradient, however large the graph
                 roots[0].backward(retain_graph=True)
         g = viz.draw_graph(root, show_grads=not args.no_grads, collapse=collapse,
                            title=args.title, **options)

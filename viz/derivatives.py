@@ -9,10 +9,17 @@ import numpy as np
 
 import autodiff as ad
 
-from ._format import reduce_to_shape, to_numpy
+from ._format import to_numpy
 from .naming import wrap
 
-__all__ = ["derivative_parts", "local_derivatives", "named_derivative"]
+_IDENTIFIER = re.compile(r"^[^\W\d]\w*(?:\.\w+)*$")
+
+
+def d_name(name):
+    """A name after "d" in d-notation: dx1, d(x1*w1), d(sum(W2*h))."""
+    return name if _IDENTIFIER.match(name) else f"({name})"
+
+__all__ = ["derivative_parts", "local_derivatives", "named_derivative", "d_name"]
 
 _SPLIT = re.compile(r",\s+(?=d[\s(/|])")
 # "d<numerator>/d<variable> = <right-hand side>"
@@ -85,15 +92,15 @@ def named_derivative(parts, k, out_name, operand_names) -> str | None:
     num = m["num"]
     num_suffix = _split_var(num)[1] if re.fullmatch(r"[^\W\d]\w*", num) else ""
     rhs = _substitute(m["rhs"], mapping).replace("sigma(", "σ(")  # as the σ op is drawn
-    return f"d{wrap(out_name)}{num_suffix}/d{wrap(operand_names[k])}{suffix} = {rhs}"
+    return f"d{d_name(out_name)}{num_suffix}/d{d_name(operand_names[k])}{suffix} = {rhs}"
 
 
-def local_derivatives(node, out_tensor, recorded_step=None):
+def local_derivatives(node, out_tensor, kept_step=None):
     """d out / d input_k as arrays, for a one-element output (None where not available).
 
     Runs the op's own backward rule with a unit seed while its saved values still exist;
     after backward freed them, uses (gradient passed) / (gradient received) from the
-    backward step `recorded_step(out_tensor)` returns, when given."""
+    backward step `kept_step(out_tensor)` returns (viz.record), when given."""
     k = len(node.inputs)
     if out_tensor.numel() != 1:
         return [None] * k
@@ -110,11 +117,11 @@ def local_derivatives(node, out_tensor, recorded_step=None):
                 if g is None or not isinstance(inp, ad.Tensor):
                     out.append(None if g is None else to_numpy(g))
                 else:
-                    out.append(reduce_to_shape(to_numpy(g), inp.shape))
+                    out.append(ad.sum_to_shape(to_numpy(g), inp.shape))
             return out + [None] * (k - len(out))
         except Exception:  # a rule that needs more than a unit seed: fall through
             pass
-    step = recorded_step(out_tensor) if recorded_step is not None else None
+    step = kept_step(out_tensor) if kept_step is not None else None
     if step is not None and step.node is node:
         g = float(np.asarray(step.grad).reshape(()))
         if g != 0:

@@ -13,7 +13,7 @@ from ._format import array_lines, html, number, quoted, shape_text, to_numpy
 from .derivatives import derivative_parts, local_derivatives, named_derivative
 from .graph import KINDS, GraphModel
 from .naming import FUNCTION_SYMBOLS, NON_COMMUTATIVE, OP_SYMBOLS, operand
-from .record import recorded_grad, recorded_step
+from .record import kept_grad, kept_step, missing_grad_note
 
 __all__ = ["Options", "Frame", "Elements", "emit_elements", "assemble", "STYLE",
            "LEGEND_TEXT", "derivative_parts", "local_derivatives"]
@@ -135,10 +135,7 @@ class _Emitter:
         """(array or None, complete?) for tensor i."""
         if self.f is not None:
             return self.f.grads.get(i, (None, True))
-        t = self.m.tensors[i]
-        if t.grad is not None:
-            return to_numpy(t.grad), True
-        return recorded_grad(t), True
+        return kept_grad(self.m.tensors[i]), True
 
     def tensor_label(self, i):
         """(HTML-like label, estimated (width, height) in points).
@@ -306,7 +303,8 @@ class _Emitter:
                                                           else ""), size)
         el.defaults = self.defaults()
         if o.legend:
-            note = MISSING_GRAD_NOTE if self.f is None else self.f.missing_note
+            note = self.f.missing_note if self.f is not None else missing_grad_note(
+                [m.tensors[r] for r in m.root_index]) if self.missing_grads else None
             el.legend = legend_lines(self.kinds_used, o, note if self.missing_grads else None)
         return el
 
@@ -316,7 +314,7 @@ class _Emitter:
         t = m.tensors[i]
         local = o.show_local_grads
         parts = derivative_parts(node) if local else None
-        values = local_derivatives(node, t, recorded_step) if local else None
+        values = local_derivatives(node, t, kept_step) if local else None
         label = self.op_label(i)
         pt = NODE_PT * o.font_scale
         put(f"o{i}", m.scope[i], self.op_attrs(i, label),
@@ -436,11 +434,6 @@ def legend_lines(kinds_used, opts: Options, note=None) -> list[str]:
         out.append(f"\t\tlegend_note [label={quoted(note)} shape=plain "
                    f"fontsize={opts.pt(SMALL_PT)}]")
     return out
-
-
-#: What "grad ?" means (shown in the legend when a drawn gradient is unknown).
-MISSING_GRAD_NOTE = ("grad ?: not known yet - draw after loss.backward() "
-                     "(or run it inside viz.record_grads())")
 
 
 def emit_elements(model: GraphModel, opts: Options, frame: Frame | None = None) -> Elements:

@@ -18,7 +18,6 @@ import autodiff as ad
 
 from ._format import html
 from .draw import draw_backward_graph, draw_graph
-from .record import record_grads
 from .render import save
 from .steps import backprop_steps
 
@@ -180,8 +179,7 @@ def figure_diagram(fig: Figure, renderer=None):
     if fig.backward_graph:
         options = {k: v for k, v in options.items() if k != "show_local_grads"}
         return draw_backward_graph(root, names=None, **options)
-    with record_grads():
-        root.backward()
+    root.backward()           # a plain backward: every gradient is kept for drawing
     return draw_graph(root, names=None, **options)
 
 

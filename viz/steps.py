@@ -19,12 +19,12 @@ import autodiff as ad
 
 from ._format import array_lines, html, shape_text, to_numpy
 from ._fonts import font_face_css
-from .derivatives import derivative_parts, named_derivative
+from .derivatives import d_name, derivative_parts, named_derivative
 from .dot import Frame, Options
 from .draw import frame_lines, resolve_names, to_diagram
 from .graph import GraphModel
 from .naming import FUNCTION_SYMBOLS, OP_SYMBOLS, operand, wrap
-from .record import record_grads, recorded_step
+from .record import kept_step, record_grads
 from .render import render_bytes, render_svgs
 
 __all__ = ["backprop_steps", "collect_steps", "page", "StepPage", "export_frames", "frames"]
@@ -37,7 +37,7 @@ def _leaf_targets(model):
 def collect_steps(model: GraphModel, root):
     """The backward steps for `root`, in processing order: [(tensor index, grad, node,
     gradient passed to each input)]. Runs a fresh non-accumulating pass (ad.grad with
-    retain_graph) when the graph is still there, else uses a `viz.record_grads` recording."""
+    retain_graph) when the graph is still there, else uses what the last backward kept."""
     if not root.requires_grad:
         raise RuntimeError("backprop_steps: the output does not require grad (no input of the "
                            "computation has requires_grad=True), so there is no backprop to show")
@@ -46,24 +46,23 @@ def collect_steps(model: GraphModel, root):
                          "backprop of a one-element output (reduce it first, e.g. .sum())")
     index = model.index
     leaves = _leaf_targets(model)
-    rec = record_grads()
-    try:
+    computed = [i for i, t in enumerate(model.tensors) if t.grad_fn is not None]
+    if all(not model.nodes[i].released for i in computed):
+        rec = record_grads()
         with rec:
             ad.grad(root, leaves, retain_graph=True, allow_unused=True)
-        steps = [s for s in rec.steps if s.node is not None and id(s.tensor) in index]
-    except RuntimeError as exc:
-        if "second time" not in str(exc) and "freed" not in str(exc):
-            raise
-        found = [(i, recorded_step(t)) for i, t in enumerate(model.tensors)
-                 if t.grad_fn is not None]
-        if any(s is None for _, s in found):
-            raise RuntimeError(
-                "backprop_steps: backward() already freed this graph, and it was not run "
-                "inside `with viz.record_grads():`. Call backprop_steps before backward(), "
-                "or run backward with retain_graph=True or inside viz.record_grads()") from exc
-        return [(i, s.grad, s.node, s.input_grads) for i, s in sorted(found, reverse=True,
-                                                                       key=lambda e: e[0])]
-    return [(index[id(s.tensor)], s.grad, s.node, s.input_grads) for s in steps]
+        return [(index[id(s.tensor)], s.grad, s.node, s.input_grads) for s in rec.steps
+                if s.node is not None and id(s.tensor) in index]
+    # backward freed the graph: replay what it kept, in reverse topological order
+    found = [(i, kept_step(model.tensors[i])) for i in computed]
+    if any(s is None for _, s in found):
+        raise RuntimeError(
+            "backprop_steps: backward() already freed this graph and did not keep all its "
+            "gradients (the pass went past its keep limit, ad.set_keep_grads_limit). Call "
+            "backprop_steps before backward(), run backward with retain_graph=True, or "
+            "inside `with ad.keep_grads():`")
+    return [(i, s.grad, s.node, s.input_grads) for i, s in sorted(found, reverse=True,
+                                                                   key=lambda e: e[0])]
 
 
 def _text(arr, opts):
@@ -102,7 +101,7 @@ def frames(model: GraphModel, root, opts: Options):
     grads = {r: (seed, True)}
     out = [(Frame(grads=dict(grads)),
             f"Step 1 of {total}: forward pass done, every value is computed. Backprop "
-            f"starts at the output with d{wrap(root_name)}/d{wrap(root_name)} = 1 and "
+            f"starts at the output with d{d_name(root_name)}/d{d_name(root_name)} = 1 and "
             "visits the ops in reverse topological order.")]
     for k, (i, g, node, passed) in enumerate(steps, 2):
         grads[i] = (g, True)
@@ -133,14 +132,14 @@ def frames(model: GraphModel, root, opts: Options):
             local = f" (local derivative {formula})" if formula else ""
             pieces.append(f"{names[j]} receives {_text(gi, opts)}{local}")
         caption = (f"Step {k} of {total}: {names[i]} = {expression(model, i, opts)}. Its "
-                   f"gradient is complete: d{wrap(root_name)}/d{wrap(names[i])} = "
+                   f"gradient is complete: d{d_name(root_name)}/d{d_name(names[i])} = "
                    f"{_text(g, opts)}. Chain rule, gradient times local derivative: " +
                    ("; ".join(pieces) if pieces else "no input needs a gradient") + ".")
         out.append((Frame(grads=dict(grads), focus=i, notes=notes,
                           receiving=frozenset(receiving)), caption))
     final = {j: (v[0], True) for j, v in grads.items()}
     out.append((Frame(grads=final),
-                f"Step {total} of {total}: done, every gradient d{wrap(root_name)}/d(.) is "
+                f"Step {total} of {total}: done, every gradient d{d_name(root_name)}/d(.) is "
                 "complete; the leaves' gradients are what backward() accumulates into "
                 ".grad."))
     return out
@@ -294,9 +293,9 @@ def backprop_steps(root, path=None, *, title=None, max_frames=300, renderer=None
     slide decks. Takes draw_graph's display options (show_values, show_shapes,
     show_dtypes, show_local_grads, cluster_modules, rankdir, precision, legend, names,
     max_exact, font_scale, fit); modules are not collapsed here, and every frame keeps the
-    rows of the last one. Does not change any `.grad` (it runs its own non-accumulating
-    pass) unless the graph was already freed, in which case it replays a
-    `viz.record_grads()` recording.
+    rows of the last one. Does not change any `.grad`: it runs its own non-accumulating
+    pass, or, after a backward that freed the graph, replays the gradients that backward
+    kept.
     """
     if not isinstance(root, ad.Tensor):
         raise TypeError(f"backprop_steps: expected a Tensor, got {type(root).__name__}")

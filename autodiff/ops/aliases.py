@@ -7,6 +7,7 @@ same nodes as the operators do.
 """
 from __future__ import annotations
 
+from ..errors import op_error
 from . import elementwise as _ew
 from . import rounding as _rounding
 
@@ -35,8 +36,8 @@ def div(input, other, *, rounding_mode=None):
         return _rounding.floor_divide(input, other)
     if rounding_mode == "trunc":
         return _rounding.TruncDivide.apply(input, other)
-    raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
-                     f"{rounding_mode!r}")
+    raise op_error(ValueError, "div", f"rounding_mode must be None, 'trunc' or 'floor', got "
+                                      f"{rounding_mode!r}")
 
 
 def true_divide(input, other):
@@ -57,7 +58,7 @@ def neg(input):
 def clamp(input, min=None, max=None):
     """min(max(input, min), max): bounds are numbers, tensors or None (torch.clamp)."""
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given (not None)")
+        raise op_error(ValueError, "clamp", "at least one of min and max must be given (not None)")
     return _ew.Clip.apply(input, min, max)
 
 

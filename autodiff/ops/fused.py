@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from . import reduce as _reduce
@@ -23,8 +24,9 @@ class SoftmaxCrossEntropy(Function):
         try:
             picked = work[rows, targets]
         except IndexError:
-            raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, "
-                             f"{logits.shape[1]}), got a larger one") from None
+            raise op_error(ValueError, "softmax_cross_entropy",
+                           f"class indices must lie in [0, "
+                           f"{logits.shape[1]}), got a larger one") from None
         loss = lse[:, 0] - picked
         ctx.rows, ctx.targets = rows, targets
         ctx.save(logits, lse.astype(logits.dtype, copy=False))
@@ -51,11 +53,14 @@ def softmax_cross_entropy(logits, targets):
     t = targets.data if isinstance(targets, Tensor) else targets
     shape = logits.shape
     if len(shape) != 2:
-        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {shape}")
+        raise op_error(ValueError, "softmax_cross_entropy",
+                       f"logits must be (N, C), got shape {shape}")
     if t.ndim != 1 or t.shape[0] != shape[0] or t.dtype.kind not in "iu":
-        raise ValueError(f"softmax_cross_entropy: targets must be N={shape[0]} integer "
-                         f"class indices, got shape {tuple(t.shape)} dtype {t.dtype}")
+        raise op_error(ValueError, "softmax_cross_entropy",
+                       f"targets must be N={shape[0]} integer "
+                       f"class indices, got shape {tuple(t.shape)} dtype {t.dtype}")
     if t.size and t.min() < 0:  # larger-than-C indices are caught by the indexing itself
-        raise ValueError(f"softmax_cross_entropy: class indices must lie in [0, "
-                         f"{logits.shape[1]}), got {int(t.min())}")
+        raise op_error(ValueError, "softmax_cross_entropy",
+                       f"class indices must lie in [0, "
+                       f"{logits.shape[1]}), got {int(t.min())}")
     return SoftmaxCrossEntropy.apply(logits, t)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from .._inplace import apply_inplace
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 
@@ -90,8 +91,9 @@ class _Index(Function):
         try:
             return take(x, index)
         except IndexError as exc:
-            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape "
-                             f"{x.shape}: {exc}") from None
+            raise op_error(IndexError, "getitem",
+                           f"index {index!r} is invalid for a tensor of shape "
+                           f"{x.shape}: {exc}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -145,8 +147,9 @@ class SetItem(Function):
             target[where] = value
         except (ValueError, IndexError) as exc:
             shape = getattr(value, "shape", ())
-            raise ValueError(f"setitem: cannot assign a value of shape {tuple(shape)} to "
-                             f"index {index!r} of a tensor of shape {x.shape}: {exc}") from None
+            raise op_error(ValueError, "setitem",
+                           f"cannot assign a value of shape {tuple(shape)} to "
+                           f"index {index!r} of a tensor of shape {x.shape}: {exc}") from None
         return out
 
     @staticmethod
@@ -175,12 +178,12 @@ def one_hot(indices, num_classes=-1, dtype=None):
     (dtype= picks another); num_classes=-1 means max + 1 (no gradient)."""
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype}")
+        raise op_error(TypeError, "one_hot", f"indices must be integers, got dtype {idx.dtype}")
     xp = backend.array_module(idx)
     if num_classes < 0:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
-        raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got range "
+        raise op_error(ValueError, "one_hot", f"indices must lie in [0, {num_classes}), got range "
                          f"[{int(idx.min())}, {int(idx.max())}]")
     out = (idx[..., None] == xp.arange(num_classes)).astype(backend.as_dtype(dtype) or backend.int64)
     return Tensor._make(out, None, False)

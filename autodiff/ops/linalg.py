@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..errors import op_error
 from ..function import Function
 
 _HALF = frozenset(backend._HALF)  # backend's half types, as a set: hashed lookup per call
@@ -14,8 +15,9 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} "
-                             f"and {b.shape}; use * for scalars")
+            raise op_error(ValueError, "matmul",
+                           f"operands must be at least 1-D, got shapes {a.shape} "
+                           f"and {b.shape}; use * for scalars")
         ctx.save(a, b)
         acc = backend.accumulation_dtype(a.dtype)
         try:
@@ -23,9 +25,10 @@ class MatMul(Function):
                 return (a.astype(acc) @ b.astype(acc)).astype(a.dtype)
             return a @ b
         except ValueError:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned (inner "
-                             f"dimensions {a.shape[-1]} and {b.shape[-2] if b.ndim > 1 else b.shape[0]} "
-                             "differ, or batch dimensions do not broadcast)") from None
+            raise op_error(ValueError, "matmul",
+                           f"shapes {a.shape} and {b.shape} are not aligned (inner "
+                           f"dimensions {a.shape[-1]} and {b.shape[-2] if b.ndim > 1 else b.shape[0]} "
+                           "differ, or batch dimensions do not broadcast)") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -76,9 +79,9 @@ class Linear(Function):
                 f"dimension must equal in_features ({weight.shape[-1] if weight.ndim else '?'})")
         out_features = weight.shape[0]
         if bias is not None and bias.shape not in ((out_features,), (1,), ()):
-            raise ValueError(f"linear: bias of shape {bias.shape} does not match "
-                             f"out_features={out_features}; it must have shape "
-                             f"({out_features},)")
+            raise op_error(ValueError, "linear", f"bias of shape {bias.shape} does not match "
+                                                 f"out_features={out_features}; it must have shape "
+                                                 f"({out_features},)")
         # Both saved, as MatMul does: writing either in place before backward is refused.
         ctx.save(x, weight)
         if x.dtype in _HALF:  # accumulate in float32, as MatMul does

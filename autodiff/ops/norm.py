@@ -15,6 +15,7 @@ import numbers
 
 from .. import backend
 from .._inplace import mark_modified
+from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
 from ._precision import work as _work
@@ -87,8 +88,9 @@ class BatchNorm(Function):
 
 def _check_vector(name, v, c, shape):
     if v is not None and tuple(v.shape) != (c,):
-        raise ValueError(f"batch_norm: {name} must have shape ({c},) for an input of shape "
-                         f"{shape} (one value per channel, axis 1), got {tuple(v.shape)}")
+        raise op_error(ValueError, "batch_norm",
+                       f"{name} must have shape ({c},) for an input of shape "
+                       f"{shape} (one value per channel, axis 1), got {tuple(v.shape)}")
 
 
 def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
@@ -109,10 +111,12 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     """
     shape = tuple(x.shape)
     if len(shape) < 2:
-        raise ValueError(f"batch_norm: input must have a batch and a channel axis (N, C, ...), "
-                         f"got shape {shape}")
+        raise op_error(ValueError, "batch_norm",
+                       f"input must have a batch and a channel axis (N, C, ...), "
+                       f"got shape {shape}")
     if not backend.is_floating(x.dtype):
-        raise TypeError(f"batch_norm: input must be floating point, got dtype {x.dtype}")
+        raise op_error(TypeError, "batch_norm",
+                       f"input must be floating point, got dtype {x.dtype}")
     c = shape[1]
     for name, v in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
@@ -120,19 +124,22 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     for name, v in (("weight", weight), ("bias", bias)):
         if v is not None and v.dtype != x.dtype and not (
                 backend.is_half(x.dtype) and v.dtype == backend.float32):
-            raise TypeError(f"batch_norm: {name} has dtype {v.dtype} but the input has "
-                            f"{x.dtype}; convert one with .to(dtype=...) (half inputs may "
-                            "use float32 parameters)")
+            raise op_error(TypeError, "batch_norm",
+                           f"{name} has dtype {v.dtype} but the input has "
+                           f"{x.dtype}; convert one with .to(dtype=...) (half inputs may "
+                           "use float32 parameters)")
     if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+        raise op_error(ValueError, "batch_norm",
+                       "give both running_mean and running_var, or neither")
     if not isinstance(eps, numbers.Real) or eps <= 0:
-        raise ValueError(f"batch_norm: eps must be a positive number, got {eps!r}")
+        raise op_error(ValueError, "batch_norm", f"eps must be a positive number, got {eps!r}")
     if training:
         count = math.prod(shape[:1] + shape[2:])  # values per channel
         if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
-                             f"training, got input shape {shape}; use a larger batch or "
-                             "eval mode")
+            raise op_error(ValueError, "batch_norm",
+                           f"expected more than 1 value per channel when "
+                           f"training, got input shape {shape}; use a larger batch or "
+                           "eval mode")
         stats = []
         y = BatchNorm.apply(x, weight, bias, eps=float(eps), stats=stats)
         mean, var = stats
@@ -144,8 +151,9 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
                 Tensor._make(var.astype(y.dtype), None, False)
         return y
     if running_mean is None:
-        raise ValueError("batch_norm: running_mean and running_var are required when "
-                         "training=False (or normalise with batch statistics: training=True)")
+        raise op_error(ValueError, "batch_norm",
+                       "running_mean and running_var are required when "
+                       "training=False (or normalise with batch statistics: training=True)")
     y = _affine_eval(x, running_mean, running_var, weight, bias, eps)
     if return_stats:
         return y, _detached(running_mean), _detached(running_var)

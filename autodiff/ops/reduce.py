@@ -20,7 +20,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, normalize_dims, pick, pick_default, pick_keepdim
 from . import elementwise as _ew
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def normalize_axis(axis, ndim, opname="reduce"):
@@ -187,7 +187,7 @@ class Max(_Extremum):
     def forward(ctx, x, axis=None, keepdims=False):
         _setup(ctx, x, axis, keepdims, "max")
         if x.size == 0:
-            raise ValueError("max: cannot reduce an empty tensor (no identity)")
+            raise op_error(ValueError, "max", "cannot reduce an empty tensor (no identity)")
         out = ctx.xp.asarray(x.max(axis=ctx.axes, keepdims=keepdims))
         ctx.save(x, out)
         return out
@@ -201,7 +201,7 @@ class Min(_Extremum):
     def forward(ctx, x, axis=None, keepdims=False):
         _setup(ctx, x, axis, keepdims, "min")
         if x.size == 0:
-            raise ValueError("min: cannot reduce an empty tensor (no identity)")
+            raise op_error(ValueError, "min", "cannot reduce an empty tensor (no identity)")
         out = ctx.xp.asarray(x.min(axis=ctx.axes, keepdims=keepdims))
         ctx.save(x, out)
         return out

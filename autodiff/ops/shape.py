@@ -9,7 +9,7 @@ import operator
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, normalize_dims, pick, pick_default
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def _shape_arg(shape, op="reshape"):
@@ -34,8 +34,9 @@ class Reshape(Function):
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                             f"({x.size} elements) into shape {shape}") from None
+            raise op_error(ValueError, "reshape",
+                           f"cannot reshape a tensor of shape {x.shape} "
+                           f"({x.size} elements) into shape {shape}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -50,8 +51,8 @@ class Transpose(Function):
     @staticmethod
     def forward(ctx, x, axes):
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{x.ndim} axes of a tensor of shape {x.shape}")
+            raise op_error(ValueError, "transpose", f"axes {axes} are not a permutation of the "
+                                                    f"{x.ndim} axes of a tensor of shape {x.shape}")
         ctx.axes = tuple(a % x.ndim for a in axes)
         return x.transpose(ctx.axes)
 
@@ -74,7 +75,8 @@ class BroadcastTo(Function):
         try:
             return ctx.xp.broadcast_to(x, shape)
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+            raise op_error(ValueError, "broadcast_to",
+                           f"cannot broadcast shape {x.shape} to {shape}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -88,17 +90,18 @@ class Concatenate(Function):
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if not xs:
-            raise op_error(ValueError, "cat", "needs at least one tensor")
+            raise op_error(ValueError, "concatenate", "needs at least one tensor")
         if any(x.ndim == 0 for x in xs):
-            raise op_error(ValueError, "cat", "zero-dimensional tensors cannot be "
-                                              "concatenated; use stack, or reshape(1) them")
-        ctx.axis = normalize_dim(axis, xs[0].ndim, "cat")
+            raise op_error(ValueError, "concatenate", "0-d tensors cannot be concatenated; "
+                                                      "use stack, or reshape(1) them")
+        ctx.axis = normalize_dim(axis, xs[0].ndim, "concatenate")
         ctx.sizes = [x.shape[ctx.axis] for x in xs]
         try:
             return ctx.xp.concatenate(xs, axis=ctx.axis)
         except ValueError:
-            raise ValueError("concatenate: shapes " + ", ".join(str(x.shape) for x in xs)
-                             + f" do not match outside axis {ctx.axis}") from None
+            raise op_error(ValueError, "concatenate",
+                           "shapes " + ", ".join(str(x.shape) for x in xs)
+                           + f" do not match outside axis {ctx.axis}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -117,11 +120,11 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if not xs:
-            raise ValueError("stack: needs at least one tensor")
+            raise op_error(ValueError, "stack", "needs at least one tensor")
         ctx.axis = normalize_dim(axis, xs[0].ndim + 1, "stack")
         if any(x.shape != xs[0].shape for x in xs):
-            raise ValueError("stack: all tensors must have the same shape, got "
-                             + ", ".join(str(x.shape) for x in xs))
+            raise op_error(ValueError, "stack", "all tensors must have the same shape, got "
+                                                + ", ".join(str(x.shape) for x in xs))
         return ctx.xp.stack(xs, axis=ctx.axis)
 
     @staticmethod
@@ -155,7 +158,8 @@ def reshape(x, *shape):
             if s != -1:
                 known *= s
         if shape.count(-1) > 1 or known == 0 or n % known:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
+            raise op_error(ValueError, "reshape",
+                           f"cannot reshape a tensor of shape {x.shape} into {shape}")
         shape = tuple(n // known if s == -1 else s for s in shape)
     if shape == x.shape:
         return x
@@ -312,6 +316,7 @@ def pad(x, pad_width, value=0.0):
         if len(pad_width) == 1:
             pad_width = pad_width * x.ndim
     if len(pad_width) != x.ndim or any(len(p) != 2 or p[0] < 0 or p[1] < 0 for p in pad_width):
-        raise ValueError(f"pad: pad_width {pad_width} must give non-negative (before, after) "
-                         f"pairs for each of the {x.ndim} axes of shape {x.shape}")
+        raise op_error(ValueError, "pad",
+                       f"pad_width {pad_width} must give non-negative (before, after) "
+                       f"pairs for each of the {x.ndim} axes of shape {x.shape}")
     return Pad.apply(x, pad_width=tuple((int(a), int(b)) for a, b in pad_width), value=value)

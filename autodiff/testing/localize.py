@@ -81,14 +81,6 @@ def _scope_text(scope) -> str:
     return " / ".join(s.label for s in scope.path())
 
 
-def _node_params(node):
-    # ADAPTER (INTERFACES §6, node.params, being landed by the core engineer): until every
-    # node carries `params`, a node without it is re-run without keyword parameters, and
-    # the output check below skips it when that does not reproduce its recorded output.
-    params = getattr(node, "params", None)
-    return {} if params is None else dict(params)
-
-
 def _reproduces(new: Tensor, recorded: Tensor) -> bool:
     if tuple(new.shape) != tuple(recorded.shape):
         return False
@@ -101,7 +93,7 @@ def _reproduces(new: Tensor, recorded: Tensor) -> bool:
 def _check_node(t, node, eps, atol, rtol, kink_tolerant, report):
     cls = type(node)
     name = node.name
-    params = _node_params(node)
+    params = dict(node.params)
     needs = tuple(node.needs_input_grad)
     inputs = []
     for i, a in enumerate(node.inputs):
@@ -125,11 +117,8 @@ def _check_node(t, node, eps, atol, rtol, kink_tolerant, report):
         report.skipped.append((name, f"re-running it raised {type(exc).__name__}: {exc}"))
         return
     if not isinstance(again, Tensor) or not _reproduces(again, t):
-        reason = ("re-running it does not reproduce its recorded output: a random or "
-                  "stateful op")
-        if not hasattr(node, "params"):  # ADAPTER: goes with _node_params
-            reason = "its keyword parameters are not recorded (node.params)"
-        report.skipped.append((name, reason))
+        report.skipped.append((name, "re-running it does not reproduce its recorded output: "
+                                     "a random or stateful op"))
         return
     report.checked += 1
     try:

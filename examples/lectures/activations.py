@@ -81,8 +81,8 @@ def main(argv=None):
 
     if _common.have_matplotlib():
         from viz import plots
-        # (no title: with layout="grid" the figure legend sits where a title would go)
-        fig = plots.plot_activations(fns, x=np.linspace(-4, 4, 801), layout="grid")
+        fig = plots.plot_activations(fns, x=np.linspace(-4, 4, 801), layout="grid",
+                                     title="Activation functions and their derivatives")
         _common.save(fig, args.out, "activations_grid")
         fig = plots.plot_activations({k: fns[k] for k in ("sigmoid", "tanh", "ReLU",
                                                           "Leaky ReLU (0.1)")},

@@ -148,19 +148,18 @@ def main(argv=None):
     result["landscape"] = {label: out["losses"] for label, out in lines.items()}
 
     _plot_variants(runs, args.out)
-    fig = None
-    for label, (model, _) in nets.items():
-        fig = plots.plot_loss_landscape(model, nn.CrossEntropyLoss(), data, kind="1d",
-                                        span=1.0, resolution=41, label=label, log=True,
-                                        ax=None if fig is None else fig.axes[0],
-                                        title=f"{DEPTH}-layer ReLU network: the training loss "
-                                              "along a random direction")
+    models = {label: model for label, (model, _) in nets.items()}
+    fig = plots.plot_loss_landscape(models, nn.CrossEntropyLoss(), data, kind="1d", span=1.0,
+                                    resolution=41, log=True,
+                                    title=f"{DEPTH}-layer ReLU network: the training loss "
+                                          "along a random direction")
     _common.save(fig, args.out, "loss_landscape_1d")
-    resolution = 11 if args.quick else 25
-    planes = {label: plots.loss_landscape(model, nn.CrossEntropyLoss(), data, kind="2d",
-                                          span=1.0, resolution=resolution)
-              for label, (model, _) in nets.items()}
-    _plot_planes(planes, args.out)
+    fig = plots.plot_loss_landscape(models, nn.CrossEntropyLoss(), data, kind="2d", span=1.0,
+                                    resolution=11 if args.quick else 25,
+                                    title=f"The loss on a random plane through the trained "
+                                          f"weights ({DEPTH}-layer ReLU networks; dot: the "
+                                          "weights)")
+    _common.save(fig, args.out, "loss_landscape_2d")
     return result
 
 
@@ -180,29 +179,6 @@ def _plot_variants(runs, out):
     acc_ax.legend(title="layer output", loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"{DEPTH}-layer sigmoid networks, s = W p + b for the layer input p")
     _common.save(fig, out, "skip_variants")
-
-
-def _plot_planes(planes, out):
-    """The two loss planes side by side on one log colour scale."""
-    import numpy as np
-    fig, axes = _common.figure(1, 2, width=11, height=5)
-    logs = {label: np.log10(np.maximum(p["losses"], 1e-6)) for label, p in planes.items()}
-    lo = min(v.min() for v in logs.values())
-    hi = max(v.max() for v in logs.values())
-    levels = np.linspace(lo, hi, 25)
-    for ax, (label, plane) in zip(axes[0], planes.items()):
-        filled = ax.contourf(plane["alphas"], plane["betas"], logs[label], levels=levels,
-                             cmap="viridis")
-        ax.contour(plane["alphas"], plane["betas"], logs[label], levels=levels[::3],
-                   colors="white", linewidths=0.5)
-        ax.plot(0, 0, "o", color="white", markeredgecolor="black", markersize=9)
-        ax.set(title=label, xlabel="alpha (direction 1)", ylabel="beta (direction 2)")
-        ax.set_aspect("equal")
-        ax.grid(False)
-    fig.colorbar(filled, ax=axes[0], label="log10 training loss (one scale for both)")
-    fig.suptitle(f"The loss on a random plane through the trained weights ({DEPTH}-layer ReLU "
-                 "networks; dot: the weights)")
-    _common.save(fig, out, "loss_landscape_2d")
 
 
 if __name__ == "__main__":

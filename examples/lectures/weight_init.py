@@ -124,7 +124,9 @@ def main(argv=None):
     print(_common.table(["initialisation"] + [f"layer {i + 1}" for i in range(DEPTH)],
                         [(label, *s) for label, s in stds.items()],
                         ["{}"] + ["{:.2g}"] * DEPTH))
-    print("\n== saturation (tanh: share of |a| > 0.97; ReLU: share of exact zeros)")
+    print("\n== saturation: the share of units that pass (almost) no gradient back\n"
+          "   tanh: |a| > 0.97, on its flat ends (tanh' = 1 - a^2 < 0.06); "
+          "ReLU: a = 0 exactly (ReLU' = 0)")
     print(_common.table(["initialisation"] + [f"layer {i + 1}" for i in range(DEPTH)],
                         [(label, *s) for label, s in sat.items()],
                         ["{}"] + ["{:.2f}"] * DEPTH))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check_nonnegative, effective_grad, new_state
+from .optimizer import Optimizer, check_nonnegative, effective_grad, new_state, scratch
 
 __all__ = ["Adagrad"]
 
@@ -37,7 +37,7 @@ class Adagrad(Optimizer):
         d, owned = effective_grad(param, grad, group, xp)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"].data
-        tmp = xp.multiply(d, d)
+        tmp = xp.multiply(d, d, out=scratch(param))
         s += tmp
         xp.sqrt(s, out=tmp)
         tmp += group["eps"]

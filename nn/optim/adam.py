@@ -5,7 +5,7 @@ import math
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check, check_nonnegative, effective_grad, new_state
+from .optimizer import Optimizer, check, check_nonnegative, effective_grad, new_state, scratch
 
 __all__ = ["Adam", "AdamW"]
 
@@ -56,7 +56,7 @@ class Adam(Optimizer):
         else:
             d, owned = effective_grad(param, grad, group, xp)
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        tmp = xp.multiply(d, 1 - beta1)
+        tmp = xp.multiply(d, 1 - beta1, out=scratch(param))
         m *= beta1
         m += tmp
         xp.multiply(d, d, out=tmp)

@@ -225,14 +225,14 @@ def effective_grad(param, grad, group, xp):
     wd = group.get("weight_decay", 0)
     maximize = group.get("maximize", False)
     if wd != 0:
-        d = xp.multiply(param, wd)
+        d = xp.multiply(param, wd, out=scratch(param))
         if maximize:
             d -= grad
         else:
             d += grad
         return d, True
     if maximize:
-        return xp.negative(grad), True
+        return xp.negative(grad, out=scratch(grad)), True
     return grad, False
 
 
@@ -240,6 +240,14 @@ def new_state(param, fill=0.0):
     """A state Tensor shaped, typed and placed like `param` (an array), filled with `fill`."""
     xp = ad.array_module(param)
     return ad.tensor(xp.full_like(param, fill))
+
+
+def scratch(param):
+    """An uninitialised array like `param` for a formula's temporaries; pass it as out=.
+
+    Why not `tmp = xp.multiply(a, b)`: on a 0-d array (a learnable scalar) NumPy's ufuncs
+    return a NumPy scalar, which cannot be written in place (out=tmp, tmp *= c)."""
+    return ad.array_module(param).empty_like(param)
 
 
 def _restore(value, p, key, name):

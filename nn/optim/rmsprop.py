@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check_nonnegative, effective_grad, new_state
+from .optimizer import Optimizer, check_nonnegative, effective_grad, new_state, scratch
 
 __all__ = ["RMSprop"]
 
@@ -42,7 +42,7 @@ class RMSprop(Optimizer):
         state["step"] += 1
         d, _ = effective_grad(param, grad, group, xp)
         v = state["square_avg"].data
-        tmp = xp.multiply(d, d)
+        tmp = xp.multiply(d, d, out=scratch(param))
         tmp *= 1 - alpha
         v *= alpha
         v += tmp

@@ -9,11 +9,12 @@
 """
 from .callbacks import Callback, Checkpoint, EarlyStopping
 from .history import History
-from .layer_stats import LayerStats, activation_summary
+from .layer_stats import SATURATION, LayerStats, activation_summary, gradient_summary
 from .loop import Run, evaluate, fit
 from .metrics import accuracy, binary_accuracy
 from .sanity import InitialLoss, OverfitResult, check_initial_loss, overfit_small_batch
 
 __all__ = ["fit", "evaluate", "History", "Run", "Callback", "EarlyStopping", "Checkpoint",
-           "LayerStats", "activation_summary", "accuracy", "binary_accuracy",
-           "check_initial_loss", "overfit_small_batch", "InitialLoss", "OverfitResult"]
+           "LayerStats", "SATURATION", "activation_summary", "gradient_summary", "accuracy",
+           "binary_accuracy", "check_initial_loss", "overfit_small_batch", "InitialLoss",
+           "OverfitResult"]

@@ -11,6 +11,17 @@ _NOT_METRICS = ("epoch", "lr", "seconds")
 FORMAT = "nn.training.History"
 
 
+def _same(a, b) -> bool:
+    """a == b for plain data, except that NaN equals NaN (a diverged epoch's record)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
 class History:
     """Per-epoch and per-step records of a training run.
 
@@ -113,14 +124,16 @@ class History:
         return h
 
     def save(self, path) -> None:
-        """nn.save(self.to_dict(), path): atomic, no pickle."""
+        """nn.save(self, path): atomic, no pickle; nn.load(path) returns an equal History."""
         from ..serialization import save
-        save(self.to_dict(), path)
+        save(self, path)
 
     @classmethod
     def load(cls, path) -> "History":
+        """The History in `path` (written by nn.save(history), or of its to_dict())."""
         from ..serialization import load
-        return cls.from_dict(load(path))
+        data = load(path)
+        return data if isinstance(data, History) else cls.from_dict(data)
 
     def to_csv(self, path, steps: bool = False) -> None:
         """One row per epoch (or per step with steps=True), one column per key."""
@@ -135,7 +148,8 @@ class History:
             writer.writerows(rows)
 
     def __eq__(self, other):
-        return isinstance(other, History) and self.to_dict() == other.to_dict()
+        """The same records, settings and stop (a NaN metric equals a NaN)."""
+        return isinstance(other, History) and _same(self.to_dict(), other.to_dict())
 
     def __repr__(self):
         best = self.best

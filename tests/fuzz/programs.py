@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import json
+import operator
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from op_table import F64, Domain
 
 # Rows the fuzzer draws from: everything with a torch reference that runs in float64.
 ROWS = [row for row in op_table.OPS if row.torch_fn is not None and F64 in row.dtypes]
+# torch 2.13's median/nanmedian along a dim read uninitialised memory for an expanded
+# (stride-0) input: median(tensor([1.]).broadcast_to(3), dim=0) gave 6.9e-310. The
+# reference gets a contiguous copy of its inputs for these ops (the gradient is the same).
+TORCH_MISREADS_EXPANDED = {"median", "nanmedian"}
 
 RTOL, ATOL = 1e-7, 1e-9
 
@@ -148,7 +153,9 @@ def _host(x):
     """An engine or torch tensor (or an array) as a NumPy array."""
     if isinstance(x, (np.ndarray, np.generic)):
         return np.asarray(x)
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "cpu") else x.numpy())
+    if isinstance(x, ad.Tensor):
+        return np.asarray(x.numpy())
+    return np.asarray(x.detach().numpy(force=True))  # force: torch's lazy zero tensors too
 
 
 class Program:
@@ -169,8 +176,9 @@ class Program:
     def text(self):
         return "program:\n  " + "\n  ".join(self.lines)
 
-    def _both(self, line, ours_fn, theirs_fn, op):
+    def _both(self, line, ours_fn, theirs_fn, op, inplace=False):
         """Run a step in torch, then in the engine; None if torch refuses it."""
+        self.inplace |= inplace
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -225,7 +233,8 @@ class Program:
         return names[self.draw(st.sampled_from(list(names)))]
 
     def _reshaped(self, value, shape):
-        """`value` brought to `shape` by ops that exist in both engines, or None."""
+        """(label, fn): fn brings `value` to `shape` with ops both engines have (drawn among
+        as-is, reshape, slice, broadcast, and sum-then-broadcast, which always fits)."""
         size = int(np.prod(shape))
         src = tuple(value.ours.shape)
         options = []
@@ -289,10 +298,13 @@ class Program:
         name = f"v{len(self.pool)}"
         args = ", ".join(n for _, _, n in ins)
         kwargs = "".join(f", {k}={_short(v)}" for k, v in case.kwargs.items())
+        theirs = [t for _, t, _ in ins]
+        if row.name in TORCH_MISREADS_EXPANDED:
+            theirs = [t.contiguous() if isinstance(t, self.torch.Tensor) else t for t in theirs]
         result = self._both(
             f"{name} = {row.name}({args}{kwargs})",
             lambda: row.fn(*(o for o, _, _ in ins), **case.kwargs),
-            lambda: row.torch_fn(*(t for _, t, _ in ins), **case.kwargs), row.name)
+            lambda: row.torch_fn(*theirs, **case.kwargs), row.name)
         if result is None:
             return
         ours, theirs = result
@@ -321,9 +333,8 @@ class Program:
 
     def inplace_step(self):
         target = self._target()
-        if target is None:
+        if target is None or not self._same_aliasing(target):
             return
-        self.inplace = True
         shape = tuple(target.ours.shape)
         methods = sorted(m for m in _INPLACE_METHODS if hasattr(ad.Tensor, m))
         kind = self.draw(st.sampled_from(["operator", "setitem"] + (["method"] if methods else [])))
@@ -331,10 +342,12 @@ class Program:
             symbol, domain = self.draw(st.sampled_from(_INPLACE_OPERATORS))
             operand_shape = self._operand_shape(shape)
             o, t, label = self._input(domain.draw(self.draw, operand_shape), domain)
+            if _overlap(target, o, t):
+                return
             fn = _IOPS[symbol]
             line = f"{target.name} {symbol} {label}"
             result = self._both(line, lambda: fn(target.ours, o), lambda: fn(target.theirs, t),
-                                _IOP_NAMES[symbol])
+                                _IOP_NAMES[symbol], inplace=True)
         elif kind == "setitem":
             if not shape or 0 in shape:
                 return
@@ -342,9 +355,11 @@ class Program:
                 [0, -1, slice(0, 1), (Ellipsis, 0), slice(None, None, 2)]))
             value_shape = np.empty(shape)[index].shape
             o, t, label = self._input(op_table.REAL.draw(self.draw, value_shape), op_table.REAL)
+            if _overlap(target, o, t):
+                return
             line = f"{target.name}[{_short(index)}] = {label}"
             result = self._both(line, lambda: _setitem(target.ours, index, o),
-                                lambda: _setitem(target.theirs, index, t), "setitem")
+                                lambda: _setitem(target.theirs, index, t), "setitem", inplace=True)
         else:
             method = self.draw(st.sampled_from(methods))
             operand_domain, self_domain, extra = _INPLACE_METHODS[method]
@@ -355,12 +370,26 @@ class Program:
                 operand_shape = self._operand_shape(shape)
                 o, t, label = self._input(operand_domain.draw(self.draw, operand_shape),
                                           operand_domain)
+                if _overlap(target, o, t):
+                    return
                 args_o, args_t = (o,), (t,)
             line = f"{target.name}.{method}({label})"
             result = self._both(line, lambda: getattr(target.ours, method)(*args_o),
-                                lambda: getattr(target.theirs, method)(*args_t), method)
+                                lambda: getattr(target.theirs, method)(*args_t), method,
+                                inplace=True)
         if result is not None:
             self._check(target.ours, target.theirs, target.name, "value:inplace")
+
+    def _same_aliasing(self, target):
+        """Whether `target` shares memory with the same values in both engines: a write into
+        it must change the same values. (Some op-table torch references gather a copy where
+        the engine returns a view, e.g. getitem_basic; such targets are skipped.)"""
+        for v in self.pool:
+            if v is not target and (np.may_share_memory(v.ours.data, target.ours.data) !=
+                                    (v.theirs.untyped_storage().data_ptr() ==
+                                     target.theirs.untyped_storage().data_ptr())):
+                return False
+        return True
 
     def _operand_shape(self, shape):
         """A shape that broadcasts to `shape` (in-place results keep the target's shape)."""
@@ -374,6 +403,12 @@ class Program:
         value = self._pick(grads)
         kind = self.draw(st.sampled_from(["observe", "scale", "retain_grad"]))
         value.pinned = True
+        for other in self.pool:  # an op that returned its input where torch makes a new tensor
+            if other is not value and other.ours is value.ours and other.theirs is not value.theirs:
+                self.lines.append(f"{value.name}.{kind}")
+                raise Wrong(f"alias:{kind}", f"{value.name} is the engine tensor {other.name} "
+                            "itself (torch: a new tensor), so its hook or retained gradient "
+                            f"also sees {other.name}'s other uses", self.text)
         if kind == "retain_grad":
             self.lines.append(f"{value.name}.retain_grad()")
             value.ours.retain_grad()
@@ -393,7 +428,6 @@ class Program:
         self.backward(stats)
 
     def backward(self, stats: Stats):
-        torch = self.torch
         graded = [v for v in self.pool if v.theirs.requires_grad and v.ours.dtype == ad.float64]
         if not graded:
             return
@@ -418,7 +452,8 @@ class Program:
             raise Refused("backward", _op_of(exc, "?"), exc, self.text, self.inplace) from exc
         self._check(loss, tloss, "loss", "value:loss")
         for v in self.pool:
-            if v.leaf or v.ours.retains_grad:
+            # (is_leaf now: a write through a view can give a constant leaf a grad_fn)
+            if v.theirs.is_leaf or v.theirs.retains_grad:
                 og, tg = v.ours.grad, v.theirs.grad
                 if (og is None) != (tg is None):
                     if og is not None and not np.any(_host(og)):
@@ -438,20 +473,28 @@ class Program:
     def second_order(self, stats: Stats):
         torch = self.torch
         pairs = [(v, self._constant(np.cos(np.arange(v.ours.numel())).reshape(v.ours.shape)))
-                 for v in self.leaves if v.theirs.grad is not None
+                 for v in self.leaves if v.theirs.is_leaf and v.theirs.grad is not None
                  and v.theirs.grad.requires_grad]
         if not pairs:
             return
         stats.second_order += 1
-        leaves = [v for v in self.leaves if v.theirs.requires_grad]
+        leaves = [v for v in self.leaves if v.theirs.is_leaf and v.theirs.requires_grad]
         self.lines.append("second = sum of leaf.grad * weights; grad(second, leaves)")
         try:
             tsecond = sum((v.theirs.grad * w).sum() for v, (_, w) in pairs)
             tgrads = torch.autograd.grad(tsecond, [v.theirs for v in leaves], allow_unused=True)
         except RuntimeError as exc:
             raise Invalid(str(exc)) from exc
+        osecond = sum((v.ours.grad * w).sum() for v, (w, _) in pairs)
+        if not osecond.requires_grad:
+            # the engine's first-order gradients are constants where torch's are graphs
+            if any(g is not None and np.any(_host(g)) for g in tgrads):
+                raise Wrong("grad2:not-differentiable", "the gradients do not require grad, "
+                            "but torch's second derivatives are not 0", self.text)
+            why = RuntimeError("the gradients do not require grad where torch's do (their "
+                               "derivatives are 0)")
+            raise Refused("second_order", "not-differentiable", why, self.text, self.inplace)
         try:
-            osecond = sum((v.ours.grad * w).sum() for v, (w, _) in pairs)
             ograds = ad.grad(osecond, [v.ours for v in leaves], allow_unused=True)
         except Exception as exc:
             raise Refused("second_order", _op_of(exc, "?"), exc, self.text, self.inplace) from exc
@@ -483,27 +526,7 @@ def run_one(draw, torch, stats: Stats, max_steps=12):
 
 
 # ---------------------------------------------------------------- small helpers
-def _iadd(a, b):
-    a += b
-    return a
-
-
-def _isub(a, b):
-    a -= b
-    return a
-
-
-def _imul(a, b):
-    a *= b
-    return a
-
-
-def _idiv(a, b):
-    a /= b
-    return a
-
-
-_IOPS = {"+=": _iadd, "-=": _isub, "*=": _imul, "/=": _idiv}
+_IOPS = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv}
 _IOP_NAMES = {"+=": "iadd", "-=": "isub", "*=": "imul", "/=": "idiv"}
 
 
@@ -520,6 +543,14 @@ def _observe(log):
     def hook(grad):
         log.append(grad.detach() if hasattr(grad, "detach") else grad)
     return hook
+
+
+def _overlap(target: Value, ours, theirs) -> bool:
+    """Whether an operand shares memory with the target of an in-place write (in either
+    engine): torch then reads values it has already overwritten (its result depends on the
+    loop order), NumPy as if from a copy, so the step is not comparable."""
+    return bool(np.may_share_memory(ours.data, target.ours.data) or
+                theirs.untyped_storage().data_ptr() == target.theirs.untyped_storage().data_ptr())
 
 
 def _inside(values, domain: Domain) -> bool:

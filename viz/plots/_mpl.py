@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["OKABE_ITO", "PALETTE", "MARKERS", "LINESTYLES", "FONT", "LINEWIDTH", "SIZES",
            "figsize", "empty_figure", "new_figure", "slide_figure", "target_axes", "style_axes",
-           "legend", "save_figure", "color"]
+           "legend", "save_figure", "color", "figure_title", "fit_width"]
 
 #: Okabe & Ito (2008), the colour-blind-safe palette (names as in their paper).
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9",
@@ -133,6 +133,38 @@ def style_axes(ax, xlabel=None, ylabel=None, title=None, grid=True, fonts=FONT) 
         ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+
+
+def fit_width(fig, text, fontsize=FONT["title"]) -> str:
+    """`text` wrapped at spaces onto as many lines as it needs to fit the figure's width
+    (measured with matplotlib's own text metrics, in points)."""
+    from matplotlib.backends.backend_agg import RendererAgg  # noqa: PLC0415
+    from matplotlib.font_manager import FontProperties  # noqa: PLC0415
+
+    renderer, prop = RendererAgg(1, 1, 72), FontProperties(size=fontsize)
+    limit = 0.96 * fig.get_figwidth() * 72
+
+    def width(line):
+        return renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+
+    lines = []
+    for paragraph in str(text).split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            longer = f"{line} {word}" if line else word
+            if line and width(longer) > limit:
+                lines.append(line)
+                line = word
+            else:
+                line = longer
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def figure_title(fig, text, fontsize=FONT["title"]):
+    """fig.suptitle, wrapped onto more lines when it is wider than the figure (a long
+    title is otherwise cut off at both edges of the saved image)."""
+    return fig.suptitle(fit_width(fig, text, fontsize), fontsize=fontsize)
 
 
 def legend(ax, fonts=FONT, **kw):

@@ -5,7 +5,8 @@ import numpy as np
 
 import autodiff as ad
 
-from ._mpl import FONT, LINESTYLES, LINEWIDTH, color, legend, style_axes, target_axes
+from ._mpl import (FONT, LINESTYLES, LINEWIDTH, color, figure_title, fit_width, legend,
+                   style_axes, target_axes)
 
 __all__ = ["plot_activations", "activation_curves", "ACTIVATIONS"]
 
@@ -148,9 +149,13 @@ def plot_activations(names_or_modules=("sigmoid", "tanh", "relu", "leaky_relu"),
             style_axes(a, "x" if bottom else None, None, label, fonts=fonts)
             a.tick_params(labelbottom=bottom)
         if derivatives:
-            fig.legend(panels[0].get_lines()[:2], ["f(x)", "f'(x), by autodiff"],
-                       loc="outside upper center", ncols=2, fontsize=FONT["legend"],
-                       frameon=False)
+            key = fig.legend(panels[0].get_lines()[:2], ["f(x)", "f'(x), by autodiff"],
+                             loc="outside upper center", ncols=2, fontsize=FONT["legend"],
+                             frameon=False)
+            if title:
+                # one artist: constrained layout would draw a suptitle over this legend
+                key.set_title(fit_width(fig, title), prop={"size": FONT["title"]})
+                return fig
     if title and layout != "overlay":
-        fig.suptitle(title, fontsize=FONT["title"])
+        figure_title(fig, title)
     return fig

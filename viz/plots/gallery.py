@@ -335,18 +335,13 @@ def fig_percentiles():
 
 
 def fig_landscape():
-    from ._mpl import slide_figure  # noqa: PLC0415
     from .landscape import plot_loss_landscape  # noqa: PLC0415
     from nn import functional as F  # noqa: PLC0415
 
     models, data = _landscape_models()
-    fig, a = slide_figure()
-    for label, model in models.items():
-        plot_loss_landscape(model, F.cross_entropy, data, span=1.0, resolution=41,
-                            label=label, ax=a, log=True,
-                            title="loss along a filter-normalised random direction "
-                            "(dots: the trained weights)")
-    return fig
+    return plot_loss_landscape(models, F.cross_entropy, data, span=1.0, resolution=41,
+                               log=True, title="loss along a filter-normalised random "
+                               "direction (dots: the trained weights)")
 
 
 def fig_grid_vs_random():

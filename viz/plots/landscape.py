@@ -11,10 +11,12 @@ scales and shifts) get a zero direction, as in the paper.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 import autodiff as ad
 
-from ._mpl import FONT, LINESTYLES, LINEWIDTH, color, legend, style_axes, target_axes
+from ._mpl import (FONT, LINESTYLES, LINEWIDTH, color, empty_figure, figure_title, legend,
+                   style_axes, target_axes)
 from .optimizers import _levels
 
 __all__ = ["random_directions", "loss_landscape", "plot_loss_landscape"]
@@ -154,75 +156,128 @@ def loss_landscape(model, loss_fn, data, kind="1d", directions="random",
 
 def plot_loss_landscape(model, loss_fn, data, kind="1d", directions="random",
                         filter_normalize=True, span=1.0, resolution=None, seed=0,
-                        generator=None, log=None, label=None, ax=None, size="16:9",
-                        title=None):
+                        generator=None, log=None, label=None, levels=None, ax=None,
+                        size="16:9", title=None):
     """The loss along filter-normalised random directions through the model's parameters:
     a curve (kind="1d"), a contour map ("2d") or a surface ("3d").
 
+    `model`: an nn.Module, or a dict {label: module} to compare networks (e.g. with and
+    without residual connections): 1d draws one curve each in one panel; 2d/3d draws one
+    panel each, side by side, on ONE colour scale with one colour bar, so equal colours
+    mean equal losses (`ax`: a sequence of as many Axes, or None).
     `data`: (inputs, targets) or an iterable of such batches; loss = loss_fn(model(x), t).
     `span`: the direction multiples shown, [-span, span]; `resolution`: points per axis
-    (default 51 for 1d, 25 for 2d/3d: 625 forward passes). Compare networks (e.g. with and
-    without residual connections) by drawing into the same Axes (1d, with `label=`) or
-    side by side (`viz.plots.slide_figure(1, 2)` and ax=). The directions come from
-    `generator` (default: an ad.Generator seeded with `seed`). `log`: log-scale loss
-    (default for 2d/3d). See loss_landscape for the data."""
-    result = loss_landscape(model, loss_fn, data, kind, directions, filter_normalize, span,
-                            resolution, seed, generator)
-    alphas, losses = result["alphas"], result["losses"]
+    (default 51 for 1d, 25 for 2d/3d: 625 forward passes per model). The directions come
+    from `generator` (default: an ad.Generator seeded with `seed`). `log`: log-scale loss
+    (default for 2d/3d). `levels`: the contour levels (a count or the values; give the same
+    values to panels you draw one by one to share their colour scale). See loss_landscape
+    for the data."""
+    models = model if isinstance(model, dict) else {label: model}
+    if not models:
+        raise ValueError("plot_loss_landscape: got an empty dict of models")
+    results = {name: loss_landscape(m, loss_fn, data, kind, directions, filter_normalize,
+                                    span, resolution, seed, generator)
+               for name, m in models.items()}
     what = "filter-normalised direction" if filter_normalize else "random direction"
     if kind == "1d":
-        fig, (a,) = target_axes(ax, size, "plot_loss_landscape")
-        n = len(a.get_lines()) // 2
-        a.plot(alphas, losses, color=color(n), linestyle=LINESTYLES[n % len(LINESTYLES)],
-               linewidth=LINEWIDTH, label=label)
-        a.plot([0.0], [result["center"]], marker="o", markersize=11, color=color(n),
-               markeredgecolor="black", linestyle="none", zorder=4)
-        if log:
-            a.set_yscale("log")
-        style_axes(a, f"α  (step along a {what})", "loss" + (" (log scale)" if log else ""),
-                   title or "loss along a random direction (dot: the trained weights)")
-        legend(a, loc="upper center")
-        return fig
+        return _plot_lines(results, log, what, ax, size, title)
     log = True if log is None else log
-    levels = _levels(losses, 20, log)
     if kind == "3d":
-        if ax is None:
-            fig, a = _new_3d(size)
-        else:
-            fig, (a,) = target_axes(ax, size, "plot_loss_landscape")
-            if not hasattr(a, "plot_surface"):
-                raise ValueError("plot_loss_landscape: kind='3d' needs a 3-D Axes "
-                                 "(projection='3d'); leave ax=None to get one")
-        grid_a, grid_b = np.meshgrid(alphas, result["betas"])
-        z = np.log10(np.maximum(losses, 1e-12)) if log else losses
-        a.plot_surface(grid_a, grid_b, z, cmap="viridis", linewidth=0, antialiased=True)
-        a.set_xlabel("α", fontsize=FONT["label"])
-        a.set_ylabel("β", fontsize=FONT["label"])
-        a.set_zlabel("log10 loss" if log else "loss", fontsize=FONT["label"])
-        a.tick_params(labelsize=FONT["small"])
-        a.set_title(title or (label or "loss surface"), fontsize=FONT["title"])
-        return fig
-    fig, (a,) = target_axes(ax, size, "plot_loss_landscape")
+        return _plot_surfaces(results, log, ax, size, title)
+    losses = np.concatenate([r["losses"].ravel() for r in results.values()])
+    shared = _levels(losses, 20 if levels is None else levels, log)
+    n = len(results)
+    fig, axes = target_axes(ax, size, "plot_loss_landscape", n=n, ncols=n)
     from matplotlib.colors import LogNorm  # noqa: PLC0415
 
-    norm = LogNorm(levels[0], levels[-1]) if log and levels[0] > 0 else None
-    filled = a.contourf(alphas, result["betas"], losses, levels=levels, cmap="viridis",
-                        norm=norm, extend="both")
-    a.contour(alphas, result["betas"], losses, levels=levels, colors="white",
-              linewidths=0.6, alpha=0.6)
-    a.plot([0.0], [0.0], marker="o", markersize=12, color="white", markeredgecolor="black",
-           linestyle="none", label="trained weights")
-    a.set_aspect("equal", adjustable="box")
-    bar = fig.colorbar(filled, ax=a, shrink=0.9)
-    bar.set_label("loss" + (" (log scale)" if log else ""), fontsize=FONT["label"])
+    norm = LogNorm(shared[0], shared[-1]) if log and shared[0] > 0 else None
+    for a, (name, result) in zip(axes, results.items()):
+        filled = a.contourf(result["alphas"], result["betas"], result["losses"],
+                            levels=shared, cmap="viridis", norm=norm, extend="both")
+        a.contour(result["alphas"], result["betas"], result["losses"], levels=shared,
+                  colors="white", linewidths=0.6, alpha=0.6)
+        a.plot([0.0], [0.0], marker="o", markersize=12, color="white",
+               markeredgecolor="black", linestyle="none", label="trained weights")
+        a.set_aspect("equal", adjustable="box")
+        heading = name if n > 1 or name is not None else f"loss on a plane of two {what}s"
+        style_axes(a, "α  (direction 1)", "β  (direction 2)" if a is axes[0] else None,
+                   heading if n > 1 else (title or heading), grid=False)
+    bar = fig.colorbar(filled, ax=axes, shrink=0.9)
+    if norm is not None:  # readable values, not LogFormatter's 1.36519 x 10^0
+        ticks = _log_ticks(shared[0], shared[-1])
+        bar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
+        bar.minorticks_off()
+    bar.set_label("loss" + (" (log scale)" if log else "")
+                  + (", one scale for all panels" if n > 1 else ""), fontsize=FONT["label"])
     bar.ax.tick_params(labelsize=FONT["small"])
-    style_axes(a, "α  (direction 1)", "β  (direction 2)",
-               title or (label or f"loss on a plane of two {what}s"), grid=False)
+    if n > 1 and (title or ax is None):
+        figure_title(fig, title or f"loss on a plane of two {what}s (white dot: the trained "
+                     "weights)")
     return fig
 
 
-def _new_3d(size):
-    from ._mpl import empty_figure  # noqa: PLC0415
+def _log_ticks(lo: float, hi: float) -> list:
+    """Round values (1, 2, 5 x 10^k) between lo and hi for a log colour bar: at least 3
+    (else lo, hi and their geometric middle)."""
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1,), (1, 3), (1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [m * 10.0 ** k for k in decades for m in mantissas if lo <= m * 10.0 ** k <= hi]
+        if len(ticks) >= 3:
+            return ticks
+    return [lo, float(np.sqrt(lo * hi)), hi]
 
-    fig = empty_figure(size)
-    return fig, fig.add_subplot(projection="3d")
+
+def _plot_lines(results, log, what, ax, size, title):
+    fig, (a,) = target_axes(ax, size, "plot_loss_landscape")
+    for name, result in results.items():
+        n = len(a.get_lines()) // 2
+        a.plot(result["alphas"], result["losses"], color=color(n),
+               linestyle=LINESTYLES[n % len(LINESTYLES)], linewidth=LINEWIDTH, label=name)
+        a.plot([0.0], [result["center"]], marker="o", markersize=11, color=color(n),
+               markeredgecolor="black", linestyle="none", zorder=4)
+    if log:
+        a.set_yscale("log")
+    style_axes(a, f"α  (step along a {what})", "loss" + (" (log scale)" if log else ""),
+               title or "loss along a random direction (dot: the trained weights)")
+    legend(a, loc="upper center")
+    return fig
+
+
+def _plot_surfaces(results, log, ax, size, title):
+    n = len(results)
+    if ax is None:
+        fig = empty_figure(size)
+        axes = [fig.add_subplot(1, n, i + 1, projection="3d") for i in range(n)]
+    else:
+        fig, axes = target_axes(ax, size, "plot_loss_landscape", n=n)
+        if not all(hasattr(a, "plot_surface") for a in axes):
+            raise ValueError("plot_loss_landscape: kind='3d' needs 3-D Axes "
+                             "(projection='3d'); leave ax=None to get them")
+    heights = {name: np.log10(np.maximum(r["losses"], 1e-12)) if log else r["losses"]
+               for name, r in results.items()}
+    every = np.concatenate([z[np.isfinite(z)] for z in heights.values()])
+    lo, hi = float(every.min()), float(every.max())
+    for a, (name, result) in zip(axes, results.items()):  # one colour and z scale for all
+        grid_a, grid_b = np.meshgrid(result["alphas"], result["betas"])
+        a.plot_surface(grid_a, grid_b, heights[name], cmap="viridis", vmin=lo, vmax=hi,
+                       linewidth=0, antialiased=True)
+        a.set_zlim(lo, hi)
+        for axis in (a.xaxis, a.yaxis, a.zaxis):
+            axis.set_major_locator(MaxNLocator(5))
+        a.set_xlabel("α", fontsize=FONT["label"])
+        a.set_ylabel("β", fontsize=FONT["label"])
+        a.tick_params(labelsize=FONT["small"])
+        a.set_title(name if n > 1 else (title or name or "loss surface"),
+                    fontsize=FONT["title"])
+    # the height named on a colour bar: a 3-D z label is clipped or hits the tick labels
+    from matplotlib.cm import ScalarMappable  # noqa: PLC0415
+    from matplotlib.colors import Normalize  # noqa: PLC0415
+
+    bar = fig.colorbar(ScalarMappable(Normalize(lo, hi), cmap="viridis"), ax=axes, shrink=0.7)
+    bar.set_label(("height and colour: log10 loss" if log else "height and colour: loss")
+                  + (", one scale for all panels" if n > 1 else ""), fontsize=FONT["label"])
+    bar.ax.tick_params(labelsize=FONT["small"])
+    if n > 1 and title:
+        figure_title(fig, title)
+    return fig
+

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ._mpl import (FONT, LINESTYLES, LINEWIDTH, MARKERS, color, empty_figure, legend,
-                   new_figure, style_axes, target_axes)
+from ._mpl import (FONT, LINESTYLES, LINEWIDTH, MARKERS, color, empty_figure, figure_title,
+                   legend, new_figure, style_axes, target_axes)
 from .stats import layer_snapshots
 
 __all__ = ["plot_layer_stats", "plot_update_ratios", "plot_percentiles", "rebin"]
@@ -55,7 +55,9 @@ def rebin(counts, edges, new_edges) -> np.ndarray:
 
 def _display_bins(hists):
     """Common edges for one row of histograms: theirs when they share edges, else an even
-    grid over the union of their ranges (so a collapsed layer shows as one spike at 0)."""
+    grid over the union of their ranges (so a collapsed layer shows as one spike at 0).
+    Empty histograms (a layer with no finite value) take no part."""
+    hists = [h for h in hists if len(h["edges"])] or [{"counts": [0], "edges": [-1.0, 1.0]}]
     first = np.asarray(hists[0]["edges"], dtype=np.float64)
     if all(len(h["edges"]) == len(first) and np.array_equal(h["edges"], first) for h in hists):
         return first
@@ -65,6 +67,10 @@ def _display_bins(hists):
     return np.linspace(lo, hi, n + 1)
 
 
+#: Marks for the values a histogram leaves out (see _hist_row); explained under the figure.
+CLIPPED_NOTE = "◀ n, n ▶: n outliers beyond the range shown, counted in the shares, not drawn"
+
+
 def _fmt(v: float) -> str:
     """Short tick and annotation text: 0.21, 0.0025, 3.1e-05."""
     if abs(v) < 1e-12:
@@ -72,27 +78,52 @@ def _fmt(v: float) -> str:
     return f"{v:.2g}" if 1e-3 <= abs(v) < 1e4 else f"{v:.1e}".replace("e-0", "e-")
 
 
-def _std_panel(ax, runs, names_by_run, key, kind, fonts=FONT):
-    values = []
+def _std_panel(ax, runs, names_by_run, key, kind, fonts=FONT, short=False):
+    """The std per layer, a line per run; `short`: the y label without "of <kind>"."""
+    values, gaps = [], False
+    prefix = "grad_" if kind == "gradients" else ""
     for i, (label, (snap, names)) in enumerate(zip(runs, names_by_run)):
         ys = [snap["layers"][n].get(key, np.nan) for n in names]
         values += [v for v in ys if np.isfinite(v) and v > 0]
         ax.plot(range(1, len(names) + 1), ys, color=color(i), linestyle=LINESTYLES[i % 8],
                 marker=MARKERS[i % 8], markersize=9, linewidth=LINEWIDTH,
                 label=label if label is not None else f"std of {kind}")
+        for x, n in enumerate(names, 1):  # a gap in the line: say why
+            bad = _nonfinite_text(snap["layers"][n], prefix)
+            if bad and not np.isfinite(ys[x - 1]):
+                gaps = True
+                ax.annotate(bad, (x, 0.98 - 0.1 * i), xycoords=("data", "axes fraction"),
+                            ha="center", va="top", fontsize=fonts["small"],
+                            color=color(i), fontweight="bold",
+                            bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1))
     log = bool(values) and max(values) / min(values) > 30
     if log:
         ax.set_yscale("log")
     names = names_by_run[0][1]
     ax.set_xticks(range(1, len(names) + 1), names)
     ax.set_xlim(0.5, len(names) + 0.5)  # point k above the k-th histogram column
-    style_axes(ax, "layer", f"std of {kind}" + (" (log scale)" if log else ""), None,
-               fonts=fonts)
-    if len(runs) > 1:
-        legend(ax, fonts=fonts)
+    style_axes(ax, "layer", ("std" if short else f"std of {kind}")
+               + (" (log scale)" if log else ""), None, fonts=fonts)
+    if len(runs) > 1:  # beside the panel when the NaN notes take its top
+        legend(ax, fonts=fonts, **(dict(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+                                   if gaps else {}))
 
 
-def _hist_row(axes, label, snap, names, key, kind, fonts, show_std=True):
+def _nonfinite_text(entry, prefix="") -> str | None:
+    """'NaN 12%' / 'all NaN' / 'Inf 3' for a layer record with NaN or Inf values, else None."""
+    nan, inf = entry.get(prefix + "nan", 0), entry.get(prefix + "inf", 0)
+    if not nan and not inf:
+        return None
+    count = entry.get("count") or 0
+    if count and nan + inf == count:
+        return "all NaN" if nan else "all Inf"
+    share = (lambda k: f"{100 * k / count:.2g}%") if count else str
+    return " ".join(f"{name} {share(k)}" for name, k in (("NaN", nan), ("Inf", inf)) if k)
+
+
+def _hist_row(axes, label, snap, names, key, kind, fonts, show_std=True, run=0):
+    """One run's histograms, in the run's colour (the colour of its line in the std panel).
+    Returns whether some values fell outside a histogram's range (marked ◀ n / n ▶)."""
     hists = []
     for n in names:
         h = snap["layers"][n].get(key)
@@ -103,25 +134,45 @@ def _hist_row(axes, label, snap, names, key, kind, fonts, show_std=True):
         hists.append(h)
     edges = _display_bins(hists)
     std_key = _KEYS[kind][1]
+    prefix = "grad_" if kind == "gradients" else ""
+    alarm = dict(color=color(3), fontweight="bold")  # vermillion
+    clipped = False
     for j, (a, n, h) in enumerate(zip(axes, names, hists)):
-        counts = (np.asarray(h["counts"], dtype=np.float64)
-                  if np.array_equal(h["edges"], edges) else rebin(h["counts"], h["edges"], edges))
-        total = counts.sum()
-        a.stairs(counts / total if total else counts, edges, fill=True, color=color(0),
-                 alpha=0.85)
+        entry = snap["layers"][n]
+        below, above = h.get("below", 0), h.get("above", 0)
+        if len(h["edges"]):
+            counts = (np.asarray(h["counts"], dtype=np.float64)
+                      if np.array_equal(h["edges"], edges)
+                      else rebin(h["counts"], h["edges"], edges))
+            total = counts.sum() + below + above
+            a.stairs(counts / total if total else counts, edges, fill=True, color=color(run),
+                     alpha=0.85)
         a.set_xlim(edges[0], edges[-1])
         a.xaxis.set_major_locator(MaxNLocator(nbins=2, min_n_ticks=2))
         a.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt(v)))
         a.set_yticks([])
         a.tick_params(labelsize=fonts["small"])
+        box = dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1)
+        bad = _nonfinite_text(entry, prefix)
+        if bad:
+            a.text(0.5, 0.5, bad, transform=a.transAxes, ha="center", va="center",
+                   fontsize=fonts["note"], bbox=box, **alarm)
         if show_std:
-            a.text(0.98, 0.97, f"std {_fmt(snap['layers'][n].get(std_key, np.nan))}",
+            a.text(0.98, 0.97, f"std {_fmt(entry.get(std_key, np.nan))}",
                    transform=a.transAxes, ha="right", va="top", fontsize=fonts["small"],
-                   bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+                   bbox=box)
+        for side, k in (("left", below), ("right", above)):
+            if k:
+                clipped = True
+                a.text(0.01 if side == "left" else 0.99, 0.03,
+                       f"◀ {k}" if side == "left" else f"{k} ▶", transform=a.transAxes,
+                       ha=side, va="bottom", fontsize=fonts["small"], bbox=box)
         for side in ("top", "right", "left"):
             a.spines[side].set_visible(False)
         if j == 0:
-            a.set_ylabel(label if label else "share of values", fontsize=fonts["note"])
+            a.set_ylabel(label if label else "share of values", fontsize=fonts["note"],
+                         color=color(run) if label else "black")
+    return clipped
 
 
 def plot_layer_stats(stats, kind="activations", style="both", layers=None, step=None, ax=None,
@@ -172,12 +223,14 @@ def plot_layer_stats(stats, kind="activations", style="both", layers=None, step=
         fig = empty_figure(size)
         spec = fig.add_gridspec(n_rows + 1, n_layers,
                                 height_ratios=[1.3 if n_rows == 1 else 1.0] + [1] * n_rows)
-        _std_panel(fig.add_subplot(spec[0, :]), labels, names_by_run, std_key, kind, fonts)
+        _std_panel(fig.add_subplot(spec[0, :]), labels, names_by_run, std_key, kind, fonts,
+                   short=n_rows > 1)
         grid = np.array([[fig.add_subplot(spec[r + 1, c]) for c in range(n_layers)]
                          for r in range(n_rows)], dtype=object)
+    clipped = False
     for r, (label, (snap, names)) in enumerate(zip(labels, names_by_run)):
-        _hist_row(list(grid[r][:len(names)]), label, snap, names, hist_key, kind, fonts,
-                  show_std=style == "hist")
+        clipped |= _hist_row(list(grid[r][:len(names)]), label, snap, names, hist_key, kind,
+                             fonts, show_std=style == "hist", run=r)
         for extra in grid[r][len(names):]:
             extra.set_visible(False)
     for c, name in enumerate(names_by_run[0][1]):
@@ -187,8 +240,10 @@ def plot_layer_stats(stats, kind="activations", style="both", layers=None, step=
         a.set_xlabel(what if n_layers <= 3 else None, fontsize=fonts["note"])
     if ax is None:
         layout = "std (top) and histograms" if style == "both" else "histograms"
-        fig.suptitle(title or f"{kind.capitalize()} per layer: {layout} (bar height: share "
-                     "of the values in the bin)", fontsize=FONT["title"] - 2)
+        figure_title(fig, title or f"{kind.capitalize()} per layer: {layout} (bar height: "
+                     "share of the values in the bin)", fontsize=FONT["title"] - 2)
+        if clipped:
+            fig.supxlabel(CLIPPED_NOTE, fontsize=fonts["small"], color="#333333")
     return fig
 
 

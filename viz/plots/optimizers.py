@@ -14,7 +14,8 @@ import numpy as np
 
 import autodiff as ad
 
-from ._mpl import FONT, LINEWIDTH, MARKERS, color, legend, style_axes, target_axes
+from ._mpl import (FONT, LINEWIDTH, MARKERS, color, figure_title, legend, style_axes,
+                   target_axes)
 
 __all__ = ["Objective", "valley", "rosenbrock", "saddle", "multi_minima_1d", "optimizer_path",
            "plot_optimizer_paths"]
@@ -327,5 +328,5 @@ def _plot_1d(fn, paths, xlim, resolution, steps, ax, size, name):
     if two:
         style_axes(axes[1], "step", "x", f"x over {steps} steps")
         legend(axes[1], loc="best")
-        fig.suptitle(name, fontsize=FONT["title"])
+        figure_title(fig, name)
     return fig

@@ -9,8 +9,8 @@ import autodiff as ad
 
 from .stats import record_list
 
-from ._mpl import (FONT, LINEWIDTH, MARKERS, OKABE_ITO, color, empty_figure, legend,
-                   style_axes, target_axes)
+from ._mpl import (FONT, LINEWIDTH, MARKERS, OKABE_ITO, color, empty_figure, figure_title,
+                   legend, style_axes, target_axes)
 
 __all__ = ["plot_search", "plot_grid_vs_random", "search_records"]
 
@@ -197,6 +197,6 @@ def plot_grid_vs_random(n=9, seed=0, generator=None, ax=None, size="16:9", title
                 top.spines[spine].set_visible(spine == "bottom")
                 side.spines[spine].set_visible(spine == "left")
     if ax is None:
-        fig.suptitle(title or f"Grid vs random search, {n} trials, when only one "
-                     "parameter matters", fontsize=FONT["title"])
+        figure_title(fig, title or f"Grid vs random search, {n} trials, when only one "
+                     "parameter matters")
     return fig

@@ -40,25 +40,12 @@ def _kind(module, kinds) -> str | None:
 
 
 def summarize(values, kind: str = "other", bins: int = 30) -> dict:
-    """The statistics LayerStats records for one array (nn.training.activation_summary:
-    mean, population std, saturation, percentiles, histogram; tanh and sigmoid histograms
-    over [-1, 1] and [0, 1]), with NaN/Inf left out of the percentiles and histogram (mean
-    and std still show them; "nonfinite" counts them)."""
+    """The statistics LayerStats records for one array: nn.training.activation_summary
+    (mean, population std, saturation, percentiles, a histogram robust to outliers, and
+    the counts of NaN and Inf, which stay out of the percentiles and histogram)."""
     from nn.training import activation_summary  # noqa: PLC0415
 
-    a = np.asarray(values, dtype=np.float64).ravel()
-    finite = a[np.isfinite(a)]
-    if finite.size == a.size:
-        return activation_summary(a, kind, bins)
-    if finite.size:
-        entry = activation_summary(finite, kind, bins)
-    else:  # nothing finite to summarise
-        nan = float("nan")
-        entry = {"saturation": nan, "percentiles": {q: nan for q in
-                                                    (1, 5, 15, 25, 50, 75, 85, 95, 99)},
-                 "hist": {"counts": [], "edges": []}}
-    entry.update(mean=float(a.mean()), std=float(a.std()), nonfinite=int(a.size - finite.size))
-    return entry
+    return activation_summary(values, kind, bins)
 
 
 def _to_numpy(t) -> np.ndarray:
@@ -99,22 +86,27 @@ def collect_layer_stats(model, x, loss_fn=None, target=None, layers=None, bins: 
     `loss_fn` is given), in the LayerStats format:
 
         {"step": step, "epoch": epoch, "layers": {name: {"mean", "std", "saturation",
-         "percentiles": {1: v, ..., 99: v}, "hist": {"counts", "edges"}, "module",
-         ["grad_mean", "grad_std", "grad_hist", "weight_grad_norm"], ["weight_norm"]}}}
+         "percentiles": {1: v, ..., 99: v}, "hist": {"counts", "edges", "below", "above"},
+         "count", "nan", "inf", "module",
+         ["grad_mean", "grad_std", "grad_hist", "grad_nan", "grad_inf", "weight_grad_norm"],
+         ["weight_norm"]}}}
 
     `layers`: None (every leaf Linear/Conv and activation module, by their dotted names
     from named_modules()), "activations" (activation modules only) or a list of names.
     With `loss_fn`, loss = loss_fn(model(x), target) (or loss_fn(model(x)) without target)
     and the gradient entries are d loss / d (layer output), taken with ad.grad, so the
     parameters' .grad stay untouched. The model runs in its current mode (a training-mode
-    forward updates BatchNorm's running statistics as any forward does). Saturation:
-    tanh |a| > 0.97, sigmoid a < 0.03 or a > 0.97, otherwise the fraction of exact zeros.
+    forward updates BatchNorm's running statistics as any forward does). Saturation, the
+    share of values where almost no gradient passes back: tanh |a| > 0.97, sigmoid
+    a < 0.03 or a > 0.97, otherwise the share of exact zeros (nn.training.SATURATION).
     """
     if not hasattr(model, "named_modules") or not hasattr(model, "register_forward_hook"):
         raise TypeError(f"collect_layer_stats: model must be an nn.Module, got "
                         f"{type(model).__name__}")
     if not isinstance(bins, numbers.Integral) or bins < 1:
         raise ValueError(f"collect_layer_stats: bins must be a positive integer, got {bins!r}")
+    from nn.training import gradient_summary  # noqa: PLC0415
+
     watched = _select(model, layers, _kinds())
     outputs = {name: [] for name in watched}
     handles = []
@@ -152,8 +144,7 @@ def collect_layer_stats(model, x, loss_fn=None, target=None, layers=None, bins: 
             entry["weight_norm"] = float(np.linalg.norm(_to_numpy(weight)))
         if name in grads:
             g, wg = grads[name]
-            gsum = summarize(g, "other", bins)
-            entry.update(grad_mean=gsum["mean"], grad_std=gsum["std"], grad_hist=gsum["hist"])
+            entry.update(gradient_summary(g, bins))
             if wg is not None:
                 entry["weight_grad_norm"] = float(np.linalg.norm(wg))
         result[name] = entry

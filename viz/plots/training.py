@@ -11,7 +11,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ._mpl import FONT, LINESTYLES, LINEWIDTH, MARKERS, color, legend, style_axes, target_axes
+from ._mpl import (FONT, LINESTYLES, LINEWIDTH, MARKERS, color, figure_title, legend,
+                   style_axes, target_axes)
 
 __all__ = ["plot_history", "plot_lr", "lr_values", "history_records"]
 
@@ -159,7 +160,7 @@ def plot_history(history, metrics=("loss", "accuracy"), mark_best=True, steps=Fa
         a.xaxis.get_major_locator().set_params(integer=True)
         legend(a, loc="best")
     if title:
-        fig.suptitle(title, fontsize=FONT["title"])
+        figure_title(fig, title)
     return fig
 
 
