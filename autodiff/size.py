@@ -41,5 +41,10 @@ class Size(tuple):
     def __repr__(self):
         return f"Size({list(self)})"
 
+    def __str__(self):
+        # str() and f-strings read as a plain tuple, "(2, 3)": every error message and
+        # printout of this library shows shapes that way (torch prints torch.Size([2, 3])).
+        return tuple.__repr__(self)
+
     def __reduce__(self):
         return (Size, (tuple(self),))

@@ -186,7 +186,7 @@ class Tensor:
             warnings.warn("Tensor.T on a tensor of more than 2 dims reverses every dim "
                           "(deprecated in torch); use .mT to transpose the last two dims or "
                           "permute() to reverse them", UserWarning, stacklevel=2)
-        return _shape.reversed_dims(self) if self.data.ndim > 1 else self
+        return _shape.reversed_dims(self)  # a view even for ndim < 2, as torch
 
     @property
     def mT(self):
@@ -216,7 +216,7 @@ class Tensor:
             raise _op_error(RuntimeError, "t", f"expects a tensor with <= 2 dims, got shape "
                                                f"{tuple(self.data.shape)}; use transpose(d0, "
                                                "d1), .mT or permute")
-        return _shape.transpose(self, 0, 1) if self.data.ndim == 2 else self
+        return _shape.reversed_dims(self)  # a view, also of a 0-d or 1-D tensor
 
     def __len__(self):
         if self.ndim == 0:

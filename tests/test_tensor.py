@@ -159,7 +159,7 @@ def test_shape_attributes():
     assert t.T.shape == (4, 3, 2)
     m = ad.tensor([[1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(m.T.numpy(), [[1.0], [2.0], [3.0]])
-    assert ad.tensor(1.0).ndim == 0 and ad.tensor(1.0).size == 1
+    assert ad.tensor(1.0).ndim == 0 and ad.tensor(1.0).numel() == 1
 
 
 def test_iteration_over_first_axis():

@@ -153,6 +153,8 @@ def _weak_fits(scalar_type, dtype, true_division) -> bool:
 
 
 def _promoted(a, b, true_division):
+    if a is None or b is None:  # result_type skips None (clamp's missing bound)
+        raise TypeError("expected a tensor or a number, got None")
     if isinstance(a, np.generic):
         a = a.item()
     if isinstance(b, np.generic):

@@ -178,8 +178,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         # 1: the largest column sum (sum over rows d0, then max over columns d1); inf: rows
         inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)
         sums = _reduce.sum(_ew.abs(A), axis=inner, keepdims=True)
-        extreme = _reduce.max if ord > 0 else _reduce.min
-        out = extreme(sums, axis=outer, keepdims=True)
+        extreme = _reduce.Max if ord > 0 else _reduce.Min  # amax/amin: ties share
+        out = extreme.apply(sums, axis=outer, keepdims=True)
         return out if keepdim else _shape.squeeze(out, (d0, d1))
     raise op_error(ValueError, "matrix_norm", f"ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or "
                                               f"-inf, got {ord!r}")

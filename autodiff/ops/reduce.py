@@ -328,8 +328,8 @@ class LogSoftmax(Function):
 def _dims(op, x, dim, keepdim, axis, keepdims):
     """(dims, keepdim): dims None for every dim (torch also reads dim=() that way)."""
     dim = pick(op, dim, axis)
-    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
-        dim = None
+    if dim is not None and not normalize_dims(dim, x.ndim, op):  # checks types and range
+        dim = None  # torch reads dim=() as every dim
     return dim, pick_keepdim(op, keepdim, keepdims)
 
 

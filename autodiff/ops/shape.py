@@ -175,7 +175,7 @@ def _dims_arg(dims):
 
 def permute(input, *dims):
     """input with its dims reordered: result dim i is input dim dims[i] (torch.permute)."""
-    dims = normalize_dims(_dims_arg(dims), input.ndim, "permute")
+    dims = normalize_dims(_dims_arg(dims), input.ndim, "permute", shape=input.shape)
     if len(dims) != input.ndim:
         raise op_error(ValueError, "permute", f"dims {dims} must name each of the "
                                               f"{input.ndim} dims of shape {tuple(input.shape)} once")
@@ -190,10 +190,9 @@ def transpose(input, dim0, dim1, *extra):
                        f"{2 + len(extra)}; to reorder every dim use permute{(dim0, dim1) + extra}")
     ndim = input.ndim
     a, b = normalize_dim(dim0, ndim, "transpose"), normalize_dim(dim1, ndim, "transpose")
-    if a == b or ndim < 2:
-        return input
-    axes = list(range(ndim))
-    axes[a], axes[b] = b, a
+    axes = list(range(ndim))  # a == b: the identity permutation, still a view (as torch)
+    if ndim:
+        axes[a], axes[b] = b, a
     return Transpose.apply(input, axes=tuple(axes))
 
 
