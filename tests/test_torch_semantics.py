@@ -251,3 +251,98 @@ def test_one_hot_is_int64():
     out = ad.one_hot(ad.tensor([0, 2]), 3)
     assert out.dtype == ad.int64
     np.testing.assert_array_equal(out.numpy(), [[1, 0, 0], [0, 0, 1]])
+
+
+def test_every_public_tensor_method_has_a_docstring():
+    """Each public method and property of Tensor says what it computes (a formula or the
+    torch name it follows) in its first line."""
+    import inspect
+    missing = []
+    for name in dir(ad.Tensor):
+        if name.startswith("_"):
+            continue
+        attr = inspect.getattr_static(ad.Tensor, name)
+        fn = attr.fget if isinstance(attr, property) else getattr(attr, "__func__", attr)
+        if not (callable(fn) or isinstance(attr, property)):
+            continue
+        doc = inspect.getdoc(fn) or ""
+        if not doc.strip():
+            missing.append(name)
+    assert not missing, f"Tensor methods without a docstring: {missing}"
+
+
+# ------------------------------------------------------------- promotion, autograd, interop
+def test_scalars_and_0d_tensors_do_not_upcast_and_integers_divide_to_float32():
+    x = ad.randn(3)
+    assert (x * np.sqrt(2 / 3)).dtype == ad.float32            # was float64 (NumPy's rule)
+    assert (x * np.float64(2.0)).dtype == ad.float32
+    assert (x + ad.tensor(1.0, dtype=ad.float64)).dtype == ad.float32
+    assert (ad.tensor(1) + 0.5).dtype == ad.float32
+    assert (ad.tensor([3]) / ad.tensor([2])).dtype == ad.float32
+    np.testing.assert_allclose((ad.tensor([3]) / ad.tensor([2])).numpy(), [1.5])
+    assert (ad.tensor([4]) ** 0.5).dtype == ad.float32
+    assert ad.tensor(2).exp().dtype == ad.float32
+    assert (ad.tensor([1, 2]) * 2).dtype == ad.int64
+    assert (ad.tensor([1.0], dtype=ad.float16) + ad.tensor([1.0], dtype=ad.bfloat16)).dtype \
+        == ad.float32
+
+
+def test_pow_gradients_at_zero_as_torch():
+    x = ad.tensor([0.0, 2.0], dtype=ad.float64, requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])          # was NaN at 0
+    y = ad.tensor([-1.0, 2.0], dtype=ad.float64, requires_grad=True)
+    (ad.tensor([0.0, 0.0], dtype=ad.float64) ** y).sum().backward()
+    assert y.grad.numpy()[0] == -np.inf and y.grad.numpy()[1] == 0.0   # was 0 at y < 0
+
+
+def test_backward_with_create_graph_keeps_the_graph():
+    x = ad.tensor([0.5, -1.0], dtype=ad.float64, requires_grad=True)
+    (x.tanh() ** 2).sum().backward(create_graph=True)
+    (g2,) = ad.grad(x.grad.sum(), [x])  # raised "backward through the graph a second time"
+    t = np.tanh(x.numpy())
+    np.testing.assert_allclose(g2.numpy(), 2 * (1 - t ** 2) * (1 - 3 * t ** 2))
+
+
+def test_inplace_methods_follow_torch():
+    w = ad.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        w.add_(1)
+    y = w * 1
+    v = ad.tensor([3.0, 4.0], requires_grad=True)
+    y.mul_(v).add_(v, alpha=2).clamp_(max=10.0)
+    np.testing.assert_array_equal(y.numpy(), [9.0, 10.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 0.0])
+    np.testing.assert_array_equal(v.grad.numpy(), [3.0, 0.0])
+    z = ad.zeros(3)
+    assert z.fill_(2.5) is z and z.zero_() is z and z.copy_(ad.tensor([1, 2, 3])) is z
+    np.testing.assert_array_equal(z.numpy(), [1.0, 2.0, 3.0])
+    assert z.dtype == ad.float32
+
+
+def test_numpy_functions_on_tensors_return_differentiable_tensors():
+    x = ad.tensor([0.5, 1.0], dtype=ad.float64, requires_grad=True)
+    for out in (np.exp(x), np.add(x, 1), np.mean(x, axis=0), np.concatenate([x, x])):
+        assert isinstance(out, ad.Tensor) and out.requires_grad   # np.exp(t) used to raise
+    np.exp(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([0.5, 1.0]))
+
+
+def test_makemore_update_through_data_works_in_place():
+    p = ad.tensor([1.0, 2.0], requires_grad=True)
+    (p * p).sum().backward()
+    before = p.data
+    p.data += -0.1 * p.grad                 # raised "does not support ufuncs"
+    assert p.data is before
+    np.testing.assert_allclose(p.numpy(), [0.8, 1.6], rtol=1e-6)
+
+
+def test_dlpack_and_format():
+    a = np.arange(4.0)
+    t = ad.from_dlpack(a)
+    a[0] = 7.0
+    assert t.numpy()[0] == 7.0                       # zero-copy
+    assert np.from_dlpack(t)[0] == 7.0
+    assert t.__dlpack_device__() == (1, 0)
+    assert f"{ad.tensor(1 / 3):.3f}" == "0.333"
