@@ -67,6 +67,8 @@ from . import return_types  # the named tuples max(dim), sort, ... return (torch
 float, double, half, long, int, short, bool = (  # noqa: A001 (torch's names)
     float32, float64, float16, int64, int32, int16, bool_)
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
+# Capture and replay of whole training steps (a layer on top of the eager core).
+from .capture import CaptureError, CaptureWarning, compile, replay_eagerly
 
 
 class cuda:
@@ -106,4 +108,6 @@ from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nan
 from .ops.einsum import einsum
 from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
 from .ops.norms import cdist, norm
+from .ops.solve import logdet
+from .ops.solve import torch_slogdet as slogdet  # (sign, logabsdet), as torch.slogdet
 from . import linalg, return_types  # torch.linalg, torch.return_types

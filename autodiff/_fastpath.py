@@ -19,10 +19,15 @@ overhead benchmark, a chain of small ops, where Python overhead is all the cost)
   allocating; and a leaf's first gradient becomes its .grad without a copy when no other
   leaf of the pass got the same array.
 * `initial_grad`: the seed of a one-element root without numpy.ones' Python wrapper.
+* big graphs: one graph tensor in 16,384 is a checkpoint for _gcdefer.py, which defers the
+  cyclic GC's older-generation collections while a graph that large is alive (they
+  traverse the whole graph again and again and free nothing in it: half of a
+  1,000,000-op build's time).
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import os
 import sys
@@ -109,6 +114,8 @@ def apply(cls, *args, **params):
             ctx.scope = mode.scope
         result._node = ctx
         result.requires_grad = True
+        if not next(_graph_tensors) & _CHECKPOINT_MASK:
+            _gc_checkpoint(result)
     else:
         result._node = None
         result.requires_grad = False
@@ -310,3 +317,7 @@ from .graph import _arity_error, _released_error, sum_to_shape  # noqa: E402
 from .mode import keep_limit  # noqa: E402
 from .mode import state as _mode  # noqa: E402
 from .tensor import Tensor, _seq  # noqa: E402
+from ._gcdefer import EVERY as _EVERY, checkpoint as _gc_checkpoint  # noqa: E402
+
+_graph_tensors = itertools.count(1)   # graph tensors made, for _gcdefer's checkpoints
+_CHECKPOINT_MASK = _EVERY - 1

@@ -5,6 +5,7 @@ Operators and methods are one-liners that call ops; no derivative lives here.
 from __future__ import annotations
 
 import itertools
+import types
 import warnings
 
 import numpy as np
@@ -526,22 +527,13 @@ class Tensor:
     def __xor__(self, other): return _ew.logical("logical_xor", self, other)
 
     # ---------------------------------------------------------------- elementwise methods
-    # t.exp(), t.tanh(), t.add(y), ...: generated below from ops/elementwise.py's OPS table
+    # t.exp(), t.tanh(), t.add(y), ...: generated below from the op tables (ops/tables.py)
     def clamp(self, min=None, max=None, *, lo=None, hi=None):
         """min(max(self, min), max) with number or tensor bounds (torch.Tensor.clamp;
         lo/hi are this library's older names)."""
         return _ew.clip(self, min, max, lo=lo, hi=hi)
 
     clip = clamp
-
-    # ---------------------------------------------------------------- logical reductions
-    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """True where any element along dim is nonzero (torch.any); no gradient."""
-        return _ew.logical_reduce("any", self, dim, keepdim, axis, keepdims)
-
-    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """True where every element along dim is nonzero (torch.all); no gradient."""
-        return _ew.logical_reduce("all", self, dim, keepdim, axis, keepdims)
 
     def contiguous(self):
         """This tensor when its buffer is C-contiguous, else a contiguous copy (differentiable;
@@ -555,7 +547,8 @@ class Tensor:
         return bool(self.data.flags.c_contiguous)
 
     # Reductions and shape ops: the methods are the op functions themselves (bound below,
-    # `t.sum(1)` is `ad.sum(t, 1)`): one signature and one docstring for both.
+    # `t.sum(1)` is `ad.sum(t, 1)`): one signature and one docstring for both. flip,
+    # gather, sort, cumsum, view, expand, any, ...: generated below from the op tables.
 
     def __getitem__(self, index): return _index.getitem(self, index)
 
@@ -603,7 +596,6 @@ from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
-from .ops import rearrange as _rearrange  # noqa: E402
 from .ops import _dims  # noqa: E402
 from .errors import op_error as _op_error  # noqa: E402
 
@@ -614,19 +606,23 @@ _METHODS = {
     "argmin": _reduce.argmin, "logsumexp": _reduce.logsumexp, "softmax": _reduce.softmax,
     "log_softmax": _reduce.log_softmax,
     # shape
-    "reshape": _shape.reshape, "view": _rearrange.view, "transpose": _shape.transpose,
-    "swapaxes": _shape.swapaxes, "swapdims": _shape.swapdims, "permute": _shape.permute,
+    "reshape": _shape.reshape, "transpose": _shape.transpose, "swapaxes": _shape.swapaxes,
+    "permute": _shape.permute,
     "squeeze": _shape.squeeze, "unsqueeze": _shape.unsqueeze, "flatten": _shape.flatten,
     "broadcast_to": _shape.broadcast_to, "split": _shape.split,
-    "expand": _rearrange.expand, "expand_as": _rearrange.expand_as,
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
+from .ops import tables as _tables  # noqa: E402
+
 
 def _op_method(name, op):
-    """t.<name>(*args) = ad.<name>(t, *args)."""
-    fn = op.apply
+    """t.<name>(*args) = ad.<name>(t, *args): a plain function binds the tensor as its first
+    argument by itself; anything else (an op class's apply) is wrapped."""
+    fn = _tables.public(op)
+    if isinstance(fn, types.FunctionType):
+        return fn
 
     def method(self, *args, **kwargs):
         return fn(self, *args, **kwargs)
@@ -635,8 +631,8 @@ def _op_method(name, op):
     return method
 
 
-# The methods of the elementwise ops, one per entry of their table (explicit methods win):
-# adding an op to ops/elementwise.py's OPS gives it ad.<name> and t.<name>() at once.
-for _name, _op in _ew.OPS.items():
+# The methods of the ops, one per row of their tables (explicit methods win): adding an op
+# to its module's OPS table gives it t.<name>() at once.
+for _name, _op in _tables.merged(_tables.ELEMENTWISE + _tables.STRUCTURAL).items():
     if _name not in vars(Tensor):
         setattr(Tensor, _name, _op_method(_name, _op))

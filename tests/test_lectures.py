@@ -113,6 +113,9 @@ def test_backprop_figures(tmp_path):
     for name in ("fig6_1_forward", "fig6_2_backward"):
         assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    # a plain E.backward() (as on the slide) leaves every gradient for the diagram
+    backward = (tmp_path / "fig6_2_backward.svg").read_text()
+    assert "grad ?" not in backward and backward.count("grad") >= 8
 
 
 def test_activations(tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def normalize_dim(dim, ndim: int, op: str, name: str = "dim") -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import backend
 from ..function import Function
 from ._dtypes import as_float
-from ._op_error import op_error
+from ..errors import op_error
 from ._precision import accumulated as _accumulated
 from ._precision import work as _work
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Tensor
 from . import _dtypes
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def _operands(op, operands, allow_bool=True):

@@ -12,7 +12,7 @@ import builtins
 from .. import backend
 from ..tensor import Tensor
 from . import _dtypes
-from ._op_error import op_error
+from ..errors import op_error
 from .elementwise import compare as _compare
 
 

@@ -15,7 +15,7 @@ from ..function import Function
 from ..tensor import Tensor
 from . import shape as _shape
 from ._dims import normalize_dim
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def _tensor(x):
@@ -313,3 +313,8 @@ def atleast_3d(*tensors):
         shape = {0: (1, 1, 1), 1: (1,) + t.shape + (1,), 2: t.shape + (1,)}[t.ndim]
         return _shape.reshape(t, shape)
     return _atleast(3, tensors, make)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"diag": diag, "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace,
+           "tril": tril, "triu": triu}

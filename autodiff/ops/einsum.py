@@ -14,7 +14,7 @@ import string
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._op_error import op_error
+from ..errors import op_error
 
 _LETTERS = string.ascii_letters
 

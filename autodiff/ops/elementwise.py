@@ -522,12 +522,9 @@ def logical(name, *args):
     return Tensor._make(xp.asarray(out), None, False)
 
 
-def logical_reduce(name, x, dim=None, keepdim=False, axis=None, keepdims=None):
-    """any/all over dims (no gradient); `axis`/`keepdims` are NumPy's spellings."""
-    from ._dims import pick, pick_keepdim
-    from .reduce import normalize_axis
-    dim = normalize_axis(pick(name, dim, axis), x.ndim, name)
-    out = getattr(x.data, name)(axis=dim, keepdims=pick_keepdim(name, keepdim, keepdims))
+def logical_reduce(name, x, axis=None, keepdims=False):
+    """any/all over axes (no gradient)."""
+    out = getattr(x.data, name)(axis=axis, keepdims=keepdims)
     return Tensor._make(backend.array_module(x.data).asarray(out), None, False)
 
 

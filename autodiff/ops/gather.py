@@ -18,8 +18,9 @@ from .. import backend
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim
-from ._op_error import op_error
+from ..errors import op_error
 from . import elementwise as _ew
+from . import shape as _shape
 from .shape import Pad
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -517,25 +518,33 @@ def _fill(op, value):
 
 
 def _gather_args(op, input, dim, index, src=None):
-    input = _tensor(input)
-    dim = normalize_dim(dim, input.ndim, op)
-    index = as_index(op, index, input.data)
-    if input.ndim == 0 and index.ndim <= 1 and index.size <= 1:
-        index = index.reshape(())  # torch treats 0-d operands as having one entry
-    shape = input.shape if input.ndim else (1,)
-    idx = index.reshape(index.shape if index.ndim else (1,))
-    _check_gather_shapes(op, shape, idx, dim, None if src is None else
-                         (src.shape if src.ndim else (1,)))
-    check_bounds(op, idx, shape[dim], dim)
-    return input, dim, idx, index.shape
+    """(x, dim, index, index's shape) checked as torch does; a 0-d input (and index) acts
+    as a one-entry 1-D one."""
+    x = _tensor(input)
+    dim = normalize_dim(dim, x.ndim, op)
+    index = as_index(op, index, x.data)
+    index_shape = index.shape
+    if x.ndim == 0:
+        x, index = _shape.reshape(x, (1,)), index.reshape(-1)
+    src_shape = None if src is None else (src.shape if src.ndim else (1,))
+    _check_gather_shapes(op, x.shape, index, dim, src_shape)
+    check_bounds(op, index, x.shape[dim], dim)
+    return x, dim, index, index_shape
+
+
+def _as_input_shape(out, input):
+    """A result computed on a 0-d input seen as 1-D, back in the input's shape."""
+    return _shape.reshape(out, ()) if _tensor(input).ndim == 0 else out
+
+
+def _one_d(src):
+    return _shape.reshape(src, (1,)) if src.ndim == 0 else src
 
 
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[i][index[i][j][k]][k] for dim = 1 (torch.gather); out has
     index's shape."""
     x, dim, idx, out_shape = _gather_args("gather", input, dim, index)
-    if x.ndim == 0:
-        x = x.reshape(1)
     return Gather.apply(x, index=idx, dim=dim, out_shape=out_shape)
 
 
@@ -545,7 +554,7 @@ def take_along_dim(input, indices, dim=None):
     x = _tensor(input)
     index = as_index("take_along_dim", indices, x.data, "indices")
     if dim is None:
-        x, index, dim = x.reshape(-1), index.reshape(-1), 0
+        x, index, dim = _shape.reshape(x, (-1,)), index.reshape(-1), 0
     else:
         dim = normalize_dim(dim, x.ndim, "take_along_dim")
         if index.ndim != x.ndim:
@@ -582,20 +591,18 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     x, dim, idx, _ = _gather_args("scatter", input, dim, index, src)
     if src is not None:
         _same_dtype("scatter", x, src)
-    out = Scatter.apply(x.reshape(idx.shape) if x.ndim == 0 else x,
-                        None if src is None else (src.reshape(1) if src.ndim == 0 else src),
-                        index=idx, dim=dim, value=value, reduce=reduce)
-    return out.reshape(()) if x.ndim == 0 else out
+        src = _one_d(src)
+    out = Scatter.apply(x, src, index=idx, dim=dim, value=value, reduce=reduce)
+    return _as_input_shape(out, input)
 
 
 def scatter_add(input, dim, index, src):
     """input with src[i][j][k] added at input[i][index[i][j][k]][k] for dim = 1; repeated
     positions accumulate (torch.scatter_add)."""
-    x, dim, idx, _ = _gather_args("scatter_add", input, dim, index, _tensor(src))
+    src = _tensor(src)
+    x, dim, idx, _ = _gather_args("scatter_add", input, dim, index, src)
     _same_dtype("scatter_add", x, src)
-    if x.ndim == 0:
-        return ScatterAdd.apply(x.reshape(1), src.reshape(1), index=idx, dim=dim).reshape(())
-    return ScatterAdd.apply(x, src, index=idx, dim=dim)
+    return _as_input_shape(ScatterAdd.apply(x, _one_d(src), index=idx, dim=dim), input)
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
@@ -605,13 +612,12 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce not in _SCATTER_REDUCTIONS:
         raise op_error(ValueError, "scatter_reduce", f"reduce must be one of "
                        f"{', '.join(_SCATTER_REDUCTIONS)}; got {reduce!r}")
-    x, dim, idx, _ = _gather_args("scatter_reduce", input, dim, index, _tensor(src))
+    src = _tensor(src)
+    x, dim, idx, _ = _gather_args("scatter_reduce", input, dim, index, src)
     _same_dtype("scatter_reduce", x, src)
-    if x.ndim == 0:
-        return ScatterReduce.apply(x.reshape(1), src.reshape(1), index=idx, dim=dim,
-                                   reduce=reduce, include_self=include_self).reshape(())
-    return ScatterReduce.apply(x, src, index=idx, dim=dim, reduce=reduce,
-                               include_self=include_self)
+    out = ScatterReduce.apply(x, _one_d(src), index=idx, dim=dim, reduce=reduce,
+                              include_self=include_self)
+    return _as_input_shape(out, input)
 
 
 def _row_index(op, input, dim, index):
@@ -642,8 +648,8 @@ def _rows_source(op, x, dim, idx, source):
 def index_select(input, dim, index):
     """input's entries at the positions `index` (1-D) of dim `dim` (torch.index_select)."""
     x, dim, idx = _row_index("index_select", input, dim, index)
-    if x.ndim == 0:
-        return IndexSelect.apply(x.reshape(1), index=idx, dim=0).reshape(idx.shape)
+    if x.ndim == 0:  # torch: a 0-d input acts as a one-entry 1-D one, and stays 0-d
+        return _as_input_shape(IndexSelect.apply(_one_d(x), index=idx[:1], dim=0), x)
     return IndexSelect.apply(x, index=idx, dim=dim)
 
 
@@ -652,18 +658,15 @@ def index_add(input, dim, index, source, *, alpha=1):
     rows accumulate (torch.index_add)."""
     x, dim, idx = _row_index("index_add", input, dim, index)
     src = _rows_source("index_add", x, dim, idx, source)
-    if x.ndim == 0:
-        return IndexAdd.apply(x.reshape(1), src, index=idx, dim=0, alpha=alpha).reshape(())
-    return IndexAdd.apply(x, src, index=idx, dim=dim, alpha=alpha)
+    out = IndexAdd.apply(_one_d(x), src, index=idx, dim=dim, alpha=alpha)
+    return _as_input_shape(out, x)
 
 
 def index_copy(input, dim, index, source):
     """input with the rows `index` of dim `dim` replaced by source's rows (torch.index_copy)."""
     x, dim, idx = _row_index("index_copy", input, dim, index)
     src = _rows_source("index_copy", x, dim, idx, source)
-    if x.ndim == 0:
-        return IndexCopy.apply(x.reshape(1), src, index=idx, dim=0).reshape(())
-    return IndexCopy.apply(x, src, index=idx, dim=dim)
+    return _as_input_shape(IndexCopy.apply(_one_d(x), src, index=idx, dim=dim), x)
 
 
 def index_fill(input, dim, index, value):
@@ -671,9 +674,8 @@ def index_fill(input, dim, index, value):
     (torch.index_fill)."""
     x, dim, idx = _row_index("index_fill", input, dim, index)
     fill, number = _fill("index_fill", value)
-    if x.ndim == 0:
-        return IndexFill.apply(x.reshape(1), fill, index=idx, dim=0, value=number).reshape(())
-    return IndexFill.apply(x, fill, index=idx, dim=dim, value=number)
+    out = IndexFill.apply(_one_d(x), fill, index=idx, dim=dim, value=number)
+    return _as_input_shape(out, x)
 
 
 def masked_fill(input, mask, value):
@@ -737,3 +739,16 @@ def where(condition, input=None, other=None):
 def argwhere(input):
     """Positions of the nonzero entries as an (n, ndim) int64 tensor (torch.argwhere)."""
     return nonzero(input)
+
+
+def _where_method(self, condition, other):
+    """t.where(condition, other) = where(condition, t, other) (torch's Tensor.where)."""
+    return where(condition, self, other)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {name: globals()[name] for name in (
+    "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce", "index_select",
+    "index_add", "index_copy", "index_fill", "masked_fill", "masked_select", "masked_scatter",
+    "take", "nonzero", "argwhere")}
+OPS["where"] = _where_method

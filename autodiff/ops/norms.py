@@ -20,7 +20,7 @@ from . import elementwise as _ew
 from . import reduce as _reduce
 from . import shape as _shape
 from ._dims import normalize_dims, pick, pick_keepdim
-from ._op_error import op_error
+from ..errors import op_error
 
 _INF = math.inf
 
@@ -276,3 +276,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         return EuclideanCdist.apply(a, b)
     diff = _shape.unsqueeze(a, -2) - _shape.unsqueeze(b, -3)  # (..., P, R, M)
     return vector_norm(diff, p, -1)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"norm": norm}

@@ -12,7 +12,7 @@ from ..function import Function
 from ..tensor import Tensor
 from . import shape as _shape
 from ._dims import normalize_dim
-from ._op_error import op_error
+from ..errors import op_error
 from .einsum import einsum
 from .linalg import matmul
 
@@ -189,3 +189,7 @@ def linalg_cross(input, other, *, dim=-1):
     """The cross product along dim (default the last) (torch.linalg.cross)."""
     return cross(input, other, dim)
 
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"outer": outer, "ger": ger, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot,
+           "vdot": vdot, "inner": inner, "kron": kron, "cross": cross}

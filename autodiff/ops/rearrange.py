@@ -16,7 +16,7 @@ from ..function import Function
 from ..tensor import Tensor
 from . import shape as _shape
 from ._dims import normalize_dim, normalize_dims
-from ._op_error import op_error
+from ..errors import op_error
 from .gather import IndexAdd, as_index
 
 
@@ -383,3 +383,10 @@ def swapdims(input, dim0, dim1):
     if x.ndim == 0:
         return x
     return _shape.swapaxes(x, d0, d1)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {name: globals()[name] for name in (
+    "flip", "fliplr", "flipud", "roll", "repeat", "tile", "repeat_interleave", "expand",
+    "expand_as", "view", "view_as", "reshape_as", "narrow", "select", "chunk", "unbind",
+    "unflatten", "movedim", "moveaxis", "swapdims")}

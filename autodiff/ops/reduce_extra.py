@@ -15,7 +15,7 @@ from ..function import Function
 from ..tensor import Tensor
 from . import reduce as _reduce
 from ._dims import normalize_dims, pick, pick_keepdim
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def _tensor(x):
@@ -211,3 +211,8 @@ def count_nonzero(input, dim=None, *, axis=None):
     xp = backend.array_module(x.data)
     out = xp.count_nonzero(x.data, axis=None if x.ndim == 0 else dims)
     return Tensor._make(xp.asarray(out, dtype=backend.int64), None, False)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"amax": amax, "amin": amin, "aminmax": aminmax, "nansum": nansum,
+           "nanmean": nanmean, "count_nonzero": count_nonzero, "any": any, "all": all}

@@ -11,7 +11,7 @@ does (NumPy would silently give 0).
 from __future__ import annotations
 
 from .. import backend
-from ._op_error import op_error
+from ..errors import op_error
 from ..function import Function
 from . import _dtypes
 from ._dtypes import is_float

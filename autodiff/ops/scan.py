@@ -15,7 +15,7 @@ from .. import backend, return_types
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, pick, pick_keepdim
-from ._op_error import op_error
+from ..errors import op_error
 from .gather import Gather
 from .shape import Pad
 
@@ -302,3 +302,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if x.ndim == 0:
         return Prod.apply(x.reshape(1), axis=0)
     return Prod.apply(x, axis=dim, keepdims=keepdim)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
+           "logcumsumexp": logcumsumexp, "prod": prod}

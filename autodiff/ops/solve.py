@@ -15,7 +15,7 @@ from .. import backend, return_types
 from ..function import Function
 from ..tensor import Tensor
 from . import shape as _shape
-from ._op_error import op_error
+from ..errors import op_error
 
 
 def _tensor(x):
@@ -170,3 +170,24 @@ def solve(A, B, *, left=True):
     b = _shape.broadcast_to(b, batch + b.shape[-2:])
     x = Solve.apply(a, b)
     return _shape.squeeze(x, -1) if vector else x
+
+
+def logdet(A):
+    """log det(A) of each square matrix: NaN where det < 0, -inf where it is 0
+    (torch.logdet)."""
+    a = _square("logdet", A)
+    sign, logabs = slogdet(a)
+    xp = backend.array_module(a.data)
+    # log|det| where det > 0; the sign's log (0 or NaN, -inf for 0) as a constant term
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = xp.log(sign.data)
+    return logabs + Tensor._make(shift, None, False)
+
+
+def torch_slogdet(A):
+    """(sign, log|det|) as torch.slogdet / Tensor.slogdet name the result."""
+    return return_types.slogdet(*slogdet(A))
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"det": det, "inverse": inv, "slogdet": torch_slogdet, "logdet": logdet}

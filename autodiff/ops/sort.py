@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend, return_types
 from ..tensor import Tensor
 from ._dims import normalize_dim, pick, pick_keepdim
-from ._op_error import op_error
+from ..errors import op_error
 from .gather import Gather
 
 
@@ -205,3 +205,8 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
     index = _mode_index(x.data, dim)
     return _result(Mode, return_types.mode, x, index, dim, pick_keepdim("mode", keepdim, keepdims),
                    was_0d)
+
+
+#: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
+OPS = {"sort": sort, "argsort": argsort, "msort": msort, "topk": topk,
+           "kthvalue": kthvalue, "median": median, "nanmedian": nanmedian, "mode": mode}

@@ -87,8 +87,7 @@ def main(argv=None):
 
     print("\nFig 6.2: backward pass for x = (0, 1), target t = 1, E = (t - y)^2 / 2")
     E, params = network([0.0, 1.0], 1.0)
-    with viz.record_grads():  # keep the intermediates' gradients for the diagram
-        E.backward()
+    E.backward()
     intermediate = _intermediates(E)
     y_val = intermediate["y"].item()
     h = intermediate["h"].numpy()

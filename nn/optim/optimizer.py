@@ -103,6 +103,7 @@ class Optimizer:
         for group in self.param_groups:
             zero_grads(group["params"], set_to_none)
 
+    @ad.replay_eagerly  # in an ad.compile'd step: run as is at every replay (step counts, lr)
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure() if given.
 
