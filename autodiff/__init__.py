@@ -59,8 +59,8 @@ from .ops.compare import (allclose, eq, equal, ge, greater, greater_equal, gt, i
                           ne, not_equal, signbit)
 from .ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
                           bitwise_right_shift, bitwise_xor)
-from .ops.aliases import (absolute, add, clamp, clamp_max, clamp_min, div, divide, mul,
-                          multiply, neg, negative, pow, sub, subtract, true_divide)
+from .ops.aliases import (absolute, add, arctan, clamp, clamp_max, clamp_min, clip, div,
+                          divide, multiply, negative, sgn, sub, subtract, true_divide)
 from . import return_types  # the named tuples max(dim), sort, ... return (torch.return_types)
 
 # torch's dtype aliases: ad.float is ad.float32, ad.long is ad.int64, ad.int is ad.int32, ...

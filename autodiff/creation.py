@@ -7,6 +7,7 @@ import numpy as np
 
 from . import backend
 from . import random as _random
+from .errors import op_error
 from .random import manual_seed  # noqa: F401  (ad.manual_seed: seeds every default generator)
 from .tensor import Tensor
 
@@ -173,14 +174,14 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 def _random_floats(op, sampler, shape, size, generator, dtype, device, requires_grad):
     if size is not None:
         if shape:
-            raise _random.op_error(TypeError, op, "give the shape positionally or as size=, "
+            raise op_error(TypeError, op, "give the shape positionally or as size=, "
                                                   "not both")
         shape = (size,)
     shape = _shape(shape, op)
     device = backend.parse_device(device)
     dtype = backend.as_dtype(dtype) or backend.float32
     if not backend.is_floating(dtype):
-        raise _random.op_error(TypeError, op, f"dtype must be a floating type, got {dtype}")
+        raise op_error(TypeError, op, f"dtype must be a floating type, got {dtype}")
     return _finish(sampler(_random.resolve(generator, device, op), shape, dtype), requires_grad)
 
 
@@ -217,7 +218,7 @@ def _int_arg(op, name, value):
     try:
         return operator.index(value)
     except TypeError:
-        raise _random.op_error(TypeError, op, f"{name} must be an integer, got "
+        raise op_error(TypeError, op, f"{name} must be an integer, got "
                                               f"{value!r}") from None
 
 
@@ -233,7 +234,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     shape = _shape((() if size is None else size,), op)
     low, high = _int_arg(op, "low", low), _int_arg(op, "high", high)
     if not low < high:
-        raise _random.op_error(ValueError, op, f"needs low < high, got low={low}, "
+        raise op_error(ValueError, op, f"needs low < high, got low={low}, "
                                                f"high={high}")
     device = backend.parse_device(device)
     dtype = backend.as_dtype(dtype) or backend.int64
@@ -257,7 +258,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     op = "randperm"
     n = _int_arg(op, "n", n)
     if n < 0:
-        raise _random.op_error(ValueError, op, f"n must be >= 0, got {n}")
+        raise op_error(ValueError, op, f"n must be >= 0, got {n}")
     device = backend.parse_device(device)
     dtype = backend.as_dtype(dtype) or backend.int64
     if n:

@@ -23,11 +23,8 @@ import numpy as np
 from . import backend
 from .tensor import Tensor  # first: importing tensor loads function and graph in order
 from .function import Function  # noqa: I001
-
-try:  # ADAPTER: the core rewrite (issue 11) moves apply_inplace to _inplace.py; keep only
-    from ._inplace import apply_inplace  # this line once that is on main
-except ImportError:
-    from .function import apply_inplace
+from ._inplace import apply_inplace
+from .errors import op_error
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "fork_rng", "normal", "bernoulli", "multinomial"]
@@ -38,13 +35,6 @@ _SEED_MIN, _SEED_MAX = -(1 << 63), (1 << 64) - 1
 # Significand bits (with the implicit one) of each float type: a uniform draw on that grid
 # is exact in the type, so rand() of a half type stays in [0, 1).
 _DIGITS = {backend.float16: 11, backend.bfloat16: 8, backend.float32: 24, backend.float64: 53}
-
-
-def op_error(kind, op, message):
-    """An exception of `kind` carrying the op's name as data (`.op`)."""
-    exc = kind(f"{op}: {message}")
-    exc.op = op
-    return exc
 
 
 def _check_seed(seed, op):

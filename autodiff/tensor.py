@@ -521,19 +521,27 @@ class Tensor:
     def __le__(self, other): return _ew.compare("less_equal", self, other)
     def __gt__(self, other): return _ew.compare("greater", self, other)
     def __ge__(self, other): return _ew.compare("greater_equal", self, other)
-    def __invert__(self): return _ew.logical("logical_not", self)
-    def __and__(self, other): return _ew.logical("logical_and", self, other)
-    def __or__(self, other): return _ew.logical("logical_or", self, other)
-    def __xor__(self, other): return _ew.logical("logical_xor", self, other)
+    # bitwise on integer tensors (`a & 3` keeps bits, as torch), logical on bool tensors
+    def __invert__(self): return _bitwise.bitwise_not(self)
+    def __and__(self, other): return _bitwise.bitwise_and(self, other)
+    def __rand__(self, other): return _bitwise.bitwise_and(other, self)
+    def __or__(self, other): return _bitwise.bitwise_or(self, other)
+    def __ror__(self, other): return _bitwise.bitwise_or(other, self)
+    def __xor__(self, other): return _bitwise.bitwise_xor(self, other)
+    def __rxor__(self, other): return _bitwise.bitwise_xor(other, self)
+    def __lshift__(self, other): return _bitwise.bitwise_left_shift(self, other)
+    def __rlshift__(self, other): return _bitwise.bitwise_left_shift(other, self)
+    def __rshift__(self, other): return _bitwise.bitwise_right_shift(self, other)
+    def __rrshift__(self, other): return _bitwise.bitwise_right_shift(other, self)
+    # torch's remainder (the sign of the divisor) and floor division
+    def __mod__(self, other): return _rounding.remainder(self, other)
+    def __rmod__(self, other): return _rounding.remainder(other, self)
+    def __floordiv__(self, other): return _rounding.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _rounding.floor_divide(other, self)
 
     # ---------------------------------------------------------------- elementwise methods
-    # t.exp(), t.tanh(), t.add(y), ...: generated below from the op tables (ops/tables.py)
-    def clamp(self, min=None, max=None, *, lo=None, hi=None):
-        """min(max(self, min), max) with number or tensor bounds (torch.Tensor.clamp;
-        lo/hi are this library's older names)."""
-        return _ew.clip(self, min, max, lo=lo, hi=hi)
-
-    clip = clamp
+    # t.exp(), t.sin(), t.add(y, alpha=2), t.clamp(min=0), ...: generated below from the op
+    # tables (ops/tables.py)
 
     def contiguous(self):
         """This tensor when its buffer is C-contiguous, else a contiguous copy (differentiable;
@@ -589,9 +597,11 @@ from . import random as _random  # noqa: E402
 
 from . import _hooks, _inplace  # noqa: E402
 from . import autograd  # noqa: E402
+from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import fill as _fill  # noqa: E402
 from . import interop as _interop  # noqa: E402
+from .ops import rounding as _rounding  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402

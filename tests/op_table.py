@@ -892,10 +892,10 @@ def _kw_torch(fn):
 
 
 def _struct(name, fn, np_fn, torch_fn, arity, maker, kind="shape", dtypes=FLOATS,
-            multi_output=False, notes=""):
+            multi_output=False, notes="", **extra):
     return OpSpec(name, _kw_ad(fn), np_fn, None if torch_fn is None else _kw_torch(torch_fn),
                   arity, (), kind, None, dtypes=dtypes, multi_output=multi_output, notes=notes,
-                  maker=maker)
+                  maker=maker, **extra)
 
 
 SMALL_SHAPE = 3  # side of the structural rows' inputs (their Hessians are what costs)
@@ -1993,6 +1993,91 @@ def _nnF():
     from nn import functional
     return functional
 
+
+# ---------------------------------------------------------------- results without gradient
+# (indices, booleans, counts) and linalg.norm: the rest of issue 13's list
+def _int64_result(dtype):
+    return I64
+
+
+def _isclose_maker(draw):
+    """a, and b = a scaled by 1 + r with r 0 or 1e-7 (close) or +-1e-2 (not close), per entry:
+    far from the tolerance's edge in every dtype."""
+    shape = _shape_of(draw, min_dims=0)
+    a = NONZERO.draw(draw, shape)
+    n = int(np.prod(shape))
+    r = draw(st.lists(st.sampled_from([0.0, 1e-7, 1e-2, -1e-2]), min_size=n, max_size=n))
+    return [a, a * (1 + np.asarray(r).reshape(shape))], {}
+
+
+def _count_nonzero_maker(draw):
+    shape = _shape_of(draw, min_dims=0)
+    dim = None if not shape or draw(st.booleans()) else _a_dim(draw, len(shape))
+    return [INTS.draw(draw, shape)], {"dim": dim}
+
+
+def _one_hot_maker(draw):
+    shape = _shape_of(draw, min_dims=0)
+    return [Domain("grid", 0, 4, step=1.0).draw(draw, shape)], {
+        "num_classes": draw(st.sampled_from([-1, 5, 7]))}
+
+
+def _np_one_hot(labels, num_classes):
+    n = int(labels.max()) + 1 if num_classes == -1 else num_classes
+    return np.eye(n, dtype=np.int64)[labels.astype(np.int64)]
+
+
+def _linalg_norm_maker(draw):
+    """A matrix norm (None = fro, 'fro') over both dims, or a vector norm (None = 2, 1, 2,
+    +-inf) of a vector or along one dim; entries distinct and never 0 (no kinks, no ties)."""
+    shape = _shape_of(draw, min_dims=1, max_dims=2)
+    if len(shape) == 2 and draw(st.booleans()):
+        ord, dim = draw(st.sampled_from([None, "fro"])), None
+    else:
+        ord = draw(st.sampled_from([None, 1, 2, np.inf, -np.inf]))
+        dim = _a_dim(draw, len(shape)) if len(shape) == 2 else draw(st.sampled_from([None, 0]))
+    return [NO_ZERO.draw(draw, shape)], {"ord": ord, "dim": dim, "keepdim": draw(st.booleans())}
+
+
+STRUCTURAL_OPS += [
+    _struct("argsort", lambda x, dim, descending: ad.argsort(x, dim, descending),
+            lambda x, dim, descending: np.argsort(-x if descending else x, axis=dim,
+                                                  kind="stable"),
+            lambda x, dim, descending: _torch().argsort(x, dim=dim, descending=descending), 1,
+            _line(NO_TIES, extra=_sort_kwargs), kind="index", dtypes=FLOATS_AND_INT,
+            differentiable=False, out_dtype=_int64_result, notes=_NO_GRAD),
+    _struct("nonzero", ad.nonzero, np.argwhere, _s("nonzero"), 1,
+            lambda draw: ([INTS.draw(draw, _shape_of(draw, min_dims=0))], {}), kind="index",
+            dtypes=INTEGERS, differentiable=False, out_dtype=_int64_result,
+            notes=_NO_GRAD + "; float inputs: the parity suite (its shape follows the values, "
+                  "so ad.compile's test perturbing floats does not apply)"),
+    _struct("any", ad.any, lambda x, dim, keepdim: np.any(x, axis=_np_axis(dim),
+                                                          keepdims=keepdim),
+            lambda x, dim, keepdim: _torch().any(x, _t_dim(x, dim), keepdim), 1,
+            _reducer(INTS), kind="reduction", dtypes=FLOATS_AND_INT, differentiable=False,
+            out_dtype=_bool_result, notes=_NO_GRAD),
+    _struct("all", ad.all, lambda x, dim, keepdim: np.all(x, axis=_np_axis(dim),
+                                                          keepdims=keepdim),
+            lambda x, dim, keepdim: _torch().all(x, _t_dim(x, dim), keepdim), 1,
+            _reducer(INTS), kind="reduction", dtypes=FLOATS_AND_INT, differentiable=False,
+            out_dtype=_bool_result, notes=_NO_GRAD),
+    _struct("count_nonzero", ad.count_nonzero,
+            lambda x, dim: np.asarray(np.count_nonzero(x, axis=dim), dtype=np.int64),
+            _s("count_nonzero"), 1, _count_nonzero_maker, kind="reduction",
+            dtypes=FLOATS_AND_INT, differentiable=False, out_dtype=_int64_result,
+            notes=_NO_GRAD),
+    _struct("F.one_hot", lambda x, num_classes: _nnF().one_hot(x, num_classes), _np_one_hot,
+            lambda x, num_classes: _torch().nn.functional.one_hot(x, num_classes), 1,
+            _one_hot_maker, kind="index", dtypes=(I64,), differentiable=False,
+            out_dtype=_int64_result, notes=_NO_GRAD),
+    _struct("linalg_norm", lambda x, ord, dim, keepdim: ad.linalg.norm(x, ord, dim, keepdim),
+            lambda x, ord, dim, keepdim: np.linalg.norm(x, ord, axis=dim, keepdims=keepdim),
+            lambda x, ord, dim, keepdim: _torch().linalg.norm(x, ord, dim, keepdim), 1,
+            _linalg_norm_maker, kind="reduction"),
+    OpSpec("isclose", ad.isclose, lambda a, b: np.isclose(a, b, rtol=1e-5, atol=1e-8),
+           _t("isclose"), 2, (NONZERO, NONZERO), "elementwise", None, maker=_isclose_maker,
+           differentiable=False, out_dtype=_bool_result, notes=_NO_GRAD),
+]
 
 OPS += STRUCTURAL_OPS
 BY_NAME = {row.name: row for row in OPS}

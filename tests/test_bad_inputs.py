@@ -103,7 +103,8 @@ BINARY = {
     "where": lambda a, b: ad.where(a > 0, a, b),
     "equal": lambda a, b: a == b, "less": lambda a, b: a < b,
     "greater_equal": lambda a, b: a >= b,
-    "logical_and": lambda a, b: (a > 0) & (b > 0), "logical_or": lambda a, b: (a > 0) | (b > 0),
+    # & and | on bool tensors are torch's bitwise_and / bitwise_or (logical on bools)
+    "bitwise_and": lambda a, b: (a > 0) & (b > 0), "bitwise_or": lambda a, b: (a > 0) | (b > 0),
 }
 for _name, _fn in BINARY.items():
     bad(f"broadcast: {_name}", lambda fn=_fn: fn(X(), X(4)), ValueError, _name, "(2, 3)",

@@ -319,3 +319,21 @@ def test_every_op_captures_and_replays_bit_identically(row):
         assert "replayed 2 times" in step.explain()
 
     check()
+
+
+def test_the_readme_example_runs_and_replays():
+    import pathlib
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("## Capture and replay")
+    (block,) = [b.split("```")[0] for b in
+                text[start:text.index("\n## ", start + 1)].split("```python\n")[1:]]
+    rng = np.random.default_rng(0)
+    loader = [(ad.tensor(rng.standard_normal((32, 64)).astype(np.float32)),
+               ad.tensor(rng.integers(0, 10, 32))) for _ in range(5)]
+    namespace = {"loader": loader}
+    ad.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ad.CaptureWarning)
+        exec(block, namespace)  # noqa: S102 (our own README)
+    assert "replayed 2 times" in namespace["train_step"].explain()
+    assert np.isfinite(namespace["loss"].item())

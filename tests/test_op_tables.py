@@ -23,6 +23,20 @@ def test_every_row_is_a_tensor_method_torch_has_too():
             assert method.__qualname__ == f"Tensor.{name}"
 
 
+def test_elementwise_rows_are_the_public_functions():
+    for name, op in tables.merged(tables.ELEMENTWISE).items():
+        assert getattr(ad, name) == tables.public(op), f"ad.{name} is not its table row"
+
+
+def test_only_torchs_richer_operator_signatures_replace_rows():
+    names = [name for table in tables.ELEMENTWISE + tables.STRUCTURAL for name in table]
+    assert {n for n in names if names.count(n) > 1} == {"add", "sub", "div"}
+    x = ad.tensor([5.0, -7.0])
+    assert x.add(1, alpha=2).tolist() == [7.0, -5.0] and x.add(1, alpha=2).dtype == ad.float32
+    assert x.sub(x, alpha=0.5).tolist() == [2.5, -3.5]
+    assert x.div(2, rounding_mode="floor").tolist() == [2.0, -4.0]
+
+
 def test_structural_methods_follow_torch():
     x = ad.tensor([[3.0, 1.0], [2.0, 4.0]])
     np.testing.assert_array_equal(x.flip(0).numpy(), [[2.0, 4.0], [3.0, 1.0]])

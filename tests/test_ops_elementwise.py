@@ -226,6 +226,43 @@ def test_bitwise_ops_are_bitwise_on_integers():
     assert ad.bitwise_and(b, 3).dtype == ad.int64  # bool & int promotes, as torch
 
 
+def test_operators_are_bitwise_on_integers_and_logical_on_bools():
+    # issue 13: & | ^ ~ on integer tensors were logical (a & 3 gave booleans)
+    a = ad.tensor([5, -2, 12])
+    np.testing.assert_array_equal((a & 3).numpy(), [1, 2, 0])
+    np.testing.assert_array_equal((3 & a).numpy(), [1, 2, 0])
+    np.testing.assert_array_equal((a | 3).numpy(), [7, -1, 15])
+    np.testing.assert_array_equal((a ^ 3).numpy(), [6, -3, 15])
+    np.testing.assert_array_equal((~a).numpy(), [-6, 1, -13])
+    np.testing.assert_array_equal((a << 1).numpy(), [10, -4, 24])
+    np.testing.assert_array_equal((a >> 1).numpy(), [2, -1, 6])
+    assert (a & 3).dtype == ad.int64
+    m = ad.tensor([1.0, -1.0, 3.0]) > 0
+    np.testing.assert_array_equal((m & ~m).numpy(), [False] * 3)
+    np.testing.assert_array_equal((m | True).numpy(), [True] * 3)
+    with pytest.raises(TypeError, match="bitwise_not"):
+        ~ad.tensor([1.5])
+
+
+def test_remainder_and_floor_division_operators_follow_python_signs():
+    a = ad.tensor([5.0, -5.0, 5.0, -5.0])
+    b = ad.tensor([3.0, 3.0, -3.0, -3.0])
+    np.testing.assert_array_equal((a % b).numpy(), [2.0, 1.0, -1.0, -2.0])
+    np.testing.assert_array_equal(ad.fmod(a, b).numpy(), [2.0, -2.0, 2.0, -2.0])
+    np.testing.assert_array_equal((a // b).numpy(), [1.0, -2.0, -2.0, 1.0])
+    np.testing.assert_array_equal(a.div(b, rounding_mode="trunc").numpy(), [1, -1, -1, 1])
+    i = ad.tensor([7, -7])
+    np.testing.assert_array_equal((i // 2).numpy(), [3, -4])
+    np.testing.assert_array_equal((i % -2).numpy(), [-1, -1])
+    np.testing.assert_array_equal(i.div(2, rounding_mode="trunc").numpy(), [3, -3])
+    assert (i // 2).dtype == ad.int64 and (i % 2.5).dtype == ad.float32
+    x = ad.tensor([5.5, -5.5], requires_grad=True)
+    y = ad.tensor([2.0, 2.0], requires_grad=True)
+    (x % y).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 1])
+    np.testing.assert_array_equal(y.grad.numpy(), [-2, 3])  # -floor(x / y)
+
+
 def test_bitwise_ops_refuse_floats_naming_the_op():
     with pytest.raises(TypeError, match="bitwise_and.*float32") as err:
         ad.bitwise_and(ad.tensor([1.5]), 1)

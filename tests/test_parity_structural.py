@@ -526,6 +526,7 @@ ROWS = [
                                                               e["rsrc"])),
     R("x.masked_fill(mask, -1.0)", lambda e: np.where(e["mask"], -1.0, e["x"])),
     R("b.nonzero()", lambda e: np.argwhere(e["b"])),
+    R("z.nonzero()", lambda e: np.argwhere(e["z"])),
     R("x.where(mask, y)", lambda e: np.where(e["mask"], e["x"], e["y"])),
     R("v.outer(w)", lambda e: np.outer(e["v"], e["w"])),
     R("m.mm(c)", lambda e: e["m"] @ e["c"]),

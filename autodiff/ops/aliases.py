@@ -1,30 +1,35 @@
 """torch's function names for the arithmetic operators and clamp: add/sub with `alpha`,
-div with `rounding_mode`, mul, pow, neg, clamp/clamp_min/clamp_max, and their long
-spellings (subtract, multiply, divide, true_divide, negative, absolute).
+div with `rounding_mode`, clamp/clamp_min/clamp_max, and the other spellings (subtract,
+multiply, divide, true_divide, negative, absolute, arctan, sgn).
 
 Each is a thin wrapper of the ops in elementwise.py and rounding.py: the graph records the
 same nodes as the operators do.
 """
 from __future__ import annotations
 
+import numbers
+
 from ..errors import op_error
 from . import elementwise as _ew
 from . import rounding as _rounding
+from ._rows import public_names
 
 
 def add(input, other, *, alpha=1):
     """input + alpha * other"""
-    return _ew.add(input, other if alpha == 1 else _ew.mul(other, alpha))
+    return _ew.add(input, _scaled(other, alpha))
 
 
 def sub(input, other, *, alpha=1):
     """input - alpha * other"""
-    return _ew.sub(input, other if alpha == 1 else _ew.mul(other, alpha))
+    return _ew.sub(input, _scaled(other, alpha))
 
 
-def mul(input, other):
-    """input * other"""
-    return _ew.mul(input, other)
+def _scaled(other, alpha):
+    """alpha * other; a number stays a number (it must not set the result's dtype)."""
+    if alpha == 1:
+        return other
+    return other * alpha if isinstance(other, numbers.Number) else _ew.mul(other, alpha)
 
 
 def div(input, other, *, rounding_mode=None):
@@ -38,21 +43,6 @@ def div(input, other, *, rounding_mode=None):
         return _rounding.TruncDivide.apply(input, other)
     raise op_error(ValueError, "div", f"rounding_mode must be None, 'trunc' or 'floor', got "
                                       f"{rounding_mode!r}")
-
-
-def true_divide(input, other):
-    """input / other (true division)"""
-    return _ew.div(input, other)
-
-
-def pow(input, exponent):
-    """input ** exponent"""
-    return _ew.pow(input, exponent)
-
-
-def neg(input):
-    """-input"""
-    return _ew.neg(input)
 
 
 def clamp(input, min=None, max=None):
@@ -72,4 +62,11 @@ def clamp_max(input, max):
     return _ew.Clip.apply(input, None, max)
 
 
-subtract, multiply, divide, negative, absolute = sub, mul, div, neg, _ew.abs
+#: The op table (ops/tables.py): each row is ad.<name> and t.<name>(). add, sub and div
+#: take the place of elementwise.py's operator rows of those names (torch's alpha= and
+#: rounding_mode=); the rest are torch's other spellings of elementwise.py's ops.
+OPS = {"add": add, "sub": sub, "div": div, "true_divide": _ew.Div, "clamp": clamp,
+       "clamp_min": clamp_min, "clamp_max": clamp_max, "clip": _ew.clip, "subtract": sub,
+       "multiply": _ew.Mul, "divide": div, "negative": _ew.Neg, "absolute": _ew.Abs,
+       "arctan": _ew.Atan, "sgn": _ew.Sign}  # sgn: torch's sign for complex numbers too
+globals().update(public_names(OPS))

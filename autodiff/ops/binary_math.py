@@ -15,6 +15,7 @@ import numpy as np
 from ..function import Function
 from . import _dtypes
 from ._precision import accumulated as _accumulated
+from ._rows import public_names
 
 _LN2 = math.log(2.0)
 
@@ -196,11 +197,13 @@ def _route(ctx, g, to_a):
     return (xp.where(to_a, g, 0) if ga else None), (xp.where(to_a, 0, g) if gb else None)
 
 
-atan2, hypot, logaddexp, logaddexp2 = Atan2.apply, Hypot.apply, Logaddexp.apply, Logaddexp2.apply
-xlogy, fmax, fmin = Xlogy.apply, Fmax.apply, Fmin.apply
-arctan2 = atan2  # NumPy's spelling, which torch also has
-
-
 def lerp(input, end, weight):
     """input + weight * (end - input); weight a number or a tensor (torch.lerp)."""
     return Lerp.apply(input, end, weight)
+
+
+#: The op table (ops/tables.py): each row is ad.<name>, t.<name>() and, for a NumPy ufunc
+#: name, ctx.xp.<name>.
+OPS = {"atan2": Atan2, "arctan2": Atan2, "hypot": Hypot, "logaddexp": Logaddexp,
+       "logaddexp2": Logaddexp2, "xlogy": Xlogy, "fmax": Fmax, "fmin": Fmin, "lerp": lerp}
+globals().update(public_names(OPS))  # atan2 = Atan2.apply, ...

@@ -9,6 +9,8 @@ negative amount, give 0 (left) or the sign (right), as torch does.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor
 from . import _dtypes
@@ -25,6 +27,12 @@ def _operands(op, operands, allow_bool=True):
         raise op_error(TypeError, op, f"needs {wanted} tensors, got {kinds}; bitwise ops "
                        "do not apply to floating point (for a logical combination of "
                        "conditions use bool tensors, e.g. (x > 0) & (x < 1))")
+    shapes = [tuple(getattr(a, "shape", ())) for a in arrays]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise op_error(ValueError, op, f"shapes {' and '.join(map(str, shapes))} do not "
+                       "broadcast (each dim must match or be 1)") from None
     xp = backend.array_module(*arrays)
     return xp, [_dtypes.as_operand(xp, a, dtype) for a in arrays]
 
@@ -67,3 +75,9 @@ def bitwise_right_shift(input, other):
     """input >> other: floor(input / 2^other), the sign bit filling in"""
     xp, (a, b) = _operands("bitwise_right_shift", (input, other), allow_bool=False)
     return _result(xp, xp.right_shift(a, b))
+
+
+#: The op table (ops/tables.py): each row is ad.<name>, t.<name>() and ctx.xp.<name>.
+OPS = {name: globals()[name] for name in (
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+    "bitwise_right_shift")}

@@ -149,3 +149,11 @@ def equal(input, other) -> bool:
     if a.shape != b.shape:
         return False
     return builtins.bool((a == b).all())
+
+
+#: The op table (ops/tables.py): each row is ad.<name> and t.<name>() (and, for a NumPy
+#: ufunc name, ctx.xp.<name>); none carries a gradient.
+OPS = {name: globals()[name] for name in (
+    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit", "isclose",
+    "allclose", "equal")}

@@ -18,6 +18,7 @@ from .. import backend
 from ..function import Function
 from ._dtypes import as_float, is_float
 from ._precision import accumulated as _accumulated
+from ._rows import public_names
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -411,15 +412,6 @@ def _finfo(dtype):
 
 
 # ----------------------------------------------------------------------- public functions
-sin, cos, tan, asin, acos = Sin.apply, Cos.apply, Tan.apply, Asin.apply, Acos.apply
-sinh, cosh, asinh, acosh, atanh = Sinh.apply, Cosh.apply, Asinh.apply, Acosh.apply, Atanh.apply
-log2, log10, log1p, expm1, exp2 = Log2.apply, Log10.apply, Log1p.apply, Expm1.apply, Exp2.apply
-square, reciprocal, rsqrt = Square.apply, Reciprocal.apply, Rsqrt.apply
-erfc, erfinv = Erfc.apply, Erfinv.apply
-# NumPy's spellings, which torch also has
-arcsin, arccos, arcsinh, arccosh, arctanh = asin, acos, asinh, acosh, atanh
-
-
 def logit(input, eps=None):
     """ln(p / (1 - p)), the inverse of sigmoid; with `eps`, p is first clamped to
     [eps, 1 - eps] (torch.logit)."""
@@ -430,3 +422,15 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN -> `nan`, +inf -> `posinf`, -inf -> `neginf`; the infinities default to the
     largest and smallest finite values of the dtype (torch.nan_to_num)."""
     return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
+
+
+#: The op table (ops/tables.py): each row is ad.<name>, t.<name>() and, for a NumPy ufunc
+#: name, ctx.xp.<name>.
+OPS = {"sin": Sin, "cos": Cos, "tan": Tan, "asin": Asin, "acos": Acos,
+       "sinh": Sinh, "cosh": Cosh, "asinh": Asinh, "acosh": Acosh, "atanh": Atanh,
+       "log2": Log2, "log10": Log10, "log1p": Log1p, "expm1": Expm1, "exp2": Exp2,
+       "square": Square, "reciprocal": Reciprocal, "rsqrt": Rsqrt, "erfc": Erfc,
+       "erfinv": Erfinv, "logit": logit, "nan_to_num": nan_to_num,
+       # NumPy's spellings, which torch also has
+       "arcsin": Asin, "arccos": Acos, "arcsinh": Asinh, "arccosh": Acosh, "arctanh": Atanh}
+globals().update(public_names(OPS))  # sin = Sin.apply, ...

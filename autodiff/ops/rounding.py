@@ -15,6 +15,7 @@ from ..errors import op_error
 from ..function import Function
 from . import _dtypes
 from ._dtypes import is_float
+from ._rows import public_names
 
 
 def _zero_grad(ctx, g):
@@ -29,14 +30,20 @@ def _no_bool(op, x):
                        ".long() or .float() first")
 
 
+def _rounded(ctx, rounding, x):
+    """rounding(x) for a float array; an integer array is returned as it is (a copy), as
+    torch does; bool is refused."""
+    _no_bool(ctx.name, x)
+    return rounding(x) if is_float(x.dtype) else x.copy()
+
+
 class Floor(Function):
     """the largest integer <= x"""
     derivative = "d floor(x)/dx = 0"
 
     @staticmethod
     def forward(ctx, x):
-        _no_bool("floor", x)
-        return ctx.xp.floor(x) if is_float(x.dtype) else x.copy()
+        return _rounded(ctx, ctx.xp.floor, x)
 
     backward = staticmethod(_zero_grad)
 
@@ -47,8 +54,7 @@ class Ceil(Function):
 
     @staticmethod
     def forward(ctx, x):
-        _no_bool("ceil", x)
-        return ctx.xp.ceil(x) if is_float(x.dtype) else x.copy()
+        return _rounded(ctx, ctx.xp.ceil, x)
 
     backward = staticmethod(_zero_grad)
 
@@ -59,8 +65,7 @@ class Trunc(Function):
 
     @staticmethod
     def forward(ctx, x):
-        _no_bool("trunc", x)
-        return ctx.xp.trunc(x) if is_float(x.dtype) else x.copy()
+        return _rounded(ctx, ctx.xp.trunc, x)
 
     backward = staticmethod(_zero_grad)
 
@@ -71,14 +76,12 @@ class Round(Function):
 
     @staticmethod
     def forward(ctx, x, decimals=0):
+        if not decimals:
+            return _rounded(ctx, ctx.xp.rint, x)
         _no_bool("round", x)
         if not is_float(x.dtype):
-            if decimals:
-                raise op_error(TypeError, "round", f"decimals={decimals} needs a floating "
-                               f"point tensor, got {x.dtype} (torch refuses it too)")
-            return x.copy()
-        if not decimals:
-            return ctx.xp.rint(x)
+            raise op_error(TypeError, "round", f"decimals={decimals} needs a floating point "
+                           f"tensor, got {x.dtype} (torch refuses it too)")
         # scaled by 10^|decimals| in float32 for the half types (10^d * x overflows them)
         work = x.astype(backend.float32) if backend.is_half(x.dtype) else x
         scale = 10.0 ** abs(decimals)
@@ -179,12 +182,14 @@ class TruncDivide(Function):
     backward = staticmethod(_zero_grad)
 
 
-floor, ceil, trunc, frac = Floor.apply, Ceil.apply, Trunc.apply, Frac.apply
-remainder, fmod, floor_divide = Remainder.apply, Fmod.apply, FloorDivide.apply
-fix = trunc  # torch's alias
-
-
 def round(input, *, decimals=0):
     """input rounded to `decimals` decimal places (negative: to tens, hundreds, ...),
     halves to even, as torch.round."""
     return Round.apply(input, decimals=decimals) if decimals else Round.apply(input)
+
+
+#: The op table (ops/tables.py): each row is ad.<name>, t.<name>() and, for a NumPy ufunc
+#: name, ctx.xp.<name>.
+OPS = {"floor": Floor, "ceil": Ceil, "trunc": Trunc, "fix": Trunc, "frac": Frac, "round": round,
+       "remainder": Remainder, "fmod": Fmod, "floor_divide": FloorDivide}
+globals().update(public_names(OPS))  # floor = Floor.apply, ...

@@ -4,7 +4,7 @@ A rule is written once, against `ctx.xp`: NumPy (or CuPy) in a plain backward, t
 when the gradient must itself be a graph. Here each name is a differentiable autodiff op
 with NumPy's meaning, built, not hand-kept:
 
-* every elementwise op in the OPS table of autodiff/ops/elementwise.py whose public name is
+* every elementwise op in the OPS tables (autodiff/ops/tables.py) whose public name is
   a NumPy ufunc (exp, log, tanh, maximum, ..., and any op added later, e.g. atan, also under
   the ufunc's own name, arctan) is here automatically;
 * the few non-ufunc NumPy functions rules use are adapters below, with NumPy's signature
@@ -20,29 +20,22 @@ from __future__ import annotations
 import numpy as _np
 
 from ..tensor import Tensor
-from . import activations as _activations
-from . import binary_math as _binary_math
-from . import bitwise as _bitwise
-from . import compare as _compare
 from . import elementwise as _ew
 from . import linalg as _linalg
-from . import math as _math
-from . import rounding as _rounding
 from . import reduce as _reduce
 from . import shape as _shape
+from . import tables as _tables
 
 #: Public names that NumPy also has with another meaning (torch's): never in ctx.xp.
 _NOT_NUMPY = {"equal"}  # torch.equal(a, b) is one bool for whole tensors
 
 #: The elementwise ops whose public names are NumPy ufuncs, under those names (and under
-#: the ufunc's own name: atan also as arctan, abs as absolute), from every elementwise module.
+#: the ufunc's own name: atan also as arctan, abs as absolute), from every elementwise table.
 UFUNCS = {}
-for _module in (_ew, _math, _binary_math, _activations, _rounding, _compare, _bitwise):
-    for _name, _fn in vars(_module).items():
-        _ufunc = getattr(_np, _name, None)
-        if not _name.startswith("_") and callable(_fn) and isinstance(_ufunc, _np.ufunc) \
-                and _name not in _NOT_NUMPY:
-            UFUNCS[_name] = UFUNCS[_ufunc.__name__] = _fn
+for _name, _op in _tables.merged(_tables.ELEMENTWISE).items():
+    _ufunc = getattr(_np, _name, None)
+    if isinstance(_ufunc, _np.ufunc) and _name not in _NOT_NUMPY:
+        UFUNCS[_name] = UFUNCS[_ufunc.__name__] = _tables.public(_op)
 globals().update(UFUNCS)
 matmul = _linalg.matmul
 
