@@ -704,6 +704,7 @@ DIVISOR = Domain("grid", -4, 3, offset=0.5, step=0.6)
 DECIMALS = Domain("grid", -150, 150, offset=0.3, step=0.02)  # x * 10, x * 100: never a half
 UNIT = Domain("interval", -0.9, 0.9)
 PROBABILITY = Domain("interval", 0.1, 0.9)
+CLAMPED_PROBABILITY = Domain("grid", 1, 8, offset=0.3, step=0.1)  # 0.13 ... 0.83: never at 0.25/0.75
 HARD = Domain("grid", -20, 20, offset=0.5)       # +-0.1, ..., +-3.9: never at +-3 or +-1
 RELU6 = Domain("grid", -10, 35, offset=0.5)      # -1.9 ... 6.9: never at 0 or 6
 SPECIAL = Domain("special", -2.5, 1.5)
@@ -778,7 +779,7 @@ OPS += [
     _ew("logit", ad.logit, _np_special("logit"), _t("logit"), (PROBABILITY,)),
     _ew("logit_eps", lambda x: ad.logit(x, eps=0.25),
         lambda x: _np_special("logit")(np.clip(x, 0.25, 0.75)),
-        lambda x: _torch().logit(x, eps=0.25), (PROBABILITY,),
+        lambda x: _torch().logit(x, eps=0.25), (CLAMPED_PROBABILITY,),
         notes="clamped to [eps, 1 - eps]: zero gradient outside"),
     _ew("nan_to_num", ad.nan_to_num, np.nan_to_num, _t("nan_to_num"), (REAL,),
         notes="finite inputs (special values: tests/test_parity_elementwise.py)"),
