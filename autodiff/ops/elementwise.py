@@ -21,6 +21,8 @@ from . import _dtypes
 from ._dtypes import as_float as _as_float
 from ._dtypes import operands as _operands
 
+_ndarray = np.ndarray  # two arrays of one dtype: NumPy's result is torch's, nothing to do
+
 
 class Add(Function):
     """a + b"""
@@ -28,7 +30,8 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
+        if type(a) is not _ndarray or type(b) is not _ndarray or a.dtype is not b.dtype:
+            a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         return a + b
 
     @staticmethod
@@ -42,7 +45,8 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = _operands(a, b)
+        if type(a) is not _ndarray or type(b) is not _ndarray or a.dtype is not b.dtype:
+            a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         return a - b
 
     @staticmethod
@@ -56,7 +60,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = _operands(a, b)
+        if type(a) is not _ndarray or type(b) is not _ndarray or a.dtype is not b.dtype:
+            a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         # Keep only what a needed gradient uses: `y * 3` then `y += 1` stays legal, as in torch.
         ga, gb = ctx.needs_input_grad
         ctx.save(a if gb else None, b if ga else None)
