@@ -7,11 +7,12 @@
     x.grad  # tensor([2., 4.])
 """
 from . import backend as _backend
-from .backend import bfloat16, bool_, float16, float32, float64, int32, int64
+from .backend import (bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
+                      uint8)
 from .backend import array_module  # numpy or cupy for the given arrays (for in-place kernels)
-from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
-                       zeros_like)
+from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace,
+                       manual_seed, ones, ones_like, rand, rand_like, randint, randn,
+                       randn_like, tensor, zeros, zeros_like)
 # Randomness as in torch (autodiff/random.py): generators, seeding, samplers.
 from .creation import randint_like, randperm
 from .random import (Generator, bernoulli, default_generator, get_rng_state, initial_seed,
@@ -37,8 +38,11 @@ from .ops.linalg import linear, matmul
 from .ops.norm import batch_norm
 from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
                          sum, var)
-from .ops.shape import (broadcast_to, cat, concatenate, flatten, pad, permute, reshape, split,
-                        squeeze, stack, swapaxes, transpose, unsqueeze)
+from .ops.shape import (broadcast_to, cat, concat, concatenate, flatten, numel, pad, permute,
+                        reshape, split, squeeze, stack, swapaxes, swapdims, t, transpose,
+                        unsqueeze)
+from .size import Size
+from .interop import from_dlpack
 from .tensor import Tensor
 # Elementwise ops of issue 13 (PyTorch's names): math, activations, rounding, comparisons,
 # bitwise, and torch's function forms of the operators.
@@ -57,6 +61,11 @@ from .ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_
                           bitwise_right_shift, bitwise_xor)
 from .ops.aliases import (absolute, add, arctan, clamp, clamp_max, clamp_min, clip, div,
                           divide, multiply, negative, sgn, sub, subtract, true_divide)
+from . import return_types  # the named tuples max(dim), sort, ... return (torch.return_types)
+
+# torch's dtype aliases: ad.float is ad.float32, ad.long is ad.int64, ad.int is ad.int32, ...
+float, double, half, long, int, short, bool = (  # noqa: A001 (torch's names)
+    float32, float64, float16, int64, int32, int16, bool_)
 from . import functional  # grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp
 # Capture and replay of whole training steps (a layer on top of the eager core).
 from .capture import CaptureError, CaptureWarning, compile, replay_eagerly

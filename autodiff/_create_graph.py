@@ -55,34 +55,17 @@ def _saved_as_tensors(node, out):
     """node's saved values, each array that is an input's or the output's data replaced
     by that Tensor (so the gradient stays connected to them); other arrays as constants."""
     tensors = [i for i in node.inputs if isinstance(i, Tensor)] + [out]
-    copies = node.__dict__.get("saved_copies")  # values an in-place write copied (_inplace)
     result = []
     for v in node.saved:
         if backend.is_array(v):
             same = [t for t in tensors if t.data is v]
             if same:
                 v = same[0]
-            elif copies and id(v) in copies:
-                v = SavedCopy.apply(copies[id(v)], value=v)
             else:
                 v = Tensor._make(v, None, False)
         result.append(v)
     return tuple(result)
 
-
-class SavedCopy(Function):
-    """x's values as an op saved them before an in-place write overwrote x's buffer: the
-    saved copy, connected to x (identity gradient) so that it stays differentiable"""
-    op_name = "saved_copy"
-    derivative = "d x/dx = 1"
-
-    @staticmethod
-    def forward(ctx, x, value):
-        return value
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
 
 
 class OpaqueGradient(Function):

@@ -191,7 +191,7 @@ def run(roots, retain_graph, create_graph, targets=None):
                 if id(t) in found:
                     found[id(t)] = g
                 if node is not None and id(t) not in through:
-                    if room >= 0 and (size := getattr(g, "size", 1)) <= room:
+                    if room >= 0 and (size := _numel(g)) <= room:
                         room -= size
                         t._kept = node.kept = (g, None)
                     else:
@@ -200,7 +200,7 @@ def run(roots, retain_graph, create_graph, targets=None):
                             t._kept = node.kept = None
                     continue
             if node is None:
-                if room >= 0 and (size := getattr(g, "size", 1)) <= room:
+                if room >= 0 and (size := _numel(g)) <= room:
                     room -= size
                     t._kept = (g, None)
                 else:
@@ -312,6 +312,7 @@ from .errors import forward_error  # noqa: E402
 from .function import _as_output_array, _unwrap  # noqa: E402
 from ._kept import kept_size as _kept_size  # noqa: E402
 from .graph import GRAD_LOCK as _GRAD_LOCK  # noqa: E402
+from ._kept import numel as _numel  # noqa: E402
 from .graph import _as_gradient_array, _reaching  # noqa: E402
 from .autograd import _initial_grad as _plain_initial_grad  # noqa: E402
 from .graph import _arity_error, _released_error, sum_to_shape  # noqa: E402

@@ -20,7 +20,7 @@ from . import backend
 from .errors import op_error
 from .mode import state as _mode
 
-__all__ = ["VersionBox", "apply_inplace", "mark_modified", "seen_inputs", "check_saved",
+__all__ = ["VersionBox", "apply_inplace", "update", "mark_modified", "seen_inputs", "check_saved",
            "private_copy"]
 
 
@@ -129,14 +129,25 @@ def private_copy(value):
     return value
 
 
+def _saves(node, data) -> bool:
+    """Whether `node` saved the array `data` for its backward."""
+    return node is not None and bool(node.saved) and any(v is data for v in node.saved)
+
+
 def apply_inplace(target, op, *args, **params):
-    """Run `op(target, *args)` and write the result into `target`'s buffer in place.
+    """Run `op(target, *args)` and write the result into `target`'s buffer in place."""
+    name = (op.op_name or op.__name__.lower()) + "_"
+    return update(target, name, lambda old, *a: op.apply(old, *a, **params), *args)
+
+
+def update(target, name, compute, *args):
+    """Write `compute(target, *args)` (a Tensor of target's shape computed by ops whose
+    inputs include the target) into `target`'s buffer in place: `x += y`, `x.add_(y)`.
 
     The graph history moves: a shadow tensor takes over `target`'s old node, and `target`
-    becomes the op's output. The shared version counter is bumped so any backward that
+    becomes the result's output. The shared version counter is bumped so any backward that
     saved the old values raises instead of returning wrong gradients.
     """
-    name = (op.op_name or op.__name__.lower()) + "_"
     label = name + " (in place)"
     _check_writable(target, name, label, args)
     shadow = Tensor._make(target.data, target._node, target.requires_grad)
@@ -147,9 +158,15 @@ def apply_inplace(target, op, *args, **params):
         shadow._extra = {"name": target._extra.get("name")}
     # `x += x`: the operand is the old value too; the node must not list `target` itself
     # as an input (that made the graph a cycle and backward never ended).
-    operand_is_target = any(a is target for a in args)
     args = tuple(shadow if a is target else a for a in args)
-    result = op.apply(shadow, *args, **params)
+    result = compute(shadow, *args)
+    if _saves(result._node, target.data):
+        # The op saved the values this write overwrites (x.mul_(w) keeps x for w's
+        # gradient): run it again on a copy (a Clone node), so its gradient, to any
+        # order, sees the old values, as torch's in-place ops do.
+        from .ops.elementwise import Clone
+        result = compute(Clone.apply(shadow), *(Clone.apply(a) if a is shadow else a
+                                                 for a in args))
     out = result.data
     if out.shape != target.shape:
         raise op_error(ValueError, name, f"the result has shape {out.shape} but "
@@ -161,8 +178,6 @@ def apply_inplace(target, op, *args, **params):
     if not target.data.flags.writeable:
         raise op_error(ValueError, name, "the tensor's buffer is read-only (a "
                        "broadcast view); call .clone() or use the out-of-place op", label)
-    if not operand_is_target:  # `b *= b` saved b as the operand too: torch raises then
-        _save_copy_of_target(result._node, shadow)
     if out is not target.data:
         target.data[...] = out
     clock.now += 1
@@ -178,19 +193,6 @@ def apply_inplace(target, op, *args, **params):
         target.requires_grad = True
         target._seq = result._seq
     return target
-
-
-def _save_copy_of_target(node, old) -> None:
-    """The in-place op's own node saved the values its write is about to overwrite
-    (`c *= w` saves c for w's gradient): it keeps a copy of them instead, as torch does.
-    Only values the gradient needs are saved, so the copy is made only when it is used.
-    `node.saved_copies` maps each copy to `old` (the target's version before the write), so
-    create_graph can connect the copy to the graph (_create_graph.py)."""
-    if node is None or not node.saved or not any(v is old.data for v in node.saved):
-        return
-    copy = old.data.copy()
-    node.saved = tuple(copy if v is old.data else v for v in node.saved)
-    node.saved_copies = {id(copy): old}
 
 
 def _check_writable(target, name, label, args) -> None:

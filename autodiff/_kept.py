@@ -36,12 +36,17 @@ class Keeper:
                 store(t, None)
 
 
+def numel(g) -> int:
+    """Elements in one gradient: an array, a Tensor (under create_graph) or a number."""
+    return g.data.size if isinstance(g, Tensor) else getattr(g, "size", 1)
+
+
 def kept_size(g, in_grads):
     """Elements in a tensor's gradient and its node's input gradients."""
-    n = getattr(g, "size", 1)
+    n = numel(g)
     for gi in in_grads or ():
         if gi is not None:
-            n += getattr(gi, "size", 1)
+            n += numel(gi)
     return n
 
 

@@ -22,6 +22,8 @@ def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=
         raise op_error(RuntimeError, "backward", "the tensor does not require grad and has "
                        "no grad_fn (no input of the computation had requires_grad=True, or "
                        "it was computed under no_grad)")
+    if retain_graph is None:  # torch: a create_graph backward keeps the graph by default
+        retain_graph = create_graph
     start = [(root, _initial_grad(root, gradient, create_graph))]
     if inputs is None:
         graph._run(start, retain_graph, create_graph)

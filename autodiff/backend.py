@@ -15,7 +15,8 @@ except Exception:  # pragma: no cover - depends on the machine
 
 __all__ = [
     "array_module", "device_of", "parse_device", "to_device", "cuda_is_available",
-    "float16", "bfloat16", "float32", "float64", "int64", "int32", "bool_",
+    "float16", "bfloat16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8",
+    "bool_",
     "as_dtype", "is_floating", "is_half", "accumulation_dtype", "manual_seed", "generator",
 ]
 
@@ -25,12 +26,16 @@ float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
 int32 = np.dtype(np.int32)
+int16 = np.dtype(np.int16)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
 _DTYPE_NAMES = {
     "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32,
     "float": float32, "float64": float64, "double": float64, "int64": int64, "long": int64,
-    "int32": int32, "int": int64, "bool": bool_,
+    "int32": int32, "int": int64, "int16": int16, "short": int16, "int8": int8,
+    "uint8": uint8, "bool": bool_,
 }
 _HALF = (float16, bfloat16)
 
@@ -87,6 +92,11 @@ def array_module(*arrays):
             if isinstance(a, _cupy.ndarray):
                 return _cupy
     return np
+
+
+def array_types() -> tuple:
+    """The array classes of the installed backends: numpy.ndarray (and cupy.ndarray)."""
+    return (np.ndarray,) if _cupy is None else (np.ndarray, _cupy.ndarray)
 
 
 def is_array(x) -> bool:

@@ -12,15 +12,42 @@ from .errors import op_error
 from .random import manual_seed  # noqa: F401  (ad.manual_seed: seeds every default generator)
 from .tensor import Tensor
 
-__all__ = ["tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
            "zeros_like", "ones_like", "full_like", "randn", "rand", "randint",
            "randn_like", "rand_like", "randint_like", "randperm", "manual_seed"]
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
-    """A new leaf tensor from data (Python floats/lists default to float32; NumPy arrays keep
-    their dtype)."""
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad, name=name)
+    """A new leaf tensor with its own copy of data (torch.tensor): Python floats/lists
+    default to float32, NumPy arrays and tensors keep their dtype. A later change to `data`
+    does not show in the tensor; ad.as_tensor / ad.from_numpy share memory instead."""
+    if isinstance(data, Tensor):
+        data = data.data
+    out = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad, name=name)
+    if out.data is data or getattr(out.data, "base", None) is data:  # nothing copied yet
+        out.data = out.data.copy()
+    return out
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """data as a tensor, sharing its memory where it can (torch.as_tensor): a Tensor of the
+    requested dtype and device is returned as it is, an array of them is wrapped without a
+    copy; anything else is converted as ad.tensor does."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(ndarray) -> Tensor:
+    """A tensor sharing the NumPy array's memory and dtype (torch.from_numpy): writes to
+    either show in the other."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+    return Tensor._make(ndarray, None, False) if _supported(ndarray.dtype) else Tensor(ndarray)
+
+
+def _supported(dtype) -> bool:
+    return dtype.kind in "biuf" or dtype == backend.bfloat16
 
 
 def _as_size(s):
@@ -118,10 +145,31 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     return _finish(xp.arange(start, stop, step, dtype=backend.as_dtype(dtype)), requires_grad)
 
 
-def linspace(start, stop, num, dtype=None, device=None, requires_grad=False) -> Tensor:
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """`steps` evenly spaced values from start to end inclusive (torch.linspace); float32
+    by default; an integer dtype truncates each value toward zero, as torch does."""
     xp, _ = _module(device)
-    return _finish(xp.linspace(start, stop, num, dtype=backend.as_dtype(dtype) or backend.float32),
-                   requires_grad)
+    dtype = backend.as_dtype(dtype) or backend.float32
+    if dtype == backend.bool_:
+        raise TypeError("linspace: dtype bool is not supported (as in torch); use a float "
+                        "or integer dtype")
+    if backend.is_floating(dtype):
+        return _finish(xp.linspace(start, end, steps, dtype=dtype), requires_grad)
+    return _finish(_integer_linspace(xp, start, end, steps).astype(dtype), requires_grad)
+
+
+def _integer_linspace(xp, start, end, steps):
+    """torch's integer linspace: start and end truncated to integers first, the step in
+    float64, the first half counted up from start and the second half down from end, each
+    value truncated toward zero."""
+    start, end = float(int(start)), float(int(end))
+    if steps == 1:
+        return xp.asarray([start]).astype(backend.float64)
+    step = (end - start) / (steps - 1)
+    index = xp.arange(steps, dtype=backend.float64)
+    values = xp.where(index < steps // 2, start + step * index,
+                      end - step * (steps - 1 - index))
+    return xp.trunc(values)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -130,7 +130,7 @@ def _vectors_like(v, single, likes, what, of):
 
 
 def _check_scalar_output(out, what, hint=""):
-    if not isinstance(out, Tensor) or out.size != 1:
+    if not isinstance(out, Tensor) or out.numel() != 1:
         shape = out.shape if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"{what}: the function must return a one-element Tensor, got "
                          f"{shape}{hint}")
@@ -189,7 +189,7 @@ def vjp(f, inputs, v=None, create_graph=False):
         out = f(*xs)
     single_out, outs = _outputs(out, what)
     if v is None:
-        if any(o.size != 1 for o in outs):
+        if any(o.numel() != 1 for o in outs):
             raise ValueError(f"{what}: v may be omitted only for one-element outputs; the "
                              f"output shapes are {[o.shape for o in outs]}")
         vs = [None] * len(outs)
@@ -212,7 +212,7 @@ def jvp(f, inputs, v=None, create_graph=False):
     what = "functional.jvp"
     single_in, xs = _prepare_inputs(inputs, create_graph, what)
     if v is None:
-        if any(x.size != 1 for x in xs):
+        if any(x.numel() != 1 for x in xs):
             raise ValueError(f"{what}: v may be omitted only for one-element inputs")
         vs = [Tensor._make(backend.array_module(x.data).ones(x.shape, dtype=x.dtype), None,
                            False) for x in xs]
@@ -263,9 +263,9 @@ def jacobian(f, argnums=0, create_graph=False):
                 rows = [[] for _ in xs]
                 if o.requires_grad:
                     xp = backend.array_module(o.data)
-                    for k in range(o.size):
+                    for k in range(o.numel()):
                         # A fresh one-hot per row: a gradient may alias its seed.
-                        flat = xp.zeros(o.size, dtype=o.dtype)
+                        flat = xp.zeros(o.numel(), dtype=o.dtype)
                         flat[k] = 1
                         e_k = Tensor._make(flat.reshape(o.shape), None, False)
                         gs = _autograd([o], xs, grad_outputs=[e_k], retain_graph=True,

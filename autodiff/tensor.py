@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import itertools
 import types
+import warnings
 
 import numpy as np
 
 from . import backend
 from .mode import state as _mode
+from .size import Size
+
+_new_size = tuple.__new__  # Size from an array's shape (already ints): no per-item check
 
 __all__ = ["Tensor"]
 
@@ -52,8 +56,6 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra", "_kept",
                  "__weakref__")
-    # NumPy defers to our reflected operators (e.g. np.float32(2) * t -> Tensor).
-    __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False, name=None):
@@ -83,31 +85,77 @@ class Tensor:
 
     # ---------------------------------------------------------------- attributes
     @property
-    def shape(self):
-        return self.data.shape
+    def shape(self) -> Size:
+        """The sizes of the dims, an ad.Size (a tuple; torch.Tensor.shape)."""
+        return _new_size(Size, self.data.shape)
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
+        """The number of dims (torch.Tensor.ndim)."""
         return self.data.ndim
 
-    @property
-    def size(self):
+    def size(self, dim=None):
+        """The shape as an ad.Size, or the size of one dim as an int (torch.Tensor.size)."""
+        if dim is None:
+            return _new_size(Size, self.data.shape)
+        if self.data.ndim == 0:
+            raise _op_error(IndexError, "size", f"dim {dim} given, but the tensor is 0-d "
+                                                "(it has no dims)")
+        return self.data.shape[_dims.normalize_dim(dim, self.data.ndim, "size")]
+
+    def numel(self) -> int:
+        """The number of elements: the product of the sizes (torch.numel)."""
         return self.data.size
+
+    nelement = numel
+
+    def dim(self) -> int:
+        """The number of dims (torch.Tensor.dim)."""
+        return self.data.ndim
+
+    ndimension = dim
+
+    def element_size(self) -> int:
+        """Bytes per element (torch.Tensor.element_size)."""
+        return self.data.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element (torch.Tensor.itemsize)."""
+        return self.data.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements: numel() * element_size() (torch.Tensor.nbytes)."""
+        return self.data.nbytes
 
     @property
     def dtype(self):
+        """The element type, a NumPy dtype such as ad.float32 (torch.Tensor.dtype)."""
         return self.data.dtype
+
+    def is_floating_point(self) -> bool:
+        """True for float16, bfloat16, float32 and float64 (torch.is_floating_point)."""
+        return backend.is_floating(self.data.dtype)
 
     @property
     def device(self) -> str:
+        """'cpu' or 'cuda:N' (torch.Tensor.device; a string here)."""
         return backend.device_of(self.data)
 
     @property
+    def is_cuda(self) -> bool:
+        """True when the data lives on a GPU (torch.Tensor.is_cuda)."""
+        return self.device != "cpu"
+
+    @property
     def is_leaf(self) -> bool:
+        """True for tensors no recorded op produced (torch.Tensor.is_leaf)."""
         return self._node is None
 
     @property
     def grad_fn(self):
+        """The graph node that produced this tensor, or None for a leaf (torch)."""
         return self._node
 
     @property
@@ -116,7 +164,13 @@ class Tensor:
         return 0 if self._vbox is None else self._vbox.count
 
     @property
+    def _version(self) -> int:
+        """The in-place write counter, under torch's name (torch.Tensor._version)."""
+        return self.version
+
+    @property
     def name(self):
+        """An optional label diagrams show (not in torch)."""
         return None if self._extra is None else self._extra.get("name")
 
     @name.setter
@@ -127,11 +181,43 @@ class Tensor:
 
     @property
     def T(self):
-        return self.transpose()
+        """The transpose of a matrix; every dim reversed for other ranks (torch.Tensor.T,
+        which torch deprecates for ndim > 2: use mT or permute)."""
+        if self.data.ndim > 2:
+            warnings.warn("Tensor.T on a tensor of more than 2 dims reverses every dim "
+                          "(deprecated in torch); use .mT to transpose the last two dims or "
+                          "permute() to reverse them", UserWarning, stacklevel=2)
+        return _shape.reversed_dims(self)  # a view even for ndim < 2, as torch
 
     @property
     def mT(self):
-        return _shape.swapaxes(self, -1, -2)
+        """The last two dims swapped: a batch of matrices transposed (torch.Tensor.mT)."""
+        if self.data.ndim < 2:
+            raise _op_error(RuntimeError, "mT", f"needs at least 2 dims, got shape "
+                                                f"{tuple(self.data.shape)}")
+        return _shape.transpose(self, -2, -1)
+
+    @property
+    def H(self):
+        """The conjugate transpose of a matrix: .T for real tensors (torch.Tensor.H)."""
+        if self.data.ndim not in (0, 2):
+            raise _op_error(RuntimeError, "H", f"is defined for matrices (2 dims) and 0-d "
+                                               f"tensors, got shape {tuple(self.data.shape)}; "
+                                               "use .mH for batches")
+        return self.T
+
+    @property
+    def mH(self):
+        """The last two dims swapped and conjugated: .mT for real tensors (torch)."""
+        return self.mT
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dims (torch.t)."""
+        if self.data.ndim > 2:
+            raise _op_error(RuntimeError, "t", f"expects a tensor with <= 2 dims, got shape "
+                                               f"{tuple(self.data.shape)}; use transpose(d0, "
+                                               "d1), .mT or permute")
+        return _shape.reversed_dims(self)  # a view, also of a 0-d or 1-D tensor
 
     def __len__(self):
         if self.ndim == 0:
@@ -153,7 +239,7 @@ class Tensor:
         body = np.array2string(host, precision=4, separator=", ", threshold=100,
                                prefix="tensor(")
         extras = []
-        if self.dtype != backend.float32 and self.size > 0:
+        if self.dtype != backend.float32 and self.data.size > 0:
             extras.append(f"dtype={self.dtype}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -166,7 +252,7 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __bool__(self):
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor with shape {self.shape} is "
                              "ambiguous; use .any() or .all()")
         return bool(self.data)
@@ -177,6 +263,31 @@ class Tensor:
         arr = backend.to_device(self.data, "cpu")
         return arr if dtype is None else arr.astype(dtype)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on tensors run the autodiff op: np.exp(t) is t.exp() (see interop)."""
+        return _interop.array_ufunc(ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions on tensors run the autodiff op: np.mean(t, axis=0) is a Tensor."""
+        return _interop.array_function(func, types, args, kwargs)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """The buffer as a DLPack capsule, shared without a copy (torch.Tensor.__dlpack__)."""
+        return _interop.dlpack(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        """(device type, index) for DLPack consumers (torch.Tensor.__dlpack_device__)."""
+        return _interop.dlpack_device(self)
+
+    def __format__(self, spec):
+        """f"{t:.3f}" formats a one-element tensor's value; an empty spec is str(t)."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(f"format spec {spec!r} needs a one-element tensor, got shape "
+                            f"{tuple(self.data.shape)}; format t.tolist() or t.item()")
+        return format(self.item(), spec)
+
     def __float__(self):
         return float(self.item())
 
@@ -184,7 +295,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.size != 1:
+        if self.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError("only integer tensors of one element can be used as an index")
         return int(self.item())
 
@@ -216,6 +327,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether retain_grad() was called on this non-leaf (torch.Tensor.retains_grad)."""
         return self._extra is not None and self._extra.get("retain", False)
 
     def register_hook(self, fn):
@@ -229,8 +341,8 @@ class Tensor:
         return _hooks.HookHandle(hooks, fn)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Backpropagate from this tensor, accumulating into the leaves' `.grad`;
-        retain_graph defaults to create_graph (as in torch)."""
+        """Backpropagate from this tensor, accumulating into the leaves' `.grad`; the graph
+        is kept when retain_graph is True, which defaults to create_graph (torch)."""
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                        inputs=inputs)
 
@@ -247,16 +359,26 @@ class Tensor:
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to Python "
                              f"scalars; this one has shape {self.shape}")
         return backend.to_device(self.data, "cpu").reshape(()).item()
 
     def tolist(self):
+        """The values as (nested lists of) Python numbers (torch.Tensor.tolist)."""
         return backend.to_device(self.data, "cpu").tolist()
 
-    def to(self, device=None, dtype=None):
-        """Move to a device and/or convert dtype (differentiable)."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False, copy=False):
+        """A tensor on another device and/or of another dtype (differentiable): to(dtype),
+        to(device), to(device, dtype), to(other) for other's device and dtype, or the
+        keywords; itself when nothing changes, unless copy=True (torch.Tensor.to)."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = device or arg.device, dtype or arg.dtype
+            elif isinstance(arg, str) and (arg in ("cpu", "cuda") or arg.startswith("cuda:")):
+                device = arg
+            elif arg is not None:
+                dtype = arg
         out = self
         if dtype is not None:
             dtype = backend.as_dtype(dtype)
@@ -266,22 +388,59 @@ class Tensor:
             device = backend.parse_device(device)
             if device != out.device:
                 out = _ew.to_device(out, device)
-        return out
+        return _ew.clone(out) if copy and out is self else out
 
     def cpu(self):
+        """This tensor on the CPU (torch.Tensor.cpu)."""
         return self.to(device="cpu")
 
     def cuda(self, index: int = 0):
+        """This tensor on GPU `index` (torch.Tensor.cuda)."""
         return self.to(device=f"cuda:{index}")
 
     def float(self):
-        return self.to(dtype=backend.float32)
+        """to(float32) (torch.Tensor.float)."""
+        return self.to(backend.float32)
 
     def double(self):
-        return self.to(dtype=backend.float64)
+        """to(float64) (torch.Tensor.double)."""
+        return self.to(backend.float64)
 
     def half(self):
-        return self.to(dtype=backend.float16)
+        """to(float16) (torch.Tensor.half)."""
+        return self.to(backend.float16)
+
+    def bfloat16(self):
+        """to(bfloat16) (torch.Tensor.bfloat16)."""
+        return self.to(backend.bfloat16)
+
+    def long(self):
+        """to(int64) (torch.Tensor.long)."""
+        return self.to(backend.int64)
+
+    def int(self):
+        """to(int32) (torch.Tensor.int)."""
+        return self.to(backend.int32)
+
+    def short(self):
+        """to(int16) (torch.Tensor.short)."""
+        return self.to(backend.int16)
+
+    def char(self):
+        """to(int8) (torch.Tensor.char)."""
+        return self.to(backend.int8)
+
+    def byte(self):
+        """to(uint8) (torch.Tensor.byte)."""
+        return self.to(backend.uint8)
+
+    def bool(self):
+        """to(bool) (torch.Tensor.bool)."""
+        return self.to(backend.bool_)
+
+    def type_as(self, other):
+        """to(other.dtype) (torch.Tensor.type_as)."""
+        return self.to(other.dtype)
 
     def clone(self):
         """A differentiable copy with its own buffer."""
@@ -308,6 +467,52 @@ class Tensor:
     def __isub__(self, other): return _inplace.apply_inplace(self, _ew.Sub, other)
     def __imul__(self, other): return _inplace.apply_inplace(self, _ew.Mul, other)
     def __itruediv__(self, other): return _inplace.apply_inplace(self, _ew.Div, other)
+
+    # ---------------------------------------------------------------- in place (torch's x.op_())
+    # Each writes into this tensor's buffer with the checks `+=` has: a leaf that requires
+    # grad refuses outside no_grad, and a backward that saved the old values raises.
+    def add_(self, other, *, alpha=1):
+        """self += alpha * other, in place (torch.Tensor.add_)."""
+        return _inplace.update(self, "add_", _ew.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        """self -= alpha * other, in place (torch.Tensor.sub_)."""
+        return _inplace.update(self, "sub_", _ew.sub, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        """self *= other, in place (torch.Tensor.mul_)."""
+        return _inplace.update(self, "mul_", _ew.mul, other)
+
+    def div_(self, other):
+        """self /= other, in place (torch.Tensor.div_)."""
+        return _inplace.update(self, "div_", _ew.div, other)
+
+    def pow_(self, exponent):
+        """self = self ** exponent, in place (torch.Tensor.pow_)."""
+        return _inplace.update(self, "pow_", _ew.pow, exponent)
+
+    def clamp_(self, min=None, max=None):
+        """self = min(max(self, min), max), in place (torch.Tensor.clamp_)."""
+        return _inplace.update(self, "clamp_", lambda old: _ew.clip(old, min, max))
+
+    clip_ = clamp_
+
+    def neg_(self):
+        """self = -self, in place (torch.Tensor.neg_)."""
+        return _inplace.update(self, "neg_", _ew.neg)
+
+    def fill_(self, value):
+        """Every entry set to value, a number or a 0-d tensor (torch.Tensor.fill_)."""
+        return _inplace.update(self, "fill_", _fill.Fill.apply, value)
+
+    def zero_(self):
+        """Every entry set to 0, in place (torch.Tensor.zero_)."""
+        return _inplace.update(self, "zero_", _fill.Fill.apply, 0)
+
+    def copy_(self, src):
+        """src's values written into this tensor, broadcast to its shape and converted to its
+        dtype; the gradient flows to src (torch.Tensor.copy_)."""
+        return _inplace.update(self, "copy_", _fill.CopyFrom.apply, src)
 
     # comparisons never carry gradients
     def __eq__(self, other): return _ew.compare("equal", self, other)
@@ -338,31 +543,20 @@ class Tensor:
     # t.exp(), t.sin(), t.add(y, alpha=2), t.clamp(min=0), ...: generated below from the op
     # tables (ops/tables.py)
 
-    # ---------------------------------------------------------------- reductions
-    def sum(self, axis=None, keepdims=False): return _reduce.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _reduce.mean(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, correction=0):
-        return _reduce.var(self, axis, keepdims, correction)
-    def std(self, axis=None, keepdims=False, correction=0):
-        return _reduce.std(self, axis, keepdims, correction)
-    def max(self, axis=None, keepdims=False): return _reduce.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _reduce.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return _reduce.argmax(self, axis, keepdims)
-    def argmin(self, axis=None, keepdims=False): return _reduce.argmin(self, axis, keepdims)
-    def logsumexp(self, axis=None, keepdims=False): return _reduce.logsumexp(self, axis, keepdims)
-    def softmax(self, axis=-1): return _reduce.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _reduce.log_softmax(self, axis)
+    def contiguous(self):
+        """This tensor when its buffer is C-contiguous, else a contiguous copy (differentiable;
+        torch.Tensor.contiguous), e.g. before view() after a transpose."""
+        if self.data.flags.c_contiguous:
+            return self
+        return _ew.clone(self)
 
-    # ---------------------------------------------------------------- shape
-    def reshape(self, *shape): return _shape.reshape(self, *shape)
-    def transpose(self, *axes): return _shape.transpose(self, *axes)
-    def permute(self, *axes): return _shape.transpose(self, *axes)
-    def swapaxes(self, a, b): return _shape.swapaxes(self, a, b)
-    def squeeze(self, axis=None): return _shape.squeeze(self, axis)
-    def unsqueeze(self, axis): return _shape.unsqueeze(self, axis)
-    def flatten(self, start_axis=0, end_axis=-1): return _shape.flatten(self, start_axis, end_axis)
-    def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
-    # flip, gather, sort, cumsum, view, expand, any, ...: generated below from the op tables
+    def is_contiguous(self) -> bool:
+        """Whether the buffer is C-contiguous (torch.Tensor.is_contiguous)."""
+        return bool(self.data.flags.c_contiguous)
+
+    # Reductions and shape ops: the methods are the op functions themselves (bound below,
+    # `t.sum(1)` is `ad.sum(t, 1)`): one signature and one docstring for both. flip,
+    # gather, sort, cumsum, view, expand, any, ...: generated below from the op tables.
 
     def __getitem__(self, index): return _index.getitem(self, index)
 
@@ -405,11 +599,31 @@ from . import _hooks, _inplace  # noqa: E402
 from . import autograd  # noqa: E402
 from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import fill as _fill  # noqa: E402
+from . import interop as _interop  # noqa: E402
 from .ops import rounding as _rounding  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import _dims  # noqa: E402
+from .errors import op_error as _op_error  # noqa: E402
+
+_METHODS = {
+    # reductions
+    "sum": _reduce.sum, "mean": _reduce.mean, "var": _reduce.var, "std": _reduce.std,
+    "max": _reduce.max, "min": _reduce.min, "argmax": _reduce.argmax,
+    "argmin": _reduce.argmin, "logsumexp": _reduce.logsumexp, "softmax": _reduce.softmax,
+    "log_softmax": _reduce.log_softmax,
+    # shape
+    "reshape": _shape.reshape, "transpose": _shape.transpose, "swapaxes": _shape.swapaxes,
+    "permute": _shape.permute,
+    "squeeze": _shape.squeeze, "unsqueeze": _shape.unsqueeze, "flatten": _shape.flatten,
+    "broadcast_to": _shape.broadcast_to, "split": _shape.split,
+}
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+
 from .ops import tables as _tables  # noqa: E402
 
 

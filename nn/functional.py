@@ -58,7 +58,7 @@ def leaky_relu(x, negative_slope=0.01, inplace=False):
 def prelu(x, weight):
     """x if x > 0 else a * x with a learnable slope a: one value, or one per channel
     (axis 1 of x, the channel axis of (N, C, ...) inputs)."""
-    n = weight.size
+    n = weight.numel()
     if n != 1:
         channels = x.shape[1] if x.ndim >= 2 else None
         if weight.ndim != 1 or channels != n:

@@ -200,7 +200,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     if tensor.ndim < 2:
         raise ValueError(f"init.orthogonal_: needs at least 2 dimensions, got {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows if rows else 0
+    cols = tensor.numel() // rows if rows else 0
     flat = ad.randn(rows, cols, dtype=ad.float64, device=tensor.device, generator=generator).data
     xp = ad.array_module(flat)
     if rows < cols:

@@ -125,7 +125,7 @@ class Maxout(_Affine):
         p = self._parameters
         z = ad.linear(x, p["weight"], p["bias"])  # all pieces in one fused affine node
         z = z.reshape(*x.shape[:-1], self.out_features, self.pieces)
-        return z.max(axis=-1)
+        return ad.amax(z, -1)  # the largest piece; ties split the gradient
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

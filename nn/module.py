@@ -327,7 +327,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of scalar parameters (shared ones counted once)."""
-        return sum(p.size for p in self.parameters()
+        return sum(p.numel() for p in self.parameters()
                    if not trainable_only or p.requires_grad)
 
     # ---------------------------------------------------------------- modes and grads

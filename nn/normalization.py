@@ -37,7 +37,7 @@ def normalize(x, axes, eps=1e-5):
         # step of 1/16 near 100 in float16): compute in float32, store in the input dtype.
         return normalize(x.to(dtype=ad.float32), axes, eps).to(dtype=x.dtype)
     mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
+    var = x.var(axes, keepdim=True, correction=0)
     return (x - mean) / ad.sqrt(var + eps)
 
 
@@ -126,7 +126,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != (c,):
             raise ValueError(f"group_norm: {name} must have shape ({c},), got "
                              f"{tuple(t.shape)}")
-    grouped = x.reshape(n, num_groups, -1) if x.size else x.reshape(n, num_groups, 0)
+    grouped = x.reshape(n, num_groups, -1) if x.numel() else x.reshape(n, num_groups, 0)
     y = normalize(grouped, 2, eps).reshape(x.shape)
     return _affine(y, weight, bias, _channel_shape(x, c))
 
@@ -151,7 +151,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             running_var.detach().reshape(shape) + eps)
         return _affine(y, weight, bias, shape)
     axes = tuple(range(2, x.ndim))
-    m = x.size // (x.shape[0] * c) if x.shape[0] * c else 0
+    m = x.numel() // (x.shape[0] * c) if x.shape[0] * c else 0
     if m <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when "
                          f"training, got input shape {tuple(x.shape)}")

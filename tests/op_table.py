@@ -48,6 +48,7 @@ from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
 from autodiff import testing as adt
+from autodiff.ops import reduce as _reduce
 
 F16, BF16, F32, F64, I64 = ad.float16, ad.bfloat16, ad.float32, ad.float64, ad.int64
 FLOATS = (F16, BF16, F32, F64)
@@ -364,16 +365,50 @@ def _stack_maker(draw):
 
 
 def _split_maker(draw):
+    """torch.split's argument: a piece size (the last piece may be smaller) or a list of
+    piece sizes summing to the dim's size (zeros allowed)."""
     (shape,) = _one_shape(min_dims=1)(draw)
     nd = len(shape)
-    axis = draw(st.integers(-nd, nd - 1))
-    n = shape[axis]
+    dim = draw(st.integers(-nd, nd - 1))
+    n = shape[dim]
     if draw(st.booleans()):
-        divisors = [d for d in range(1, n + 1) if n % d == 0]
-        sections = draw(st.sampled_from(divisors))
+        sizes = draw(st.integers(1, n))
     else:
-        sections = sorted(draw(st.lists(st.integers(0, n), min_size=1, max_size=3)))
-    return [REAL.draw(draw, shape)], {"indices_or_sections": sections, "axis": axis}
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        sizes = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+    return [REAL.draw(draw, shape)], {"split_size_or_sections": sizes, "dim": dim}
+
+
+def _np_split(x, split_size_or_sections, dim):
+    """torch.split's pieces, by NumPy: cut at the running sums of the piece sizes."""
+    n = x.shape[dim]
+    sizes = split_size_or_sections
+    if isinstance(sizes, int):
+        sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else [])
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=dim))
+
+
+def _transpose_pair_maker(draw):
+    (shape,) = _one_shape(min_dims=1)(draw)
+    nd = len(shape)
+    return [REAL.draw(draw, shape)], {"dim0": draw(st.integers(-nd, nd - 1)),
+                                      "dim1": draw(st.integers(-nd, nd - 1))}
+
+
+def _np_transpose_pair(x, dim0, dim1):
+    return np.swapaxes(x, dim0, dim1)
+
+
+def _dim_kwargs(draw, shapes):
+    """torch's max(dim)/min(dim): one dim, keepdim."""
+    ndim = len(shapes[0])
+    return {"dim": draw(st.integers(-ndim, ndim - 1)), "keepdim": draw(st.booleans())}
+
+
+def _np_extremum_dim(fn):
+    def ref(x, dim, keepdim):
+        return fn(x, axis=dim, keepdims=keepdim)
+    return ref
 
 
 def _pad_maker(draw):
@@ -498,11 +533,8 @@ def _t_pad(x, pad_width, value):
     return TF.pad(x, flat, value=value)
 
 
-def _t_split(x, indices_or_sections, axis):
-    torch = _torch()
-    if isinstance(indices_or_sections, int):
-        return torch.tensor_split(x, indices_or_sections, dim=axis)
-    return torch.tensor_split(x, list(indices_or_sections), dim=axis)
+def _t_split(x, split_size_or_sections, dim):
+    return _torch().split(x, split_size_or_sections, dim)
 
 
 def _t_reshape(x, shape):
@@ -592,9 +624,18 @@ OPS = [
          domain=DISTINCT, kwargs=_var_kwargs, min_dims=1, min_side=2,
          notes="every axis has >= 2 distinct values so std > 0 (sqrt is not "
                "differentiable at 0)"),
-    _red("max", ad.max, np.max, _t_reduce("amax"), domain=DISTINCT, dtypes=FLOATS_AND_INT,
-         notes="distinct values: no ties (ties are tested separately)"),
-    _red("min", ad.min, np.min, _t_reduce("amin"), domain=DISTINCT, dtypes=FLOATS_AND_INT),
+    _red("max", _reduce.Max.apply, np.max, _t_reduce("amax"), domain=DISTINCT,
+         dtypes=FLOATS_AND_INT, notes="the Max op over axes, as torch.amax (ad.max(x) when "
+         "axis is None); distinct values: no ties (ties are tested separately)"),
+    _red("min", _reduce.Min.apply, np.min, _t_reduce("amin"), domain=DISTINCT,
+         dtypes=FLOATS_AND_INT),
+    _red("max_dim", lambda x, dim, keepdim: ad.max(x, dim, keepdim).values,
+         _np_extremum_dim(np.max), lambda x, dim, keepdim: x.max(dim, keepdim).values,
+         domain=DISTINCT, kwargs=_dim_kwargs, dtypes=FLOATS_AND_INT, min_dims=1,
+         notes="max(x, dim) -> (values, indices); the gradient goes to the index"),
+    _red("min_dim", lambda x, dim, keepdim: x.min(dim=dim, keepdim=keepdim).values,
+         _np_extremum_dim(np.min), lambda x, dim, keepdim: x.min(dim, keepdim).values,
+         domain=DISTINCT, kwargs=_dim_kwargs, dtypes=FLOATS_AND_INT, min_dims=1),
     _red("logsumexp", ad.logsumexp, _np_logsumexp, _t_reduce("logsumexp")),
     OpSpec("softmax", ad.softmax, _np_softmax, lambda x, axis: _torch().softmax(x, axis), 1,
            (REAL,), "reduction", _one_shape(min_dims=1), _softmax_kwargs),
@@ -611,8 +652,12 @@ OPS = [
     # --- shape ops
     _custom("reshape", lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
             _t_reshape, 1, _reshape_maker),
-    _custom("transpose", lambda x, axes: x.transpose(axes), lambda x, axes: x.transpose(axes),
-            lambda x, axes: x.permute(axes), 1, _transpose_maker),
+    _custom("transpose", lambda x, axes: x.permute(axes), lambda x, axes: x.transpose(axes),
+            lambda x, axes: x.permute(axes), 1, _transpose_maker,
+            notes="the Transpose op as torch's permute(dims)"),
+    _custom("transpose_dims", lambda x, dim0, dim1: x.transpose(dim0, dim1),
+            _np_transpose_pair, lambda x, dim0, dim1: x.transpose(dim0, dim1), 1,
+            _transpose_pair_maker, notes="torch's transpose(dim0, dim1): swaps two dims"),
     _custom("squeeze", lambda x, axis: x.squeeze(axis), lambda x, axis: np.squeeze(x, axis),
             _t_squeeze, 1, _squeeze_maker),
     _custom("unsqueeze", lambda x, axis: x.unsqueeze(axis),
@@ -629,9 +674,10 @@ OPS = [
     _custom("stack", lambda *xs, axis: ad.stack(xs, axis=axis),
             lambda *xs, axis: np.stack(xs, axis=axis),
             lambda *xs, axis: _torch().stack(xs, dim=axis), 3, _stack_maker),
-    _custom("split", lambda x, indices_or_sections, axis: tuple(ad.split(x, indices_or_sections, axis)),
-            lambda x, indices_or_sections, axis: tuple(np.split(x, indices_or_sections, axis)),
-            _t_split, 1, _split_maker, multi_output=True),
+    _custom("split", lambda x, split_size_or_sections, dim: ad.split(x, split_size_or_sections,
+                                                                    dim),
+            _np_split, _t_split, 1, _split_maker, multi_output=True,
+            notes="torch.split: pieces of a size, or of the listed sizes"),
     _custom("pad", lambda x, pad_width, value: ad.pad(x, pad_width, value),
             lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
             _t_pad, 1, _pad_maker),
@@ -658,6 +704,7 @@ DIVISOR = Domain("grid", -4, 3, offset=0.5, step=0.6)
 DECIMALS = Domain("grid", -150, 150, offset=0.3, step=0.02)  # x * 10, x * 100: never a half
 UNIT = Domain("interval", -0.9, 0.9)
 PROBABILITY = Domain("interval", 0.1, 0.9)
+CLAMPED_PROBABILITY = Domain("grid", 1, 8, offset=0.3, step=0.1)  # 0.13 ... 0.83: never at 0.25/0.75
 HARD = Domain("grid", -20, 20, offset=0.5)       # +-0.1, ..., +-3.9: never at +-3 or +-1
 RELU6 = Domain("grid", -10, 35, offset=0.5)      # -1.9 ... 6.9: never at 0 or 6
 SPECIAL = Domain("special", -2.5, 1.5)
@@ -732,7 +779,7 @@ OPS += [
     _ew("logit", ad.logit, _np_special("logit"), _t("logit"), (PROBABILITY,)),
     _ew("logit_eps", lambda x: ad.logit(x, eps=0.25),
         lambda x: _np_special("logit")(np.clip(x, 0.25, 0.75)),
-        lambda x: _torch().logit(x, eps=0.25), (PROBABILITY,),
+        lambda x: _torch().logit(x, eps=0.25), (CLAMPED_PROBABILITY,),
         notes="clamped to [eps, 1 - eps]: zero gradient outside"),
     _ew("nan_to_num", ad.nan_to_num, np.nan_to_num, _t("nan_to_num"), (REAL,),
         notes="finite inputs (special values: tests/test_parity_elementwise.py)"),

@@ -66,7 +66,7 @@ def test_second_derivative_gradcheck(name):
     fn, _ = ACTIVATIONS[name]
 
     def grad_of(x):
-        return ad.grad((fn(x) * ad.tensor(np.linspace(-1, 1, x.size).reshape(x.shape))).sum(),
+        return ad.grad((fn(x) * ad.tensor(np.linspace(-1, 1, x.numel()).reshape(x.shape))).sum(),
                        x, create_graph=True)[0]
 
     assert ad.gradcheck(grad_of, (ad.tensor(SMOOTH, requires_grad=True),))

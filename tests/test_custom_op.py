@@ -72,8 +72,17 @@ def test_xp_backward_supports_double_backward():
         pytest.approx(0.5 ** 0 * (1 / (1 + np.exp(-0.5))) * (1 - 1 / (1 + np.exp(-0.5))))
 
 
-@pytest.mark.parametrize("op, reason", [(NumpyCube, "fails on Tensors"),
-                                        (AsArrayCube, "converts a Tensor to a NumPy array")])
+def test_numpy_ufunc_backward_is_differentiable_again():
+    # np.square on a Tensor dispatches to the engine's op (Tensor.__array_ufunc__), so a
+    # backward written with NumPy functions stays a function of x under create_graph.
+    x = t64([1.0, 2.0], requires_grad=True)
+    (d1,) = ad.grad(NumpyCube.apply(x).sum(), x, create_graph=True)
+    (d2,) = ad.grad(d1.sum(), x)
+    np.testing.assert_allclose(d2.data, [6.0, 12.0])
+    assert ad.gradgradcheck(NumpyCube.apply, (t64([0.5, -1.5], requires_grad=True),))
+
+
+@pytest.mark.parametrize("op, reason", [(AsArrayCube, "converts a Tensor to a NumPy array")])
 def test_raw_numpy_backward_works_once_and_refuses_twice(op, reason):
     x = t64([1.0, 2.0], requires_grad=True)
     op.apply(x).sum().backward()

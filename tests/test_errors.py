@@ -44,11 +44,12 @@ def test_reshape_mismatch_names_shapes():
 
 def test_bad_axes_name_op():
     x = ad.ones(2)
-    with pytest.raises(IndexError, match="sum: dim 3 is out of range"):  # as torch
+    # an out-of-range dim is an IndexError, as in torch
+    with pytest.raises(IndexError, match="sum: dim 3"):
         x.sum(axis=3)
-    with pytest.raises(IndexError, match="max: dim -2"):
+    with pytest.raises(IndexError, match="max: dim"):
         x.max(axis=-2)
-    with pytest.raises(ValueError, match="transpose"):
+    with pytest.raises(IndexError, match="transpose"):
         x.transpose(1, 0)
 
 

@@ -154,12 +154,12 @@ def test_random_shapes_dtypes_and_distribution():
 
 def test_shape_attributes():
     t = ad.zeros(2, 3, 4)
-    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.size == 24 and len(t) == 2
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
     assert t.dtype == ad.float32 and t.device == "cpu"
     assert t.T.shape == (4, 3, 2)
     m = ad.tensor([[1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(m.T.numpy(), [[1.0], [2.0], [3.0]])
-    assert ad.tensor(1.0).ndim == 0 and ad.tensor(1.0).size == 1
+    assert ad.tensor(1.0).ndim == 0 and ad.tensor(1.0).numel() == 1
 
 
 def test_iteration_over_first_axis():

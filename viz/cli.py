@@ -125,7 +125,7 @@ def _render(args):
                    font_scale=args.font_scale)
     out = Path(args.out)
     root = roots[0] if len(roots) == 1 else roots
-    single = len(roots) == 1 and roots[0].size == 1 and roots[0].requires_grad
+    single = len(roots) == 1 and roots[0].numel() == 1 and roots[0].requires_grad
     if out.suffix.lower() in (".html", ".htm"):
         if not single:
             raise SystemExit("viz render: a step-by-step page needs one one-element output "

@@ -102,7 +102,7 @@ def local_derivatives(node, out_tensor, kept_step=None):
     after backward freed them, uses (gradient passed) / (gradient received) from the
     backward step `kept_step(out_tensor)` returns (viz.record), when given."""
     k = len(node.inputs)
-    if out_tensor.size != 1:
+    if out_tensor.numel() != 1:
         return [None] * k
     if node.saved is not None:  # None once backward freed the saved values
         try:

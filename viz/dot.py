@@ -153,7 +153,7 @@ class _Emitter:
             border, width = RECEIVING, 2
         p, mx = o.precision, o.max_exact
         values = array_lines(t.data, p, mx) if o.show_values else None
-        exact = values is not None and t.size <= mx
+        exact = values is not None and t.numel() <= mx
         extra = []
         if t.ndim and (o.show_shapes is True or o.show_shapes == "auto" and not exact):
             extra.append(shape_text(t.shape))

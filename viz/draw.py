@@ -56,8 +56,8 @@ def resolve_names(names):
 
 
 def _has_matrix(model, opts):
-    return opts.show_values and any(t.ndim >= 2 and t.size <= opts.max_exact
-                                    and t.size > t.shape[-1] for t in model.tensors)
+    return opts.show_values and any(t.ndim >= 2 and t.numel() <= opts.max_exact
+                                    and t.numel() > t.shape[-1] for t in model.tensors)
 
 
 def _fit(model, opts, aspect, frame, renderer):
@@ -177,7 +177,7 @@ def backward_graph_roots(root, inputs=None, variables=None):
     'd<root>/d<input>' (inputs default to every leaf of root's graph that requires grad)."""
     if not isinstance(root, ad.Tensor):
         raise TypeError(f"draw_backward_graph: expected a Tensor, got {type(root).__name__}")
-    if root.size != 1:
+    if root.numel() != 1:
         raise ValueError(f"draw_backward_graph: the output has shape {root.shape}; draw the "
                          "backward graph of a one-element output (reduce it first, e.g. "
                          ".sum())")

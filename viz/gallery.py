@@ -84,7 +84,7 @@ def fig_batchnorm():
     beta = _leaf([0.0, 1.0], "beta")
     target = _leaf([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0]], "target", grad=False)
     mu = _named(X.mean(axis=0), "mean")
-    var = _named(X.var(axis=0), "var")
+    var = _named(X.var(0, correction=0), "var")  # biased, as batch norm
     std = _named((var + 1e-5).sqrt(), "std")
     xhat = _named((X - mu) / std, "xhat")
     y = _named(gamma * xhat + beta, "y")

@@ -282,7 +282,7 @@ class GraphModel:
             if self.nodes[i] is not None:
                 ops += 1
             elif self.tensors[i].requires_grad:
-                params += self.tensors[i].size
+                params += self.tensors[i].numel()
             self.box_stats[id(b)] = (ops, params)
 
     def cluster_key(self, scope):

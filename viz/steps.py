@@ -41,7 +41,7 @@ def collect_steps(model: GraphModel, root):
     if not root.requires_grad:
         raise RuntimeError("backprop_steps: the output does not require grad (no input of the "
                            "computation has requires_grad=True), so there is no backprop to show")
-    if root.size != 1:
+    if root.numel() != 1:
         raise ValueError(f"backprop_steps: the output has shape {root.shape}; step through the "
                          "backprop of a one-element output (reduce it first, e.g. .sum())")
     index = model.index

@@ -27,8 +27,9 @@ def normalize_dim(dim, ndim: int, op: str, name: str = "dim") -> int:
     return int(dim) % rank
 
 
-def normalize_dims(dims, ndim: int, op: str, name: str = "dim") -> tuple:
-    """An int or a sequence of dims as a tuple of distinct non-negative ints (order kept)."""
+def normalize_dims(dims, ndim: int, op: str, name: str = "dim", shape=None) -> tuple:
+    """An int or a sequence of dims as a tuple of distinct non-negative ints (order kept);
+    `shape`, when given, is named in the error for a repeated dim."""
     if isinstance(dims, numbers.Integral) and not isinstance(dims, bool):
         dims = (dims,)
     try:
@@ -38,7 +39,8 @@ def normalize_dims(dims, ndim: int, op: str, name: str = "dim") -> tuple:
                                       f"{dims!r}") from None
     out = tuple(normalize_dim(d, ndim, op, name) for d in dims)
     if len(set(out)) != len(out):
-        raise op_error(ValueError, op, f"{name} {dims} names a dim more than once")
+        where = "" if shape is None else f" of shape {tuple(shape)}"
+        raise op_error(ValueError, op, f"{name} {dims} names a dim{where} more than once")
     return out
 
 
@@ -60,3 +62,10 @@ def pick_keepdim(op: str, keepdim, keepdims) -> bool:
         raise op_error(TypeError, op, f"got both keepdim={keepdim!r} and its NumPy alias "
                                       f"keepdims={keepdims!r}; pass one of them")
     return bool(keepdims)
+
+
+def pick_default(op: str, dim, axis, default, name: str = "dim", alias: str = "axis"):
+    """pick() for a dim whose torch default is not None (cat's 0, softmax's -1): `dim` left
+    at its default counts as not given."""
+    dim = pick(op, None if dim == default else dim, axis, name, alias)
+    return default if dim is None else dim

@@ -117,3 +117,59 @@ def as_operand(xp, value, dtype):
     if backend.is_array(value):
         return value if value.dtype == dtype else value.astype(dtype)
     return xp.asarray(value, dtype=dtype)
+
+
+# ---------------------------------------------------------------- the binary ops' operands
+_ARRAYS = frozenset(backend.array_types())  # numpy.ndarray, and cupy.ndarray when installed
+_PY_WEAK = (float, int, bool)  # Python scalars NumPy treats as "weak", as torch does
+
+
+def operands(a, b, true_division=False):
+    """(a, b) ready for NumPy's operator so that the result has torch's dtype
+    (`result_type`; the default float dtype for true division of integers).
+
+    Every elementwise binary op calls this first. The common cases (two arrays of one
+    dtype, an array with a Python number) return at once: there NumPy already agrees with
+    torch. Otherwise arrays are cast to the result dtype, NumPy scalars become Python
+    numbers, and Python numbers stay as they are (NumPy treats them as weak, as torch does).
+    """
+    ta, tb = type(a), type(b)
+    if ta in _ARRAYS:
+        if tb in _ARRAYS:
+            if a.dtype is b.dtype and (not true_division or a.dtype.kind == "f"):
+                return a, b
+        elif _weak_fits(tb, a.dtype, true_division):
+            return a, b
+    elif tb in _ARRAYS and _weak_fits(ta, b.dtype, true_division):
+        return a, b
+    return _promoted(a, b, true_division)
+
+
+def _weak_fits(scalar_type, dtype, true_division) -> bool:
+    """Whether NumPy's array-with-Python-number promotion gives torch's dtype already."""
+    if scalar_type is float:
+        return dtype.kind == "f"
+    return scalar_type is int and (dtype.kind == "f" or not true_division)
+
+
+def _promoted(a, b, true_division):
+    if a is None or b is None:  # result_type skips None (clamp's missing bound)
+        raise TypeError("expected a tensor or a number, got None")
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(b, np.generic):
+        b = b.item()
+    dtype = result_type(a, b)
+    if true_division and not is_float(dtype):
+        dtype = DEFAULT_FLOAT
+    return _cast(a, dtype), _cast(b, dtype)
+
+
+def _cast(value, dtype):
+    """An operand in the result dtype: arrays cast, Python numbers left weak (NumPy then
+    computes in the array's dtype), except when there is no array to follow."""
+    if backend.is_array(value):
+        return value if value.dtype == dtype else value.astype(dtype)
+    if type(value) in _PY_WEAK and dtype != backend.bfloat16:  # ml_dtypes' bfloat16 takes
+        return value                                           # no weak Python scalars
+    return np.asarray(value, dtype=dtype)

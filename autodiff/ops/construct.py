@@ -264,7 +264,7 @@ def meshgrid(*tensors, indexing="ij"):
         if t.ndim > 1:
             raise op_error(ValueError, "meshgrid", f"expects 0-d or 1-D tensors, got shape "
                                                    f"{t.shape}")
-    sizes = [t.size for t in tensors]
+    sizes = [t.numel() for t in tensors]
     axes = list(range(len(tensors)))
     if indexing == "xy" and len(tensors) >= 2:
         axes[0], axes[1] = 1, 0
@@ -274,7 +274,7 @@ def meshgrid(*tensors, indexing="ij"):
     out = []
     for t, ax in zip(tensors, axes):
         along = [1] * len(tensors)
-        along[ax] = t.size
+        along[ax] = t.numel()
         out.append(_shape.broadcast_to(_shape.reshape(t, tuple(along)), tuple(shape)))
     return tuple(out)
 

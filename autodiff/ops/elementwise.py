@@ -20,6 +20,9 @@ from ._precision import accumulated as _accumulated
 from ._precision import work as _work
 from . import _dtypes
 from ._dtypes import as_float as _as_float
+from ._dtypes import operands as _operands
+
+_ndarray = np.ndarray  # two arrays of one dtype: NumPy's result is torch's, nothing to do
 
 
 class Add(Function):
@@ -28,6 +31,8 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not _ndarray or type(b) is not _ndarray or a.dtype is not b.dtype:
+            a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         return a + b
 
     @staticmethod
@@ -41,6 +46,8 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not _ndarray or type(b) is not _ndarray or a.dtype is not b.dtype:
+            a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         return a - b
 
     @staticmethod
@@ -54,6 +61,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not _ndarray or type(b) is not _ndarray or a.dtype is not b.dtype:
+            a, b = _operands(a, b)  # torch's type promotion (see _dtypes)
         # Keep only what a needed gradient uses: `y * 3` then `y += 1` stays legal, as in torch.
         ga, gb = ctx.needs_input_grad
         ctx.save(a if gb else None, b if ga else None)
@@ -72,6 +81,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b, true_division=True)  # integers divide to float32, as torch
         ctx.save(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
@@ -88,6 +98,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         out = a ** b
         # the output only for the exponent's gradient (a^b ln a): `y = c ** 2; y += 1`
         # stays legal, as in torch
@@ -262,6 +273,7 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         ctx.save(a, b)
         return ctx.xp.maximum(a, b)
 
@@ -277,6 +289,7 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = _operands(a, b)
         ctx.save(a, b)
         return ctx.xp.minimum(a, b)
 
@@ -303,6 +316,7 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         # the caller may change its condition array later: backward keeps a private copy
         ctx.save(private_copy(cond) if True in ctx.needs_input_grad else cond)
+        a, b = _operands(a, b)
         return ctx.xp.where(cond, a, b)
 
     @staticmethod
@@ -500,7 +514,7 @@ def compare(name, a, b):
     """A comparison (no gradient): name is a NumPy ufunc name such as 'less'."""
     xp = backend.array_module(_data(a), _data(b))
     try:
-        out = getattr(xp, name)(_data(a), _data(b))
+        out = getattr(xp, name)(*_operands(_data(a), _data(b)))
     except Exception as exc:
         raise _binary_error(name, a, b, exc) from exc
     return Tensor._make(xp.asarray(out), None, False)

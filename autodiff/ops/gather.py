@@ -638,7 +638,7 @@ def _rows_source(op, x, dim, idx, source):
     source = _tensor(source)
     _same_dtype(op, x, source, "source")
     want = x.shape[:dim] + (len(idx),) + x.shape[dim + 1:] if x.ndim else (len(idx),)
-    if source.shape != want and not (x.ndim == 0 and source.size == len(idx)):
+    if source.shape != want and not (x.ndim == 0 and source.numel() == len(idx)):
         raise op_error(ValueError, op, f"source of shape {source.shape} does not fit: for an "
                        f"input of shape {x.shape}, dim {dim} and {len(idx)} indices it must "
                        f"have shape {want}")
@@ -705,8 +705,8 @@ def take(input, index):
     result has index's shape (torch.take)."""
     x = _tensor(input)
     idx = as_index("take", index, x.data)
-    idx = check_bounds("take", idx, x.size, 0, negative_ok=True)
-    if x.size == 0 and idx.size:
+    idx = check_bounds("take", idx, x.numel(), 0, negative_ok=True)
+    if x.numel() == 0 and idx.size:
         raise op_error(IndexError, "take", "cannot take from an empty tensor")
     return Take.apply(x, index=idx)
 

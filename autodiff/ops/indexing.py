@@ -1,6 +1,10 @@
-"""Indexing: __getitem__ (basic and advanced) and __setitem__ (in place).
+"""Indexing: __getitem__ (basic and advanced) and __setitem__ (in place), as in torch.
 
 Repeated advanced indices accumulate their gradients (scatter-add), as in NumPy's add.at.
+Where torch and NumPy differ, torch's rule holds: a tuple or list inside an index is an
+advanced index (`x[((0, 1),)]` picks rows 0 and 1), a 0-d integer tensor indexes like an
+int, and integers are applied before advanced indices, so `x[0, :, [1, 2]]` is
+`x[0][:, [1, 2]]` (shape (3, 2) for x of shape (2, 3, 4); NumPy gives (2, 3)).
 """
 from __future__ import annotations
 
@@ -13,18 +17,59 @@ from ..function import Function
 from ..tensor import Tensor
 
 
+class Then(tuple):
+    """An index applied in two steps, `x[first][then]`: the integers first (a view), then
+    the advanced index, which is how torch places the dims of `x[0, :, [1, 2]]`."""
+
+    __slots__ = ()
+
+
+def take(a, index):
+    """a[index] for an array or a Tensor, `index` as _normalize_index made it."""
+    return a[index[0]][index[1]] if type(index) is Then else a[index]
+
+
+def _target(a, index):
+    """(the array to write into, its index): a view for a two-step index."""
+    return (a[index[0]], index[1]) if type(index) is Then else (a, index)
+
+
+def _is_int(item) -> bool:
+    return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
+
+
 def _normalize_index(index, xp):
-    """Tensors inside an index become arrays; lists become integer/bool arrays."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    out = []
-    for item in index:
+    """The index as NumPy applies it with torch's meaning: Tensors become arrays (a 0-d
+    integer tensor an int), sequences become index arrays; integers combined with advanced
+    indices split it into a `Then` (see the module docstring). A one-item tuple is
+    unwrapped."""
+    items = []
+    for item in index if isinstance(index, tuple) else (index,):
         if isinstance(item, Tensor):
             item = item.data
-        elif isinstance(item, list):
+            if item.ndim == 0 and item.dtype.kind in "iu":
+                item = int(item)
+        elif isinstance(item, (list, tuple)):
             item = xp.asarray(item)
-        out.append(item)
-    return tuple(out)
+        items.append(item)
+    if any(map(_is_int, items)) and any(backend.is_array(i) and i.ndim for i in items):
+        first, then = [], []
+        for item in items:
+            if _is_int(item):
+                first.append(item)
+            elif item is None:
+                then.append(None)
+            elif item is Ellipsis:
+                first.append(item)
+                then.append(item)
+            elif backend.is_array(item):  # an advanced index: a bool mask spans its ndim dims
+                first.extend([slice(None)] * (item.ndim if item.dtype == bool else 1))
+                then.append(item)
+            else:  # a slice: applied in the first step
+                first.append(item)
+                then.append(slice(None))
+        return Then((tuple(first), tuple(then)))
+    return tuple(items) if len(items) != 1 else items[0]
 
 
 def describe_index(index) -> str:
@@ -41,6 +86,8 @@ def describe_index(index) -> str:
 
 
 def _is_advanced(index):
+    if type(index) is Then:
+        return True
     if not isinstance(index, tuple):
         index = (index,)
     return any(backend.is_array(i) or isinstance(i, (list, np.ndarray)) for i in index)
@@ -55,7 +102,7 @@ class _Index(Function):
         ctx.in_shape = x.shape
         ctx.index = index
         try:
-            return x[index]
+            return take(x, index)
         except IndexError as exc:
             raise op_error(IndexError, "getitem", f"index {describe_index(index)} is invalid "
                            f"for a tensor of shape {x.shape}: {exc}") from None
@@ -82,15 +129,16 @@ class IndexAdd(Function):
     def forward(ctx, g, shape, index):
         ctx.index = index
         out = ctx.xp.zeros(shape, dtype=g.dtype)
+        target, index = _target(out, index)
         if _is_advanced(index):
-            ctx.xp.add.at(out, index, g)
+            ctx.xp.add.at(target, index, g)
         else:
-            out[index] = g
+            target[index] = g
         return out
 
     @staticmethod
     def backward(ctx, gg):
-        return gg[ctx.index]
+        return take(gg, ctx.index)
 
 
 class SetItem(Function):
@@ -101,12 +149,14 @@ class SetItem(Function):
     @staticmethod
     def forward(ctx, x, value, index):
         keep = ctx.xp.ones(x.shape, dtype=bool)
-        keep[index] = False
+        keep_target, where = _target(keep, index)
+        keep_target[where] = False
         ctx.save(keep)
         ctx.index = index
         out = x.copy()
         try:
-            out[index] = value
+            target, where = _target(out, index)
+            target[where] = value
         except (ValueError, IndexError) as exc:
             shape = getattr(value, "shape", ())
             raise op_error(type(exc), "setitem", f"cannot assign a value of shape "
@@ -118,21 +168,23 @@ class SetItem(Function):
     def backward(ctx, g):
         (keep,) = ctx.saved
         gx, gv = ctx.needs_input_grad
-        return (g * keep if gx else None), (g[ctx.index] if gv else None)
+        return (g * keep if gx else None), (take(g, ctx.index) if gv else None)
 
 
 def getitem(x, index):
+    """x[index] with torch's indexing rules (see the module docstring)."""
     index = _normalize_index(index, backend.array_module(x.data))
     if x.requires_grad:  # backward scatters through the index: keep it as it is now
-        index = private_copy(index)
+        index = Then(map(private_copy, index)) if type(index) is Then else private_copy(index)
+    if type(index) is Then:
+        return AdvancedIndex.apply(BasicIndex.apply(x, index=index[0]), index=index[1])
     op = AdvancedIndex if _is_advanced(index) else BasicIndex
-    return op.apply(x, index=index if len(index) != 1 else index[0])
+    return op.apply(x, index=index)
 
 
 def setitem(x, index, value):
-    index = _normalize_index(index, backend.array_module(x.data))
-    index = index if len(index) != 1 else index[0]
-    apply_inplace(x, SetItem, value, index=index)
+    """x[index] = value, in place, with torch's indexing rules."""
+    apply_inplace(x, SetItem, value, index=_normalize_index(index, backend.array_module(x.data)))
 
 
 def one_hot(indices, num_classes=-1, dtype=None):

@@ -76,7 +76,7 @@ class BatchNorm(Function):
         gx_sum = xp.sum(gf * xhat, axis=axes, keepdims=True)
         gx = gw = gb = None
         if need[0]:
-            count = x.size // x.shape[1]
+            count = math.prod(x.shape) // x.shape[1]  # x is a Tensor under create_graph
             scale = inv_std if weight is None else inv_std * weight.reshape(cshape)
             gx = scale * (gf - g_sum * (1.0 / count) - xhat * (gx_sum * (1.0 / count)))
         if need[1]:

@@ -144,7 +144,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, axis=None, kee
     dims = _norm_dims("vector_norm", x, dim)
     if x.ndim == 0:
         dims = None
-    reduced = x.size if dims is None else math.prod(x.shape[d] for d in dims)
+    reduced = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
     if reduced == 0 and ord < 0 or (reduced == 0 and ord == _INF):
         raise op_error(IndexError, "vector_norm", f"cannot compute the {ord} norm of an empty "
                                                   "tensor (the operation has no identity)")
@@ -168,7 +168,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
-        moved = _shape.transpose(A, [d for d in range(A.ndim) if d not in (d0, d1)] + [d0, d1])
+        moved = _shape.permute(A, [d for d in range(A.ndim) if d not in (d0, d1)] + [d0, d1])
         out = SingularValueNorm.apply(moved, ord=ord)
         if keepdim:
             for d in sorted((d0, d1)):
@@ -178,8 +178,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         # 1: the largest column sum (sum over rows d0, then max over columns d1); inf: rows
         inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)
         sums = _reduce.sum(_ew.abs(A), axis=inner, keepdims=True)
-        extreme = _reduce.max if ord > 0 else _reduce.min
-        out = extreme(sums, axis=outer, keepdims=True)
+        extreme = _reduce.Max if ord > 0 else _reduce.Min  # amax/amin: ties share
+        out = extreme.apply(sums, axis=outer, keepdims=True)
         return out if keepdim else _shape.squeeze(out, (d0, d1))
     raise op_error(ValueError, "matrix_norm", f"ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or "
                                               f"-inf, got {ord!r}")

@@ -177,8 +177,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if repeats is None:  # torch.repeat_interleave(repeats)
         counts = _tensor(input)
         xp = backend.array_module(counts.data)
-        return Tensor._make(xp.repeat(xp.arange(counts.size, dtype=backend.int64),
-                                      _counts("repeat_interleave", counts.data, counts.size)),
+        return Tensor._make(xp.repeat(xp.arange(counts.numel(), dtype=backend.int64),
+                                      _counts("repeat_interleave", counts.data, counts.numel())),
                             None, False)
     x = _tensor(input)
     if dim is None:
@@ -252,7 +252,7 @@ def view(input, *shape):
     if shape == x.shape:
         return _shape.Reshape.apply(x, shape=shape)
     out = x.data.reshape(shape)
-    if x.size and not backend.array_module(out).may_share_memory(out, x.data):
+    if x.numel() and not backend.array_module(out).may_share_memory(out, x.data):
         raise op_error(RuntimeError, "view", f"a tensor of shape {x.shape} and strides "
                        f"{x.data.strides} cannot be viewed as shape {shape} without copying "
                        "(at least one dim spans two non-contiguous pieces of memory); use "
@@ -264,11 +264,11 @@ def _inferred(op, x, shape):
     """shape with a -1 replaced by the size that keeps x's number of entries."""
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or any(s < -1 for s in shape) or (
-            -1 in shape and (known == 0 or x.size % known)) or (
-            -1 not in shape and known != x.size):
+            -1 in shape and (known == 0 or x.numel() % known)) or (
+            -1 not in shape and known != x.numel()):
         raise op_error(ValueError, op, f"shape {shape} is invalid for a tensor of shape "
-                                       f"{x.shape} ({x.size} entries)")
-    return tuple(x.size // known if s == -1 else s for s in shape)
+                                       f"{x.shape} ({x.numel()} entries)")
+    return tuple(x.numel() // known if s == -1 else s for s in shape)
 
 
 def view_as(input, other):
@@ -370,7 +370,7 @@ def movedim(input, source, destination):
     order = tuple(next(rest) if o is None else o for o in order)
     if x.ndim == 0:
         return x
-    return _shape.transpose(x, order)
+    return _shape.permute(x, order)
 
 
 moveaxis = movedim

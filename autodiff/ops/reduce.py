@@ -1,21 +1,26 @@
-"""Reductions over axes (None, int, negative, tuple) with keepdims, and softmax.
+"""Reductions over dims (None, int, negative, tuple) with keepdim, and softmax.
 
+The public functions take PyTorch's arguments (`dim`, `keepdim`, `correction`/`unbiased`),
+with NumPy's `axis` / `keepdims` accepted as aliases (giving both spellings is an error).
 Half-precision inputs (float16, bfloat16) accumulate in float32 and the result comes back
-in the input dtype. max/min split the gradient equally between tied maxima (as PyTorch's
-amax/amin do).
+in the input dtype. A full max/min splits the gradient equally between tied maxima (as
+PyTorch's max() and amax do); max/min over one dim return (values, indices) and send the
+gradient to the returned index (as PyTorch's max(dim) does).
 """
 from __future__ import annotations
 
+import builtins
 import math
 import warnings
 
 import numpy as np
 
-from .. import backend
-from ..errors import op_error
+from .. import backend, return_types
 from ..function import Function
 from ..tensor import Tensor
-from ._dims import normalize_dims
+from ._dims import normalize_dim, normalize_dims, pick, pick_default, pick_keepdim
+from . import elementwise as _ew
+from ..errors import op_error
 
 
 def normalize_axis(axis, ndim, opname="reduce"):
@@ -103,13 +108,13 @@ class Mean(Function):
 
 
 class Var(Function):
-    """sum_i (x_i - mean)^2 / (n - correction)"""
+    """sum_i (x_i - mean)^2 / max(n - correction, 0)"""
     derivative = "d var(x)/dx_i = 2 (x_i - mean) / (n - correction)"
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=0):
         acc = _setup(ctx, x, axis, keepdims, "var")
-        ctx.denominator = _count(x.shape, ctx.axes) - correction
+        ctx.denominator = builtins.max(_count(x.shape, ctx.axes) - correction, 0)
         ctx.save(x)
         out = _spread_of(ctx, x, acc, correction, "var")
         return out.astype(x.dtype) if acc is not None else out
@@ -123,13 +128,13 @@ class Var(Function):
 
 
 class Std(Function):
-    """sqrt(var(x))"""
+    """sqrt(var(x)); its gradient is 0 where every value is equal (as torch)"""
     derivative = "d std(x)/dx_i = (x_i - mean) / ((n - correction) std)"
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=0):
         acc = _setup(ctx, x, axis, keepdims, "std")
-        ctx.denominator = _count(x.shape, ctx.axes) - correction
+        ctx.denominator = builtins.max(_count(x.shape, ctx.axes) - correction, 0)
         out = _spread_of(ctx, x, acc, correction, "std")
         out = ctx.xp.asarray(out.astype(x.dtype) if acc is not None else out)
         ctx.save(x, out)
@@ -138,11 +143,12 @@ class Std(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved
+        xp = ctx.xp
         centred = x - x.mean(axis=ctx.axes, keepdims=True)
         std = _expand(ctx, out)
         # Every value equal (std 0): the centred values are 0 and so is the gradient (torch),
         # not 0/0; dividing by 1 there keeps higher derivatives free of NaN too.
-        std = ctx.xp.where(std == 0, 1, std)
+        std = xp.where(std == 0, 1, std)
         with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: NaN
             return _expand(ctx, g) * centred / (std * ctx.denominator)
 
@@ -159,8 +165,8 @@ def _spread_of(ctx, x, acc, correction, name):
 
 
 def _inverse(denominator, numerator=1.0):
-    """numerator / denominator; inf when the denominator is 0 or less (n <= correction)."""
-    return numerator / denominator if denominator > 0 else math.inf
+    """numerator / denominator, inf when the denominator is 0 (as torch's C++ division)."""
+    return numerator / denominator if denominator else math.inf
 
 
 class _Extremum(Function):
@@ -213,6 +219,51 @@ class Min(_Extremum):
         ctx.has_nan = backend.is_floating(x.dtype) and bool(ctx.xp.isnan(out).any())
         ctx.save(x, out)
         return out
+
+
+class _PickAlong(Function):
+    """x's entries at `index` along `dim` (index has size 1 there): what max/min(dim)
+    return; the gradient goes to those entries only"""
+
+    @staticmethod
+    def forward(ctx, x, index, dim, keepdim):
+        ctx.shape, ctx.index, ctx.dim, ctx.keepdim = x.shape, index, dim, keepdim
+        out = ctx.xp.take_along_axis(x, index, axis=dim)
+        return out if keepdim else out.reshape(out.shape[:dim] + out.shape[dim + 1:])
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.call(_PlaceAlong, g, index=ctx.index, dim=ctx.dim, keepdim=ctx.keepdim,
+                        shape=ctx.shape)
+
+
+class _PlaceAlong(Function):
+    """zeros of `shape` with g written at `index` along `dim` (the inverse of _PickAlong)"""
+    op_name = "place_along"
+    derivative = "d place(g)/dg = pick at the same index"
+
+    @staticmethod
+    def forward(ctx, g, index, dim, keepdim, shape):
+        ctx.index, ctx.dim, ctx.keepdim = index, dim, keepdim
+        out = ctx.xp.zeros(shape, dtype=g.dtype)
+        ctx.xp.put_along_axis(out, index, g if keepdim else ctx.xp.expand_dims(g, dim), dim)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ctx.call(_PickAlong, gg, index=ctx.index, dim=ctx.dim, keepdim=ctx.keepdim)
+
+
+class MaxAlong(_PickAlong):
+    """max of x along one dim (torch.max(x, dim))"""
+    op_name = "max"
+    derivative = "d max(x, dim)/dx = 1 at the returned index, 0 elsewhere"
+
+
+class MinAlong(_PickAlong):
+    """min of x along one dim (torch.min(x, dim))"""
+    op_name = "min"
+    derivative = "d min(x, dim)/dx = 1 at the returned index, 0 elsewhere"
 
 
 class LogSumExp(Function):
@@ -296,63 +347,170 @@ class LogSoftmax(Function):
         return g - ctx.xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True)
 
 
-def sum(x, axis=None, keepdims=False, *, dtype=None):
-    """sum_i x_i; dtype= converts x first (torch's sum(dtype=))."""
+# ---------------------------------------------------------------- the public functions
+# torch's signatures; `axis` / `keepdims` are NumPy's spellings of `dim` / `keepdim`.
+
+def _dims(op, x, dim, keepdim, axis, keepdims):
+    """(dims, keepdim): dims None for every dim (torch also reads dim=() that way)."""
+    dim = pick(op, dim, axis)
+    if dim is not None and not normalize_dims(dim, x.ndim, op):  # checks types and range
+        dim = None  # torch reads dim=() as every dim
+    return dim, pick_keepdim(op, keepdim, keepdims)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    """sum_i x_i over dim (all dims when None); dtype= converts first (torch.sum)."""
     if dtype is not None:
-        x = x.to(dtype=dtype)
-    if axis is None and not keepdims:  # the common full reduction: no keyword packing
-        return Sum.apply(x)
-    return Sum.apply(x, axis=axis, keepdims=keepdims)
+        input = input.to(dtype)
+    if dim is None and axis is None and not keepdim and not keepdims:
+        return Sum.apply(input)  # the common full reduction: no keyword packing
+    dim, keepdim = _dims("sum", input, dim, keepdim, axis, keepdims)
+    return Sum.apply(input, axis=dim, keepdims=keepdim)
 
 
-def mean(x, axis=None, keepdims=False, *, dtype=None):
-    """(1/n) sum_i x_i; dtype= converts x first (torch's mean(dtype=))."""
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    """(1/n) sum_i x_i over dim (all dims when None); dtype= converts first (torch.mean)."""
     if dtype is not None:
-        x = x.to(dtype=dtype)
-    if axis is None and not keepdims:
-        return Mean.apply(x)
-    return Mean.apply(x, axis=axis, keepdims=keepdims)
+        input = input.to(dtype)
+    if dim is None and axis is None and not keepdim and not keepdims:
+        return Mean.apply(input)
+    dim, keepdim = _dims("mean", input, dim, keepdim, axis, keepdims)
+    return Mean.apply(input, axis=dim, keepdims=keepdim)
 
 
-def var(x, axis=None, keepdims=False, correction=0):
-    """Variance; correction=1 gives the unbiased estimate."""
-    return Var.apply(x, axis=axis, keepdims=keepdims, correction=correction)
+def _correction(op, dim, unbiased, correction):
+    """(dim, correction) from torch's overloads: var(dim, unbiased, keepdim),
+    var(unbiased) and var(dim, *, correction); the default is the unbiased estimate."""
+    if isinstance(dim, bool):  # var(True): the (input, unbiased) overload
+        if unbiased is not None:
+            raise op_error(TypeError, op, "unbiased given twice (a bool dim is read as "
+                                          "unbiased, as torch's var(input, unbiased))")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise op_error(TypeError, op, "give correction= or the older unbiased=, not both")
+    if unbiased is not None:
+        return dim, int(bool(unbiased))
+    return dim, 1 if correction is None else correction
 
 
-def std(x, axis=None, keepdims=False, correction=0):
-    return Std.apply(x, axis=axis, keepdims=keepdims, correction=correction)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+        keepdims=None):
+    """sum_i (x_i - mean)^2 / (n - correction) over dim; correction=1 (unbiased) by
+    default, unbiased=False means correction=0 (torch.var)."""
+    dim, correction = _correction("var", dim, unbiased, correction)
+    dim, keepdim = _dims("var", input, dim, keepdim, axis, keepdims)
+    return Var.apply(input, axis=dim, keepdims=keepdim, correction=correction)
 
 
-def max(x, axis=None, keepdims=False):
-    return Max.apply(x, axis=axis, keepdims=keepdims)
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+        keepdims=None):
+    """sqrt(var(x)) over dim; correction=1 (unbiased) by default (torch.std)."""
+    dim, correction = _correction("std", dim, unbiased, correction)
+    dim, keepdim = _dims("std", input, dim, keepdim, axis, keepdims)
+    return Std.apply(input, axis=dim, keepdims=keepdim, correction=correction)
 
 
-def min(x, axis=None, keepdims=False):
-    return Min.apply(x, axis=axis, keepdims=keepdims)
+def _extremum(op, full, along, arg, input, dim, keepdim, axis, keepdims):
+    """torch.max/min: the full reduction, the elementwise form max(input, other), or the
+    (values, indices) named tuple over one dim."""
+    if isinstance(dim, Tensor):  # max(input, other)
+        if keepdim or axis is not None or keepdims is not None:
+            raise op_error(TypeError, op, "max/min(input, other) takes no dim or keepdim")
+        return (_ew.maximum if op == "max" else _ew.minimum)(input, dim)
+    dim = pick(op, dim, axis)
+    keepdim = pick_keepdim(op, keepdim, keepdims)
+    if dim is None:
+        if keepdim:
+            raise op_error(TypeError, op, "keepdim=True needs a dim (torch's "
+                                          f"{op}(input) reduces every dim)")
+        return full.apply(input)
+    if not isinstance(dim, int):
+        raise op_error(TypeError, op, f"dim must be one int for {op}(input, dim), which "
+                                      f"returns (values, indices); got {dim!r}. For the "
+                                      f"{op} over several dims use ad.a{op}(input, dim)")
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    d = normalize_dim(dim, x.ndim, op)
+    work = x.reshape(1) if x.ndim == 0 else x
+    if work.shape[d] == 0:
+        raise op_error(IndexError, op, f"cannot reduce dim {dim} of size 0 (shape "
+                                       f"{tuple(x.shape)}): the result has no identity")
+    index = getattr(work.data, arg)(axis=d, keepdims=True)
+    values = along.apply(work, index=index, dim=d, keepdim=keepdim or x.ndim == 0)
+    indices = index if keepdim or x.ndim == 0 else index.reshape(values.data.shape)
+    if x.ndim == 0:
+        values, indices = values.reshape(()), indices.reshape(())
+    kind = return_types.max if op == "max" else return_types.min
+    return kind(values, Tensor._make(indices.astype(backend.int64, copy=False), None, False))
 
 
-def logsumexp(x, axis=None, keepdims=False):
-    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """max(input): the largest entry (gradient split between ties); max(input, dim,
+    keepdim=False): the named tuple (values, indices) along dim; max(input, other): the
+    elementwise maximum (torch.max)."""
+    return _extremum("max", Max, MaxAlong, "argmax", input, dim, keepdim, axis, keepdims)
 
 
-def softmax(x, axis=-1):
-    return Softmax.apply(x, axis=axis)
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """min(input), min(input, dim) -> (values, indices), min(input, other) (torch.min)."""
+    return _extremum("min", Min, MinAlong, "argmin", input, dim, keepdim, axis, keepdims)
 
 
-def log_softmax(x, axis=-1):
-    return LogSoftmax.apply(x, axis=axis)
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """log sum_i exp(x_i) over dim, computed without overflow (torch.logsumexp)."""
+    dim, keepdim = _dims("logsumexp", input, dim, keepdim, axis, keepdims)
+    return LogSumExp.apply(input, axis=dim, keepdims=keepdim)
 
 
-def _arg(name, x, axis, keepdims):
-    out = getattr(x.data, name)(axis=axis, keepdims=keepdims)
-    return Tensor._make(backend.array_module(x.data).asarray(out, dtype=backend.int64), None, False)
+def _softmax_dim(op, input, dim, axis):
+    dim = pick_default(op, dim, axis, -1)
+    if dim is None:  # torch's implicit choice (deprecated there too)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: implicit dimension choice is deprecated (as in torch); "
+                      f"pass dim= (using dim={dim})", UserWarning, stacklevel=3)
+    return dim
 
 
-def argmax(x, axis=None, keepdims=False):
-    """Index of the maximum (first one at ties); no gradient."""
-    return _arg("argmax", x, axis, keepdims)
+def softmax(input, dim=-1, *, dtype=None, axis=None):
+    """exp(x_i) / sum_j exp(x_j) along dim (torch.softmax); dtype= converts first."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return Softmax.apply(input, axis=_softmax_dim("softmax", input, dim, axis))
 
 
-def argmin(x, axis=None, keepdims=False):
-    """Index of the minimum (first one at ties); no gradient."""
-    return _arg("argmin", x, axis, keepdims)
+def log_softmax(input, dim=-1, *, dtype=None, axis=None):
+    """x_i - log sum_j exp(x_j) along dim (torch.log_softmax); dtype= converts first."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", input, dim, axis))
+
+
+def _arg(op, input, dim, keepdim, axis, keepdims):
+    dim = pick(op, dim, axis)
+    keepdim = pick_keepdim(op, keepdim, keepdims)
+    data = input.data
+    if data.size == 0 and (dim is None or data.shape[normalize_dim(dim, data.ndim, op)] == 0):
+        raise op_error(IndexError, op, f"cannot take the {op} of an empty dim (shape "
+                                       f"{tuple(data.shape)})")
+    if dim is None:  # the index into the flattened tensor; keepdim keeps every dim as 1
+        out = getattr(data, op)()
+        if keepdim:
+            out = out.reshape((1,) * data.ndim)
+    elif data.ndim == 0:
+        normalize_dim(dim, 0, op)
+        out = getattr(data, op)()
+    else:
+        out = getattr(data, op)(axis=normalize_dim(dim, data.ndim, op), keepdims=keepdim)
+    xp = backend.array_module(data)
+    return Tensor._make(xp.asarray(out, dtype=backend.int64), None, False)
+
+
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The index of the maximum along dim, or into the flattened tensor when dim is None
+    (the first one at ties; NaN counts as the maximum); no gradient (torch.argmax)."""
+    return _arg("argmax", input, dim, keepdim, axis, keepdims)
+
+
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The index of the minimum along dim, or into the flattened tensor (torch.argmin)."""
+    return _arg("argmin", input, dim, keepdim, axis, keepdims)
+

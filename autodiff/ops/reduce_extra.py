@@ -44,7 +44,7 @@ class AMin(_reduce.Min):
 
 def _extreme(op, cls, input, dim, keepdim, axis, keepdims):
     x, dims, keepdim = _dims_args(op, input, dim, keepdim, axis, keepdims)
-    if x.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+    if x.numel() == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
         raise op_error(IndexError, op, f"cannot reduce an empty dim (shape {x.shape}, dim "
                                        f"{dim}): the result has no identity")
     if x.ndim == 0:
@@ -72,20 +72,11 @@ def aminmax(input, *, dim=None, keepdim=False, axis=None, keepdims=None):
 
 
 # ---------------------------------------------------------------- std_mean / var_mean
-def _correction(op, unbiased, correction):
-    if unbiased is not None and correction is not None:
-        raise op_error(TypeError, op, "give correction or the older unbiased, not both")
-    if unbiased is not None:
-        return 1 if unbiased else 0
-    return 1 if correction is None else correction
-
-
 def _moments(op, reduce_fn, input, dim, unbiased, keepdim, correction, axis, keepdims):
-    if isinstance(dim, bool):  # torch's older overload std_mean(input, unbiased)
-        dim, unbiased = None, dim
+    # dim/unbiased/correction are read as torch.std/var read them (reduce._correction)
+    dim, c = _reduce._correction(op, dim, unbiased, correction)
     x, dims, keepdim = _dims_args(op, input, dim, keepdim, axis, keepdims)
-    c = _correction(op, unbiased, correction)
-    return (reduce_fn(x, dims, keepdim, correction=c), _reduce.mean(x, dims, keepdim))
+    return (reduce_fn(x, dims, keepdim=keepdim, correction=c), _reduce.mean(x, dims, keepdim))
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,

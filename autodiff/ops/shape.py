@@ -2,17 +2,25 @@
 only move values around, so each backward is the inverse rearrangement."""
 from __future__ import annotations
 
-from ..errors import op_error
+import builtins
+import math
+import operator
+
 from ..function import Function
 from ..tensor import Tensor
-from .reduce import normalize_axis
+from ._dims import normalize_dim, normalize_dims, pick, pick_default
+from ..errors import op_error
 
 
-def _shape_arg(shape):
-    """Accept reshape(2, 3) as well as reshape((2, 3))."""
+def _shape_arg(shape, op="reshape"):
+    """Accept reshape(2, 3) as well as reshape((2, 3)); sizes must be ints (a float is a
+    TypeError, as in torch, not truncated)."""
     if len(shape) == 1 and not isinstance(shape[0], int):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    try:
+        return tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise op_error(TypeError, op, f"shape must be ints, got {tuple(shape)!r}") from None
 
 
 class Reshape(Function):
@@ -53,7 +61,7 @@ class Transpose(Function):
         inverse = [0] * len(ctx.axes)
         for i, a in enumerate(ctx.axes):
             inverse[a] = i
-        return g.transpose(tuple(inverse))
+        return ctx.xp.transpose(g, tuple(inverse))
 
 
 class BroadcastTo(Function):
@@ -83,7 +91,10 @@ class Concatenate(Function):
     def forward(ctx, *xs, axis=0):
         if not xs:
             raise op_error(ValueError, "concatenate", "needs at least one tensor")
-        ctx.axis = normalize_axis(axis, xs[0].ndim, "concatenate")[0]
+        if any(x.ndim == 0 for x in xs):
+            raise op_error(ValueError, "concatenate", "0-d tensors cannot be concatenated; "
+                                                      "use stack, or reshape(1) them")
+        ctx.axis = normalize_dim(axis, xs[0].ndim, "concatenate")
         ctx.sizes = [x.shape[ctx.axis] for x in xs]
         try:
             return ctx.xp.concatenate(xs, axis=ctx.axis)
@@ -110,7 +121,7 @@ class Stack(Function):
     def forward(ctx, *xs, axis=0):
         if not xs:
             raise op_error(ValueError, "stack", "needs at least one tensor")
-        ctx.axis = normalize_axis(axis, xs[0].ndim + 1, "stack")[0]
+        ctx.axis = normalize_dim(axis, xs[0].ndim + 1, "stack")
         if any(x.shape != xs[0].shape for x in xs):
             raise op_error(ValueError, "stack", "all tensors must have the same shape, got "
                                                 + ", ".join(str(x.shape) for x in xs))
@@ -138,101 +149,134 @@ class Pad(Function):
 
 
 def reshape(x, *shape):
+    """x with another shape of the same number of elements; one size may be -1 (inferred)
+    (torch.reshape)."""
     shape = _shape_arg(shape)
     if -1 in shape:
-        known = 1
+        known, n = 1, x.data.size
         for s in shape:
             if s != -1:
                 known *= s
-        if shape.count(-1) > 1 or known == 0 or x.size % known:
+        if shape.count(-1) > 1 or known == 0 or n % known:
             raise op_error(ValueError, "reshape",
                            f"cannot reshape a tensor of shape {x.shape} into {shape}")
-        shape = tuple(x.size // known if s == -1 else s for s in shape)
+        shape = tuple(n // known if s == -1 else s for s in shape)
     # to its own shape too: a new tensor (a view), never x itself, so a hook or
     # retain_grad on the result does not act on x (torch)
     return Reshape.apply(x, shape=shape)
 
 
-def transpose(x, *axes):
-    """Permute axes; no axes reverses them (like NumPy)."""
-    if len(axes) == 1 and not isinstance(axes[0], int):
-        axes = tuple(axes[0])
-    if not axes:
-        axes = tuple(reversed(range(x.ndim)))
-    if len(axes) != x.ndim:
-        raise op_error(ValueError, "transpose",
-                       f"got {len(axes)} axes for a tensor of shape {x.shape}")
-    return Transpose.apply(x, axes=tuple(axes))
+def _dims_arg(dims):
+    """permute(2, 0, 1) as well as permute((2, 0, 1))."""
+    if len(dims) == 1 and not isinstance(dims[0], int):
+        return tuple(dims[0])
+    return dims
 
 
-permute = transpose
+def permute(input, *dims):
+    """input with its dims reordered: result dim i is input dim dims[i] (torch.permute)."""
+    dims = normalize_dims(_dims_arg(dims), input.ndim, "permute", shape=input.shape)
+    if len(dims) != input.ndim:
+        raise op_error(ValueError, "permute", f"dims {dims} must name each of the "
+                                              f"{input.ndim} dims of shape {tuple(input.shape)} once")
+    return Transpose.apply(input, axes=dims)
 
 
-def swapaxes(x, a, b):
-    axes = list(range(x.ndim))
-    axes[a], axes[b] = axes[b], axes[a]
-    return Transpose.apply(x, axes=tuple(axes))
+def transpose(input, dim0, dim1, *extra):
+    """input with dims dim0 and dim1 swapped (torch.transpose; for a permutation of every
+    dim use permute)."""
+    if extra:
+        raise op_error(TypeError, "transpose", f"takes two dims (the pair to swap), got "
+                       f"{2 + len(extra)}; to reorder every dim use permute{(dim0, dim1) + extra}")
+    ndim = input.ndim
+    a, b = normalize_dim(dim0, ndim, "transpose"), normalize_dim(dim1, ndim, "transpose")
+    axes = list(range(ndim))  # a == b: the identity permutation, still a view (as torch)
+    if ndim:
+        axes[a], axes[b] = b, a
+    return Transpose.apply(input, axes=tuple(axes))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    """The transpose of a tensor of at most 2 dims (torch.t)."""
+    return input.t()
+
+
+def numel(input) -> int:
+    """The number of elements of input (torch.numel)."""
+    return input.numel()
+
+
+def reversed_dims(input):
+    """input with every dim in reverse order (NumPy's x.T; torch's x.T for ndim != 2,
+    which torch deprecates)."""
+    return Transpose.apply(input, axes=tuple(range(input.ndim - 1, -1, -1)))
 
 
 def broadcast_to(x, shape):
+    """x broadcast to `shape` without copying (torch.broadcast_to; NumPy's rules)."""
     shape = tuple(shape)
     if not isinstance(x, Tensor):
         x = Tensor(x)
     return BroadcastTo.apply(x, shape=shape)  # a new tensor also for x's own shape (torch)
 
 
-def squeeze(x, axis=None):
-    """Remove axes of length one (all of them, or the given ones)."""
-    if axis is None:
-        shape = tuple(s for s in x.shape if s != 1)
+def squeeze(input, dim=None, *, axis=None):
+    """input without its dims of size 1: all of them, or those in dim (an int or a tuple)
+    that have size 1; a named dim of another size is left as it is (torch.squeeze)."""
+    dim = pick("squeeze", dim, axis)
+    if dim is None:
+        shape = tuple(s for s in input.shape if s != 1)
     else:
-        # a named dim whose size is not 1 stays (torch); a 0-d tensor stays 0-d
-        axes = normalize_axis(axis, x.ndim, "squeeze") or ()
-        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1)
-    return reshape(x, shape)
+        dims = normalize_dims(dim, input.ndim, "squeeze")
+        shape = tuple(s for i, s in enumerate(input.shape) if i not in dims or s != 1)
+    return reshape(input, shape)
 
 
-def unsqueeze(x, axis):
-    """Insert an axis of length one at `axis` (negative counts from the new end)."""
-    nd = x.ndim + 1
-    if not -nd <= axis < nd:
-        raise op_error(ValueError, "unsqueeze",
-                       f"axis {axis} out of range for a result with {nd} dims")
-    axis %= nd
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+def unsqueeze(input, dim=None, *, axis=None):
+    """input with a dim of size 1 inserted at dim (negative counts from the new end)
+    (torch.unsqueeze)."""
+    dim = pick("unsqueeze", dim, axis)
+    if dim is None:
+        raise op_error(TypeError, "unsqueeze", "missing the dim to insert")
+    d = normalize_dim(dim, input.ndim + 1, "unsqueeze")
+    shape = tuple(input.shape)
+    return reshape(input, shape[:d] + (1,) + shape[d:])
 
 
-
-
-def flatten(x, start_axis=0, end_axis=-1):
-    """Merge axes start_axis..end_axis into one."""
-    if x.ndim == 0:
-        return reshape(x, (1,))
-    s, e = start_axis % x.ndim, end_axis % x.ndim
+def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
+    """input with dims start_dim..end_dim merged into one (torch.flatten); a 0-d tensor
+    becomes shape (1,). start_axis/end_axis are this library's older names."""
+    start_dim = pick_default("flatten", start_dim, start_axis, 0, "start_dim", "start_axis")
+    end_dim = pick_default("flatten", end_dim, end_axis, -1, "end_dim", "end_axis")
+    if input.ndim == 0:
+        normalize_dim(start_dim, 0, "flatten", "start_dim")
+        normalize_dim(end_dim, 0, "flatten", "end_dim")
+        return reshape(input, (1,))
+    s = normalize_dim(start_dim, input.ndim, "flatten", "start_dim")
+    e = normalize_dim(end_dim, input.ndim, "flatten", "end_dim")
     if s > e:
-        raise op_error(ValueError, "flatten",
-                       f"start_axis {start_axis} comes after end_axis {end_axis}")
-    merged = 1
-    for n in x.shape[s:e + 1]:
-        merged *= n
-    return reshape(x, x.shape[:s] + (merged,) + x.shape[e + 1:])
+        raise op_error(ValueError, "flatten", f"start_dim {start_dim} comes after end_dim "
+                                              f"{end_dim} for shape {tuple(input.shape)}")
+    shape = tuple(input.shape)
+    return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
-def concatenate(tensors, axis=0):
+def cat(tensors, dim=0, *, axis=None):
     """The tensors joined along an existing dim (torch.cat)."""
-    tensors = _sequence_of_tensors("concatenate", tensors)
-    if any(getattr(t, "ndim", 1) == 0 for t in tensors):
-        raise op_error(ValueError, "concatenate", "0-d tensors cannot be concatenated (they "
-                       "have no dim to join along); use ad.stack, or reshape(1) them first")
-    return Concatenate.apply(*tensors, axis=axis)
+    tensors = _sequence_of_tensors("cat", tensors)
+    return Concatenate.apply(*tensors, axis=pick_default("cat", dim, axis, 0))
 
 
-cat = concatenate
+concatenate = concat = cat
 
 
-def stack(tensors, axis=0):
+def stack(tensors, dim=0, *, axis=None):
     """The tensors (all of one shape) joined along a new dim (torch.stack)."""
-    return Stack.apply(*_sequence_of_tensors("stack", tensors), axis=axis)
+    return Stack.apply(*_sequence_of_tensors("stack", tensors),
+                       axis=pick_default("stack", dim, axis, 0))
 
 
 def _sequence_of_tensors(op, tensors):
@@ -245,20 +289,28 @@ def _sequence_of_tensors(op, tensors):
     return tuple(tensors)
 
 
-def split(x, indices_or_sections, axis=0):
-    """Split like numpy.split: a number of equal sections or a list of split indices."""
-    axis = normalize_axis(axis, x.ndim, "split")[0]
-    n = x.shape[axis]
-    if isinstance(indices_or_sections, int):
-        if indices_or_sections <= 0 or n % indices_or_sections:
-            raise op_error(ValueError, "split", f"axis {axis} of length {n} cannot be split into "
-                                                f"{indices_or_sections} equal sections")
-        step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
+def split(tensor, split_size_or_sections, dim=0, *, axis=None):
+    """A tuple of pieces along dim: of split_size_or_sections each (an int; the last piece
+    may be smaller), or of the sizes in a list, which must sum to the dim's size
+    (torch.split; for NumPy's n equal sections use chunk)."""
+    dim = normalize_dim(pick_default("split", dim, axis, 0), tensor.ndim, "split")
+    n = tensor.shape[dim]
+    sizes = split_size_or_sections
+    if isinstance(sizes, int) and not isinstance(sizes, bool):
+        if sizes <= 0 and not (sizes == 0 and n == 0):
+            raise op_error(ValueError, "split", f"split_size must be a positive int, got {sizes}")
+        sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else []) if n else [0]
     else:
-        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
-    lead = (slice(None),) * axis
-    return [x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+        sizes = [int(s) for s in sizes]
+        if any(s < 0 for s in sizes) or builtins.sum(sizes) != n:
+            raise op_error(ValueError, "split", f"split sizes {sizes} must be non-negative "
+                                                f"and sum to the size {n} of dim {dim}")
+    lead = (slice(None),) * dim
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(tensor[lead + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
 
 
 def pad(x, pad_width, value=0.0):

@@ -153,7 +153,7 @@ def _median(op, cls, kind, input, dim, keepdim, axis, keepdims):
     x = input if isinstance(input, Tensor) else Tensor(input)
     dim = pick(op, dim, axis)
     if dim is None:  # over every entry: the value only
-        if x.size == 0:
+        if x.numel() == 0:
             raise op_error(IndexError, op, "median of an empty tensor is undefined")
         flat = x.reshape(-1)
         index = _median_index(flat.data, 0, ignore_nan=cls is NanMedian)

@@ -53,11 +53,13 @@ def clip(x, lo=None, hi=None):
 
 
 def sum(x, axis=None, keepdims=False):
-    return _reduce.sum(_t(x), axis, keepdims)
+    if axis == ():  # NumPy: no axis reduced (torch reads dim=() as every dim)
+        return _t(x)
+    return _reduce.sum(_t(x), axis=axis, keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
-    return _reduce.mean(_t(x), axis, keepdims)
+    return _reduce.mean(_t(x), axis=axis, keepdims=keepdims)
 
 
 def reshape(x, shape):
@@ -79,7 +81,8 @@ def swapaxes(x, a, b):
 
 
 def transpose(x, axes=None):
-    return _shape.transpose(_t(x), *(() if axes is None else (tuple(axes),)))
+    x = _t(x)
+    return _shape.permute(x, tuple(range(x.ndim - 1, -1, -1)) if axes is None else tuple(axes))
 
 
 def broadcast_to(x, shape):

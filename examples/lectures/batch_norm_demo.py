@@ -65,8 +65,8 @@ def autodiff_terms(x_np, gamma_np, beta_np, dl_dy, eps=EPS):
     x = ad.tensor(x_np, requires_grad=True)
     gamma = ad.tensor(gamma_np, requires_grad=True)
     beta = ad.tensor(beta_np, requires_grad=True)
-    mu = x.mean(axis=0)
-    var = ((x - mu) ** 2).mean(axis=0)
+    mu = x.mean(dim=0)
+    var = ((x - mu) ** 2).mean(dim=0)
     x_hat = (x - mu) / (var + eps).sqrt()
     for t in (mu, var, x_hat):
         t.retain_grad()

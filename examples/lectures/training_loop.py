@@ -68,10 +68,8 @@ def test(model, device, test_loader):
             data, target = data.to(device), target.to(device)
             output = model(data)
             test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
-            # the slide: pred = output.argmax(dim=1, keepdim=True)
-            #            correct += pred.eq(target.view_as(pred)).sum().item()
-            pred = output.argmax(axis=1, keepdims=True)  # index of the max log-probability
-            correct += (pred == target.reshape(pred.shape)).sum().item()
+            pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+            correct += pred.eq(target.view_as(pred)).sum().item()
 
     test_loss /= len(test_loader.dataset)
     print('\nTest set: Average loss: {:.4f}, Accuracy: {}/{} ({:.0f}%)\n'.format(

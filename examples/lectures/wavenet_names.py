@@ -111,7 +111,7 @@ class ChannelsFirst(nn.Module):
     first."""
 
     def forward(self, x):
-        return x.permute(0, 2, 1)
+        return x.transpose(1, 2)
 
 
 def wavenet(n_embd=24, n_hidden=128, layers="flatten"):

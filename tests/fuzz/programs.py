@@ -434,7 +434,7 @@ class Program:
             return
         chosen = self.draw(st.lists(st.sampled_from(range(len(graded))), min_size=1,
                                     max_size=4, unique=True))
-        weights = [self._constant(np.linspace(-1, 1, graded[i].ours.size).reshape(
+        weights = [self._constant(np.linspace(-1, 1, graded[i].ours.numel()).reshape(
             graded[i].ours.shape) + 0.5 * (k + 1)) for k, i in enumerate(chosen)]
         second = self.draw(st.booleans())
         self.lines.append(f"loss = sum of weighted {', '.join(graded[i].name for i in chosen)}"
@@ -476,7 +476,7 @@ class Program:
 
     def second_order(self, stats: Stats):
         torch = self.torch
-        pairs = [(v, self._constant(np.cos(np.arange(v.ours.size)).reshape(v.ours.shape)))
+        pairs = [(v, self._constant(np.cos(np.arange(v.ours.numel())).reshape(v.ours.shape)))
                  for v in self.leaves if v.theirs.is_leaf and v.theirs.grad is not None
                  and v.theirs.grad.requires_grad]
         if not pairs:
