@@ -123,7 +123,7 @@ def test_limit_must_be_a_nonnegative_int(bad):
      "conv2d"),
     (lambda: ad.max_pool2d(ad.ones((1, 1, 4, 4)), 2, padding=2), ValueError, "max_pool2d"),
     (lambda: ad.sum(ad.ones((2, 3)), axis=4), IndexError, "sum"),  # torch: IndexError
-    (lambda: ad.softmax_cross_entropy(ad.ones((2, 3)), np.array([0, 5])), ValueError,
+    (lambda: ad.softmax_cross_entropy(ad.ones((2, 3)), np.array([0, 5])), IndexError,  # as torch
      "softmax_cross_entropy"),
     (lambda: ad.ones(3).backward(), RuntimeError, "backward"),
     (lambda: ad.sum_to_shape(np.ones((2, 3)), (4,)), ValueError, "backward"),
