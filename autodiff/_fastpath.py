@@ -43,6 +43,9 @@ _ndarray = np.ndarray
 _bfloat16 = backend.bfloat16
 _FLOAT_DTYPES = frozenset((backend.float16, _bfloat16, backend.float32, backend.float64))
 _getrefcount = sys.getrefcount
+# needs_input_grad of one- and two-input ops: shared tuples, none made per op
+_T, _F = (True,), (False,)
+_TT, _TF, _FT, _FF = (True, True), (True, False), (False, True), (False, False)
 
 
 def install() -> None:
@@ -65,23 +68,26 @@ def apply(cls, *args, **params):
         if isinstance(a, Tensor):
             if isinstance(b, Tensor):
                 arrays = (a.data, b.data)
-                needs = (a.requires_grad, b.requires_grad)
+                if a.requires_grad:
+                    needs = _TT if b.requires_grad else _TF
+                else:
+                    needs = _FT if b.requires_grad else _FF
             else:
                 arrays = (a.data, b)
-                needs = (a.requires_grad, False)
+                needs = _TF if a.requires_grad else _FF
                 if type(b) is float and a.data.dtype is _bfloat16:
                     arrays = (a.data, np.asarray(b, dtype=_bfloat16))
         elif isinstance(b, Tensor):
             arrays = (a, b.data)
-            needs = (False, b.requires_grad)
+            needs = _FT if b.requires_grad else _FF
             if type(a) is float and b.data.dtype is _bfloat16:
                 arrays = (np.asarray(a, dtype=_bfloat16), b.data)
         else:
             arrays = args
-            needs = (False, False)
+            needs = _FF
     elif n == 1 and isinstance(args[0], Tensor):
         arrays = (args[0].data,)
-        needs = (args[0].requires_grad,)
+        needs = _T if args[0].requires_grad else _F
     elif (n == 3 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor)
           and isinstance(args[2], Tensor)):  # e.g. linear(x, weight, bias)
         a, b, c = args
@@ -90,7 +96,10 @@ def apply(cls, *args, **params):
     else:
         arrays = _unwrap(args)
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-    ctx.xp = np if type(arrays[0]) is _ndarray else backend.array_module(*arrays)
+    if type(arrays[0]) is not _ndarray:  # else NumPy, the class default of ctx.xp
+        xp = backend.array_module(*arrays)
+        if xp is not np:
+            ctx.xp = xp
     ctx.needs_input_grad = needs
     try:
         out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
@@ -177,10 +186,15 @@ def run(roots, retain_graph, create_graph, targets=None):
     pop, push, ndarray, clock = heapq.heappop, heapq.heappush, np.ndarray, _clock
     previous_mode = _mode.grad_enabled
     _mode.grad_enabled = bool(create_graph)
+    nxt = ng = None  # the next tensor and its gradient when known without the heap
     try:
-        while heap:
-            t = pop(heap)[1]
-            g = grads.pop(id(t))
+        while nxt is not None or heap:
+            if nxt is None:
+                t = pop(heap)[1]
+                g = grads.pop(id(t))
+            else:  # a chain: the previous node sent its only gradient here, nothing else waits
+                t, g, nxt = nxt, ng, None
+                ng = None  # g must be the only reference (scratch buffers)
             node = t._node
             if t._extra is not None:
                 if t._extra.get("hooks"):
@@ -241,13 +255,18 @@ def run(roots, retain_graph, create_graph, targets=None):
             if room < 0:  # past the limit: drop a record from an earlier pass
                 if t._kept is not None:
                     t._kept = node.kept = None
-            elif (size := _kept_size(g, in_grads)) <= room:
-                room -= size
-                t._kept = node.kept = (g, in_grads)
             else:
-                room = -1
-                if t._kept is not None:
-                    t._kept = node.kept = None
+                size = g.size if type(g) is ndarray else _numel(g)  # _kept.kept_size, inlined
+                for gi in in_grads:
+                    if gi is not None:
+                        size += gi.size if type(gi) is ndarray else _numel(gi)
+                if size <= room:
+                    room -= size
+                    t._kept = node.kept = (g, in_grads)
+                else:
+                    room = -1
+                    if t._kept is not None:
+                        t._kept = node.kept = None
             if observers:
                 for fn in observers:
                     fn(t, g, node, in_grads)
@@ -258,12 +277,22 @@ def run(roots, retain_graph, create_graph, targets=None):
                 if inp._seq > tseq:  # written in place after this op: the version it saw
                     inp = _version_at(inp, node.epoch)
                 data = inp.data
-                if not create_graph and type(gi) is not ndarray:
+                if type(gi) is not ndarray and not create_graph:
                     gi = _as_gradient_array(gi, data)
                 if gi.shape != data.shape:
                     gi = sum_to_shape(gi, data.shape, node.name)
                 if gi.dtype is not data.dtype and gi.dtype != data.dtype:
                     gi = gi.to(dtype=data.dtype) if create_graph else gi.astype(data.dtype)
+                if nxt is not None:
+                    if inp is nxt:  # e.g. x * x: both gradients go to one tensor
+                        ng = ng + gi
+                        continue
+                    grads[id(nxt)] = ng  # a second input: the held one joins the heap
+                    push(heap, (-nxt._seq, nxt))
+                    nxt = ng = None
+                elif not heap:  # nothing else waits: inp is next if no other input follows
+                    nxt, ng = inp, gi
+                    continue
                 key = id(inp)
                 prev = grads.get(key)
                 if prev is None:
@@ -310,7 +339,6 @@ from ._inplace import _version_at  # noqa: E402
 from ._inplace import share_version as _share_version  # noqa: E402
 from .errors import forward_error  # noqa: E402
 from .function import _as_output_array, _unwrap  # noqa: E402
-from ._kept import kept_size as _kept_size  # noqa: E402
 from .graph import GRAD_LOCK as _GRAD_LOCK  # noqa: E402
 from ._kept import numel as _numel  # noqa: E402
 from .graph import _as_gradient_array, _reaching  # noqa: E402

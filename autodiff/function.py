@@ -53,10 +53,15 @@ class Function:
     non_differentiable = False    # set by ctx.mark_non_differentiable()
     scope = None                  # the ad.scope active when the node was recorded
     trace = None                  # where user code created it (anomaly mode)
+    #: The array module the rule runs on: NumPy unless the node sets its own (CuPy for GPU
+    #: arrays; ops.symbolic while a create_graph backward runs).
+    xp = np
 
-    # Every node has these; an op's own attributes (ctx.axes = ...) go to __dict__.
-    __slots__ = ("xp", "needs_input_grad", "_inputs", "_params", "saved", "epoch", "kept",
-                 "__dict__", "__weakref__")
+    # Every node has these; the rarer ones (xp when not NumPy, _params when the op got
+    # keyword parameters) and an op's own attributes (ctx.axes = ...) go to __dict__:
+    # a graph holds one node per op, so each slot is 8 bytes per op.
+    __slots__ = ("needs_input_grad", "_inputs", "saved", "epoch", "kept", "__dict__",
+                 "__weakref__")
 
     # ---------------------------------------------------------------- the rule interface
     @staticmethod

@@ -4,6 +4,7 @@ Operators and methods are one-liners that call ops; no derivative lives here.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import types
 import warnings
@@ -633,12 +634,24 @@ def _op_method(name, op):
     fn = _tables.public(op)
     if isinstance(fn, types.FunctionType):
         return fn
-
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
+    if _takes_one_array(op):
+        def method(self):  # no *args/**kwargs to pack: t.tanh() is on the hot path
+            return fn(self)
+    else:
+        def method(self, *args, **kwargs):
+            return fn(self, *args, **kwargs)
     method.__name__, method.__qualname__ = name, f"Tensor.{name}"
     method.__doc__ = f"{op.__doc__} (ad.{name} with this tensor first)"
     return method
+
+
+def _takes_one_array(op) -> bool:
+    """Whether op is an op class whose forward takes one array and no parameters."""
+    if not isinstance(op, type):
+        return False
+    params = list(inspect.signature(op.forward).parameters.values())[1:]  # after ctx
+    return (len(params) == 1 and params[0].default is inspect.Parameter.empty
+            and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 # The methods of the ops, one per row of their tables (explicit methods win): adding an op
