@@ -112,15 +112,15 @@ def apply(cls, *args, **params):
     result.grad = None
     result._seq = next(_seq)
     result._extra = result._kept = None
-    mode = _mode
-    if (True in needs and mode.grad_enabled and not ctx.non_differentiable
+    mode = _mode.__dict__  # this thread's modes: one thread-local lookup, then dict reads
+    if (True in needs and mode["grad_enabled"] and not ctx.non_differentiable
             and (out.dtype in _FLOAT_DTYPES or out.dtype.kind == "f")):
         ctx._inputs = args
         if params:
             ctx._params = params
         ctx.epoch = _clock.now
-        if mode.scope is not None:
-            ctx.scope = mode.scope
+        if mode["scope"] is not None:
+            ctx.scope = mode["scope"]
         result._node = ctx
         result.requires_grad = True
         if not next(_graph_tensors) & _CHECKPOINT_MASK:
@@ -131,7 +131,7 @@ def apply(cls, *args, **params):
     result._vbox = None
     if cls.is_view and isinstance(args[0], Tensor):
         _share_version(result, args[0])
-    if mode.anomaly:
+    if mode["anomaly"]:
         _anomaly.check_forward(ctx, out)
     return result
 
