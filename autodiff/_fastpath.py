@@ -111,7 +111,7 @@ def apply(cls, *args, **params):
     result.data = out
     result.grad = None
     result._seq = next(_seq)
-    result._extra = result._kept = None
+    result._extra = None
     mode = _mode.__dict__  # this thread's modes: one thread-local lookup, then dict reads
     if (True in needs and mode["grad_enabled"] and not ctx.non_differentiable
             and (out.dtype in _FLOAT_DTYPES or out.dtype.kind == "f")):
@@ -253,7 +253,7 @@ def run(roots, retain_graph, create_graph, targets=None):
             if anomaly:
                 _anomaly.check_backward(node, in_grads)
             if room < 0:  # past the limit: drop a record from an earlier pass
-                if t._kept is not None:
+                if t._extra is not None and t._extra.get("kept") is not None:
                     t._kept = node.kept = None
             else:
                 size = g.size if type(g) is ndarray else _numel(g)  # _kept.kept_size, inlined
@@ -325,7 +325,7 @@ def _accumulate(t, g, create_graph, owned, copy):
             g = t.grad.data + g
         gt = _new(Tensor)  # Tensor._make, inlined: this runs for every leaf on every backward
         gt.data = g
-        gt.grad = gt._node = gt._vbox = gt._extra = gt._kept = None
+        gt.grad = gt._node = gt._vbox = gt._extra = None
         gt.requires_grad = False
         gt._seq = next(_seq)
         t.grad = gt

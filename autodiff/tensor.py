@@ -55,7 +55,7 @@ def _as_array(data, dtype=None, device=None):
 class Tensor:
     """An n-dimensional array that records the operations applied to it for backprop."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra", "_kept",
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vbox", "_seq", "_extra",
                  "__weakref__")
     __array_priority__ = 1000
 
@@ -74,8 +74,7 @@ class Tensor:
         self._node = node      # the node that produced it (None for a leaf)
         self._vbox = None      # version counter, made on first need (_inplace.version_box)
         self._seq = next(_seq)  # creation order: backward walks newest first
-        self._extra = None     # rarely used things: name, hooks, retain, versions
-        self._kept = None      # [gradient, its node's input gradients] kept by backward
+        self._extra = None     # rarely used things: name, hooks, retain, versions, kept
 
     @staticmethod
     def _make(data, node, requires_grad):
@@ -153,6 +152,20 @@ class Tensor:
     def is_leaf(self) -> bool:
         """True for tensors no recorded op produced (torch.Tensor.is_leaf)."""
         return self._node is None
+
+    @property
+    def _kept(self):
+        """The record (gradient, its node's input gradients) the last backward kept for
+        ad.kept_grad, or None. In _extra, not a slot: most tensors of a big graph never get
+        one, and a slot would cost every tensor 8 bytes."""
+        return None if self._extra is None else self._extra.get("kept")
+
+    @_kept.setter
+    def _kept(self, record):
+        if self._extra is not None:
+            self._extra["kept"] = record
+        elif record is not None:
+            self._extra = {"kept": record}
 
     @property
     def grad_fn(self):
