@@ -9,7 +9,6 @@ average pooling's is its adjoint (spread), whose derivative is average pooling a
 """
 from __future__ import annotations
 
-
 from .. import backend
 from ..errors import op_error
 from ..function import Function
