@@ -171,8 +171,9 @@ class _Store:
     def lend(self, shape, dtype):
         """A free array given away for good (None if there is none): for a gradient, which
         must stay unshared (the fast path's in-place reuse checks its reference count)."""
-        held = self.arrays.get((shape, dtype, None))
-        for k, a in enumerate(held or ()):
+        held = self.arrays.get((shape, dtype, None)) or []
+        for k in range(len(held)):  # no enumerate: its result tuple would also hold a
+            a = held[k]
             if _getrefcount(a) == _FREE:
                 del held[k]
                 self.nbytes -= a.nbytes

@@ -145,12 +145,23 @@ class AvgPoolAdjoint(Function):
 
 
 def _divide(xp, total, x_hw, kernel, stride, padding, out_hw, count_include_pad):
-    """total / divisor in place: kH*kW, or the window's count of non-padding elements."""
+    """total / divisor in place: kH*kW, or the window's count of non-padding elements; for
+    int64 the quotient rounded toward zero, as torch's integer division."""
     if count_include_pad or (padding[0] == 0 and padding[1] == 0):
-        total *= total.dtype.type(1.0 / (kernel[0] * kernel[1]))
+        divisor = kernel[0] * kernel[1]
+        if total.dtype.kind == "f" or total.dtype == backend.bfloat16:
+            total *= total.dtype.type(1.0 / divisor)
+            return total
     else:
-        total /= kernels.window_counts(xp, x_hw, kernel, stride, padding, out_hw, total.dtype)
-    return total
+        divisor = kernels.window_counts(xp, x_hw, kernel, stride, padding, out_hw,
+                                        total.dtype)
+        if total.dtype.kind == "f" or total.dtype == backend.bfloat16:
+            total /= divisor
+            return total
+    # floor division rounds toward -inf: one up where a negative total left a remainder
+    quotient = total // divisor
+    quotient += (total < 0) & (quotient * divisor != total)
+    return quotient
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
@@ -173,9 +184,14 @@ def _pool_args(op, x, kernel_size, stride, padding):
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise op_error(ValueError, op, f"padding {padding} must be at most half the kernel "
                        f"size {kernel} (as in PyTorch)")
-    # max pooling only compares, so integer tensors pool too (torch); averaging needs floats
-    kinds = "fiu" if op == "max_pool2d" else "f"
-    if not (backend.is_floating(x.dtype) or x.dtype.kind in kinds):
-        raise op_error(TypeError, op, f"input must be a floating-point tensor, got dtype "
-                       f"{x.dtype}")
+    # max pooling only compares, so integer tensors pool too (torch); torch averages
+    # int64 (an integer sum, the quotient rounded toward zero) but no other integer type
+    if op == "max_pool2d":
+        if not (backend.is_floating(x.dtype) or x.dtype.kind in "iu"):
+            raise op_error(TypeError, op, f"input must be a floating-point or integer "
+                           f"tensor, got dtype {x.dtype}")
+    elif not (backend.is_floating(x.dtype) or x.dtype == backend.int64):
+        raise op_error(NotImplementedError, op, f"not implemented for dtype {x.dtype} "
+                       "(as in torch: floating-point and int64 inputs only); convert with "
+                       ".float() or .long()")
     return kernel, stride, padding, out_hw
