@@ -593,4 +593,6 @@ def test_kept_buffers_do_not_grow_step_after_step():
         store = kernels._Store._local.store
         sizes.append(store.nbytes)
     assert sizes[2:] == [sizes[2]] * 6
-    assert len(store.arrays[((4, 6, 24, 24), np.dtype(np.float32), None)]) == 2  # y, a spare
+    from autodiff import _fastpath
+    if _fastpath.ENABLED:  # the plain core (AUTODIFF_FASTPATH=0) hands no gradient back
+        assert len(store.arrays[((4, 6, 24, 24), np.dtype(np.float32), None)]) == 2  # y, spare
