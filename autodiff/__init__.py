@@ -107,7 +107,7 @@ from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nan
                                std_mean, var_mean)
 from .ops.einsum import einsum
 from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
-from .ops.norms import cdist, norm
+from .ops.norms import cdist, cosine_similarity, norm, pairwise_distance
 from .ops.solve import logdet
 from .ops.solve import torch_slogdet as slogdet  # (sign, logabsdet), as torch.slogdet
 from . import linalg  # torch.linalg

@@ -278,5 +278,22 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     return vector_norm(diff, p, -1)
 
 
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim, the inputs
+    broadcast (torch.cosine_similarity, torch.nn.functional.cosine_similarity)."""
+    x1, x2 = _tensor(x1), _tensor(x2)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)  # norms of the broadcast inputs
+    x1, x2 = _shape.broadcast_to(x1, shape), _shape.broadcast_to(x2, shape)
+    n1 = _ew.clip(vector_norm(x1, 2, dim, keepdim=True), min=eps)
+    n2 = _ew.clip(vector_norm(x2, 2, dim, keepdim=True), min=eps)
+    return _reduce.sum((x1 / n1) * (x2 / n2), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim, the inputs broadcast
+    (torch.pairwise_distance, torch.nn.functional.pairwise_distance)."""
+    return vector_norm(_tensor(x1) - x2 + eps, p, -1, keepdim=keepdim)
+
+
 #: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)
 OPS = {"norm": norm}
