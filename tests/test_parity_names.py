@@ -30,7 +30,7 @@ from nn import functional as nnF
 sys.path.insert(0, str(Path(__file__).parent))
 import parity  # noqa: E402
 
-# ---------------------------------------------------------------- the names and where torch has them
+# ------------------------------------------------------- the names and where torch has them
 # t: torch.<name>, m: torch.Tensor.<name>, f: torch.nn.functional.<name>, l: torch.linalg.<name>
 ITEM1 = {
     "transpose": "tm", "T": "m", "mT": "m", "permute": "tm", "size": "m", "numel": "tm",
