@@ -14,7 +14,7 @@ from .init import constant_
 from .module import Module, Parameter
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus",
-           "Softmax", "LogSoftmax", "Softsign", "Hardtanh", "ReLU6", "LogSigmoid", "Mish",
+           "Softmax", "Softmin", "LogSoftmax", "Softsign", "Hardtanh", "ReLU6", "LogSigmoid", "Mish",
            "SELU", "CELU", "Hardswish", "Hardsigmoid"]
 
 
@@ -155,6 +155,21 @@ class Softmax(Module):
 
     def forward(self, x):
         return F.softmax(x, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """e^(-x_i) / sum_j e^(-x_j) along dim (torch.nn.Softmin; alias axis). Without a dim,
+    torch's implicit choice (with its warning)."""
+
+    def __init__(self, dim: int | None = None, *, axis: int | None = None):
+        super().__init__()
+        self.dim = F._softmax_axis("Softmin", dim, axis)
+
+    def forward(self, x):
+        return F.softmin(x, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -19,7 +19,7 @@ from .linear import dropout, linear  # noqa: F401  (defined with the layers that
 __all__ = [
     # activations
     "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "gelu", "silu", "softplus",
-    "softmax", "log_softmax", "softsign", "hardtanh", "relu6", "logsigmoid", "mish", "selu",
+    "softmax", "log_softmax", "softmin", "softsign", "hardtanh", "relu6", "logsigmoid", "mish", "selu",
     "celu", "hardswish", "hardsigmoid",
     # dense layers and dropout (from nn/linear.py), gates
     "linear", "dropout", "gated_skip",
@@ -175,30 +175,35 @@ def _softmax_axis(fname, dim, axis):
     return axis if dim is None else dim
 
 
-def _implicit_dim(fname, ndim, stacklevel):
-    """torch's choice of dim for softmax & co called without one: 0 for 0-, 1- and 3-D
+def _softmax_dim(fname, ndim, dim, axis, stacklevel):
+    """dim (or axis); without either, torch's implicit choice: 0 for 0-, 1- and 3-D
     inputs, else 1 (deprecated in torch, with this warning)."""
-    dim = 0 if ndim in (0, 1, 3) else 1
-    warnings.warn(f"{fname}: implicit dimension choice is deprecated (as in torch); pass "
-                  f"dim= (using dim={dim})", UserWarning, stacklevel=stacklevel)
+    dim = _softmax_axis(fname, dim, axis)
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+        warnings.warn(f"{fname}: implicit dimension choice is deprecated (as in torch); pass "
+                      f"dim= (using dim={dim})", UserWarning, stacklevel=stacklevel)
     return dim
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):
     """e^(x_i) / sum_j e^(x_j) along dim (torch.nn.functional.softmax; alias axis);
     dtype= converts first. Without a dim, torch's implicit choice with its warning."""
-    dim = _softmax_axis("softmax", dim, axis)
-    if dim is None:
-        dim = _implicit_dim("softmax", input.ndim, _stacklevel)
+    dim = _softmax_dim("softmax", input.ndim, dim, axis, _stacklevel)
     return ad.softmax(input, dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):
+    """e^(-x_i) / sum_j e^(-x_j) along dim: softmax(-x) (torch.nn.functional.softmin);
+    dtype= converts first. Without a dim, torch's implicit choice with its warning."""
+    dim = _softmax_dim("softmin", input.ndim, dim, axis, _stacklevel)
+    return ad.softmax(-(input if dtype is None else input.to(dtype)), dim)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):
     """x_i - log sum_j e^(x_j) along dim (torch.nn.functional.log_softmax; alias axis);
     dtype= converts first. Without a dim, torch's implicit choice with its warning."""
-    dim = _softmax_axis("log_softmax", dim, axis)
-    if dim is None:
-        dim = _implicit_dim("log_softmax", input.ndim, _stacklevel)
+    dim = _softmax_dim("log_softmax", input.ndim, dim, axis, _stacklevel)
     return ad.log_softmax(input, dim, dtype=dtype)
 
 

@@ -436,6 +436,12 @@ ROWS = [
     D("F.log_softmax(x, dim=d, dtype=torch.float64)",
       lambda e: np.log(_np_softmax(e["x"], e["d"]))),
     D("F.softmax(i8, dim=d, dtype=torch.float64)", lambda e: _np_softmax(e["i8"], e["d"])),
+    D("F.softmin(x, d, dtype=torch.float64)", lambda e: _np_softmax(-_f64(e["x"]), e["d"])),
+    D("torch.linalg.vector_norm(x, dtype=torch.float64)",
+      lambda e: np.linalg.norm(_f64(e["x"]).ravel())),
+    D("torch.linalg.vector_norm(x, 1, dim=d, dtype=torch.float64)",
+      lambda e: np.abs(_f64(e["x"])).sum(e["d"])),
+    D("torch.linalg.matrix_norm(m, dtype=torch.float64)", lambda e: np.linalg.norm(_f64(e["m"]))),
     # rearranging
     R("torch.flip(x, (d,))", lambda e: np.flip(e["x"], e["d"])),
     R("torch.flip(x, dims=dd)", lambda e: np.flip(e["x"], e["dd"])),

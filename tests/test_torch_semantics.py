@@ -404,6 +404,11 @@ def test_mean_and_softmax_of_integers_raise_as_torch():
     assert i.mean(0, dtype=ad.float64).dtype == ad.float64
     np.testing.assert_allclose(ad.softmax(i, 1, dtype=ad.float64).numpy()[0],
                                np.exp([1, 2]) / np.exp([1, 2]).sum())
+    for call in (lambda: ad.linalg.vector_norm(i, dtype=ad.float32),  # torch checks the
+                 lambda: ad.linalg.matrix_norm(i, "nuc"),              # input, then dtype=
+                 lambda: ad.linalg.vector_norm(i.float(), dtype=ad.int64)):
+        with pytest.raises(TypeError, match="floating-point"):
+            call()
     for op in (ad.cumsum, ad.cumprod):  # torch has no bool scans
         with pytest.raises(TypeError, match="dtype=bool"):
             op(i, 0, dtype=ad.bool)

@@ -391,7 +391,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """(1/n) sum_i x_i over dim (all dims when None) (torch.mean): floating-point only;
     dtype= converts first (an integer tensor needs dtype=ad.float32, as in torch)."""
-    input = _floating_only("mean", input, dtype)
+    if dtype is not None or input.dtype.kind in "biu":
+        input = _floating_only("mean", input, dtype)
     if dim is None and axis is None and not keepdim and not keepdims:
         return Mean.apply(input)
     dim, keepdim = _dims("mean", input, dim, keepdim, axis, keepdims)
@@ -481,7 +482,7 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return LogSumExp.apply(input, axis=dim, keepdims=keepdim)
 
 
-def _softmax_dim(op, input, dim, axis):
+def _softmax_dim(op, dim, axis):
     """dim, or NumPy's alias axis; the last dim by default (torch.softmax needs a dim;
     nn.functional.softmax without one makes torch's implicit choice)."""
     return pick_default(op, dim, axis, -1)
@@ -490,15 +491,17 @@ def _softmax_dim(op, input, dim, axis):
 def softmax(input, dim=-1, *, dtype=None, axis=None):
     """exp(x_i) / sum_j exp(x_j) along dim (torch.softmax); dtype= converts first
     (floating-point dtypes only, as torch)."""
-    input = _floating_only("softmax", input, dtype)
-    return Softmax.apply(input, axis=_softmax_dim("softmax", input, dim, axis))
+    if dtype is not None or input.dtype.kind in "biu":
+        input = _floating_only("softmax", input, dtype)
+    return Softmax.apply(input, axis=_softmax_dim("softmax", dim, axis))
 
 
 def log_softmax(input, dim=-1, *, dtype=None, axis=None):
     """x_i - log sum_j exp(x_j) along dim (torch.log_softmax); dtype= converts first
     (floating-point dtypes only, as torch)."""
-    input = _floating_only("log_softmax", input, dtype)
-    return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", input, dim, axis))
+    if dtype is not None or input.dtype.kind in "biu":
+        input = _floating_only("log_softmax", input, dtype)
+    return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", dim, axis))
 
 
 def _arg(op, input, dim, keepdim, axis, keepdims):
