@@ -93,7 +93,9 @@ MAKERS: dict[str, Callable] = {
                                            for s in e["S"]), e["dt"]),
     "ix": lambda e: _index(e, unique=False),
     "ux": lambda e: _index(e, unique=True),
-    "src": lambda e: _distinct(e.draw, e["ux"].shape, e["dt"]),
+    # (off x's grid of values: where a scattered amax/amin ties the value it replaces with
+    # include_self=False, torch's gradient loses half, README: remaining differences)
+    "src": lambda e: _distinct(e.draw, e["ux"].shape, e["dt"]) + e["dt"](0.0925),
     "asrc": lambda e: _distinct(e.draw, e["ix"].shape, e["dt"]),
     "ixb": lambda e: _broadcast_index(e),
     "rows": lambda e: np.asarray(e.draw(st.permutations(range(e["S"][e["d"]]))), np.int64)[

@@ -426,3 +426,14 @@ def test_functional_softmax_takes_torchs_arguments():
     with pytest.warns(UserWarning, match="implicit dimension"):
         np.testing.assert_allclose(nn.Softmax()(x).numpy(), ad.softmax(x, 0).numpy())
     assert repr(nn.LogSoftmax(dim=1)) == "LogSoftmax(dim=1)" and nn.Softmax(axis=2).dim == 2
+
+
+def test_scatter_reduce_tie_with_an_excluded_self_value_gives_src_the_whole_gradient():
+    """A deliberate difference (README table): torch counts the excluded self value among
+    the tied maxima and src gets half the gradient, which then sums to 0.5."""
+    x = ad.tensor([0.5, 2.0], requires_grad=True)
+    src = ad.tensor([0.5], requires_grad=True)
+    y = ad.scatter_reduce(x, 0, ad.tensor([0]), src, "amax", include_self=False)
+    y.sum().backward()
+    assert y.tolist() == [0.5, 2.0]
+    assert src.grad.tolist() == [1.0] and x.grad.tolist() == [0.0, 1.0]
