@@ -385,7 +385,29 @@ class Relu(Function):
         (y,) = ctx.saved
         if ctx.grad_is_scratch:  # nothing else sees g (the fast path checked): reuse it
             return ctx.xp.multiply(g, y > 0, out=g)
+        if ctx.create_graph:  # keep the gradient connected to y, as torch's graph is
+            return ctx.call(ReluBackward, g, y)
         return g * (y > 0)
+
+
+class ReluBackward(Function):
+    """g where y > 0, else 0: relu's gradient as an op of (g, y), so that under create_graph
+    it stays connected to y (its derivative in y is 0 almost everywhere, but a second
+    backward reaches x, as torch's threshold_backward does)"""
+    op_name = "relu_backward"
+    derivative = "d/dg = 1 if y > 0 else 0; d/dy = 0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        mask = y > 0
+        ctx.save(mask)
+        return g * mask
+
+    @staticmethod
+    def backward(ctx, gg):
+        (mask,) = ctx.saved
+        need_g, need_y = ctx.needs_input_grad
+        return (gg * mask if need_g else None), (ctx.xp.zeros_like(gg) if need_y else None)
 
 
 class Erf(Function):
