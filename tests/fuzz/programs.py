@@ -514,19 +514,18 @@ def run_one(draw, torch, stats: Stats, max_steps=12):
     program = Program(draw, torch, max_steps)
     try:
         program.run(stats)
+        outcome, exc = "ok", None
     except Invalid:
-        stats.record("torch_refused")
-        return "torch_refused", None
-    except Refused as exc:
-        stats.record("refused", exc.category, str(exc))
-        return "refused", exc
-    except Wrong as exc:
-        stats.record("wrong", exc.category, str(exc))
-        return "wrong", exc
-    finally:
-        stats.with_inplace += program.inplace
-    stats.record("ok")
-    return "ok", None
+        outcome, exc = "torch_refused", None
+    except Refused as refused:
+        outcome, exc = "refused", refused
+    except Wrong as wrong:
+        outcome, exc = "wrong", wrong
+    # (counted here, not in a `finally`: hypothesis aborts a program whose draws ran out
+    # by raising through run_one, and such a program is not one of the programs run)
+    stats.with_inplace += program.inplace
+    stats.record(outcome, getattr(exc, "category", None), None if exc is None else str(exc))
+    return outcome, exc
 
 
 # ---------------------------------------------------------------- small helpers
