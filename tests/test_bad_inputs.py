@@ -688,13 +688,7 @@ good("embedding ids changed after the forward",
 
 # ---------------------------------------------------------------- the rows that fail today
 # cause -> row ids. Each runs as a strict xfail: delete its id here when its fix lands.
-PENDING = {
-    'valid programs refused': {
-        'write into a broadcast view without overlap',
-        'write into a tensor that has a view',
-        'write through a view',
-    },
-}
+PENDING = {}  # none pending now
 
 
 CAUSE = {id: cause for cause, ids in PENDING.items() for id in ids}

@@ -6,6 +6,7 @@ import builtins
 import math
 import operator
 
+from .._inplace import writable_view
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, normalize_dims, pick, pick_default
@@ -73,10 +74,11 @@ class BroadcastTo(Function):
     @staticmethod
     def forward(ctx, x, shape):
         try:
-            return ctx.xp.broadcast_to(x, shape)
+            out = ctx.xp.broadcast_to(x, shape)
         except ValueError:
             raise op_error(ValueError, "broadcast_to",
                            f"cannot broadcast shape {x.shape} to {shape}") from None
+        return writable_view(x, out)  # as torch's expand; writes into repeated entries refuse
 
     @staticmethod
     def backward(ctx, g):
@@ -265,7 +267,8 @@ def unsqueeze(input, dim=None, *, axis=None):
 
 def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     """input with dims start_dim..end_dim merged into one (torch.flatten); a 0-d tensor
-    becomes shape (1,). start_axis/end_axis are this library's older names."""
+    becomes shape (1,), and when start_dim == end_dim the input itself is returned (as
+    torch). start_axis/end_axis are this library's older names."""
     start_dim = pick_default("flatten", start_dim, start_axis, 0, "start_dim", "start_axis")
     end_dim = pick_default("flatten", end_dim, end_axis, -1, "end_dim", "end_axis")
     if input.ndim == 0:
@@ -277,6 +280,8 @@ def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     if s > e:
         raise op_error(ValueError, "flatten", f"start_dim {start_dim} comes after end_dim "
                                               f"{end_dim} for shape {tuple(input.shape)}")
+    if s == e:
+        return input  # nothing to merge: the input itself, as torch.flatten documents
     shape = tuple(input.shape)
     return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 

@@ -278,22 +278,33 @@ class Program:
                 f".tanh() * {nudge:g} + grid{tuple(shape)}")
 
     def _input(self, array, domain):
-        """A fresh leaf holding `array`, or an earlier value brought to its shape and domain."""
-        candidates = [v for v in self.pool if v.ours.dtype == ad.float64]
+        """A fresh leaf holding `array`, or an earlier value brought to its shape and domain.
+
+        Values holding NaN or inf (the special-value rows' leaves) are not reused: how NaN
+        propagates through later gradients is not part of either library's contract. A
+        structural row (domain None) states its domain through its maker only, so a reused
+        value is nudged around the maker's own `array` (distinct, non-zero... as drawn)."""
+        candidates = [v for v in self.pool if v.ours.dtype == ad.float64
+                      and np.isfinite(_host(v.theirs)).all()]
         if not candidates or self.draw(st.integers(0, 9)) < 3:
             value = self._leaf(array)
             return value.ours, value.theirs, value.name
         value = self._pick(candidates)
         label, fn = self._reshaped(value, array.shape)
         ours, theirs = fn(value.ours), fn(value.theirs)
-        ours, theirs, squash = self._into_domain(ours, theirs, domain, array.shape)
+        if domain is None:
+            c_ours, c_theirs = self._constant(array)
+            ours, theirs = ours.tanh() * 0.01 + c_ours, theirs.tanh() * 0.01 + c_theirs
+            squash = f".tanh() * 0.01 + drawn{tuple(array.shape)}"
+        else:
+            ours, theirs, squash = self._into_domain(ours, theirs, domain, array.shape)
         return ours, theirs, f"{value.name}{'' if label == 'as is' else label}{squash}"
 
     # ------------------------------------------------------------------ steps
     def op_step(self):
         row = op_table.BY_NAME[self.draw(st.sampled_from([r.name for r in ROWS]))]
         case = row.make_inputs(self.draw, np.float64)
-        domains = row.domains or (op_table.REAL,) * len(case.arrays)
+        domains = row.domains or (None,) * len(case.arrays)  # structural rows: see _input
         ins = [self._input(a, d) for a, d in zip(case.arrays, domains)]
         name = f"v{len(self.pool)}"
         args = ", ".join(n for _, _, n in ins)
@@ -333,8 +344,8 @@ class Program:
 
     def inplace_step(self):
         target = self._target()
-        if target is None or not self._same_aliasing(target):
-            return
+        if target is None or target.ours.dtype != ad.float64 or not self._same_aliasing(target):
+            return  # (into integers, float values near an integer truncate either way)
         shape = tuple(target.ours.shape)
         methods = sorted(m for m in _INPLACE_METHODS if hasattr(ad.Tensor, m))
         kind = self.draw(st.sampled_from(["operator", "setitem"] + (["method"] if methods else [])))
@@ -539,12 +550,15 @@ def _setitem(target, index, value):
 
 
 def _scale(grad):
-    return grad * 2.0
+    return None if grad is None else grad * 2.0
 
 
 def _observe(log, name):
     def hook(grad):
-        log.append((name, grad.detach() if hasattr(grad, "detach") else grad))
+        # torch calls a hook with None for an output of a node that got no gradient (a
+        # multi-output op's unused output); the engine does not call it: not a call here
+        if grad is not None:
+            log.append((name, grad.detach() if hasattr(grad, "detach") else grad))
     return hook
 
 

@@ -28,15 +28,6 @@ PROGRAMS = int(os.environ.get("FUZZ_PROGRAMS") or {"ci": 40, "dev": 300, "thorou
 # strict-xfail reproducers in test_bad_inputs.py then fail, pointing here).
 PENDING = "engine fix pending (issue 12 phase 2)"
 KNOWN_REFUSALS = {
-    # a gradient with a zero derivative (abs' sign(x), relu's mask) comes back as a
-    # constant where torch's requires grad, so differentiating it again is refused
-    r"second_order:not-differentiable:(RuntimeError|OpError)(\+inplace)?": PENDING,
-    # writes into a tensor that has views (or is one) while recording: torch rebases the
-    # views' gradients, the engine refuses
-    r"forward:(setitem|iadd|isub|imul|idiv|[a-z]+_):(RuntimeError|OpError)\+inplace": PENDING,
-    # writes into a broadcast view (read-only in NumPy) that torch allows because no two of
-    # its elements overlap (e.g. a 0-d tensor broadcast to shape (1,))
-    r"forward:(setitem|iadd|isub|imul|idiv|[a-z]+_):ValueError\+inplace": PENDING,
     # not the engine: slogdet/logdet's backward at a singular matrix inverts it and raises
     # (torch returns NaN gradients); an op fix for the ops-struct branch
     r"backward:inv:OpError(\+inplace)?": "slogdet/logdet backward at a singular matrix",
