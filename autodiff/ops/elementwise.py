@@ -220,7 +220,10 @@ class Sign(Function):
     def forward(ctx, x):
         if x.dtype == backend.bool_:  # torch.sign of a bool tensor is the tensor
             return x.copy()
-        return ctx.xp.sign(x)
+        out = ctx.xp.sign(x)
+        if out.dtype.kind == "f":  # torch.sign(nan) is 0 ((0 < x) - (x < 0)); NumPy's is nan
+            out = ctx.xp.nan_to_num(out, copy=False, nan=0.0)
+        return out
 
     @staticmethod
     def backward(ctx, g):

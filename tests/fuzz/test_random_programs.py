@@ -24,14 +24,9 @@ import programs
 PROGRAMS = int(os.environ.get("FUZZ_PROGRAMS") or {"ci": 40, "dev": 300, "thorough": 10_000}.get(
     os.environ.get("HYPOTHESIS_PROFILE", "ci"), 40))  # FUZZ_PROGRAMS=n overrides the profile
 
-# category pattern -> why it is tolerated for now. Remove a line when its fix lands (the
-# strict-xfail reproducers in test_bad_inputs.py then fail, pointing here).
-PENDING = "engine fix pending (issue 12 phase 2)"
-KNOWN_REFUSALS = {
-    # not the engine: slogdet/logdet's backward at a singular matrix inverts it and raises
-    # (torch returns NaN gradients); an op fix for the ops-struct branch
-    r"backward:inv:OpError(\+inplace)?": "slogdet/logdet backward at a singular matrix",
-}
+# category pattern -> why it is tolerated for now (none: every refusal fails the test).
+# A new entry needs a strict-xfail reproducer in tests/test_bad_inputs.py.
+KNOWN_REFUSALS = {}
 
 # Wrong results known from the same kind of list (each also a strict xfail in the catalogue).
 KNOWN_WRONG = {}
