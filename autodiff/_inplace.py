@@ -70,28 +70,32 @@ def version_box(t) -> VersionBox:
 def share_version(view, src) -> None:
     """`view` was made from `src` by a view op. When it shares src's memory (a reshape may
     have copied), they share one version box, and the view records its base: the tensor
-    owning the memory (src's base when src is itself a view)."""
+    owning the memory (src's base when src is itself a view). Runs for every view op:
+    written for speed."""
     data, src_data = view.data, src.data
     owner = data.base  # NumPy and CuPy point a view's .base at the array owning the memory
-    if owner is None or (owner is not src_data and owner is not src_data.base):
-        if not backend.array_module(data).may_share_memory(data, src_data):
+    if owner is not src_data and (owner is None or owner is not src_data.base):
+        if owner is None or not backend.array_module(data).may_share_memory(data, src_data):
             return  # a copy: its own buffer, its own version counter (as torch's reshape)
-    base = src if src._extra is None else src._extra.get("base", src)
-    box = view._vbox = version_box(src)
-    if view._extra is None:
-        view._extra = {"base": base}
-    else:
-        view._extra["base"] = base
-    if not _mode.grad_enabled:
-        return  # a view made under no_grad stays out of the graph, never rebased (torch)
-    refs = box.views
-    if refs is None:
-        box.views = [weakref.ref(view)]
-    else:
-        refs.append(weakref.ref(view))
-        if len(refs) >= box.prune_at:  # a long-lived base viewed on every step: stay bounded
-            refs[:] = [r for r in refs if r() is not None]
-            box.prune_at = 2 * len(refs) + 16
+    extra = src._extra
+    base = src if extra is None else extra.get("base", src)
+    box = src._vbox
+    if box is None:
+        box = src._vbox = VersionBox()
+    view._vbox = box
+    view._extra = {"base": base}  # (a view op's output is new: nothing else to keep)
+    if _mode.grad_enabled:  # a view made under no_grad stays out of the graph (torch)
+        refs = box.views
+        if refs is None:
+            box.views = [_weak(view)]
+        else:
+            refs.append(_weak(view))
+            if len(refs) >= box.prune_at:  # a base viewed at every step: stay bounded
+                refs[:] = [r for r in refs if r() is not None]
+                box.prune_at = 2 * len(refs) + 16
+
+
+_weak = weakref.ref
 
 
 def base_of(t):

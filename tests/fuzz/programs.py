@@ -424,6 +424,9 @@ class Program:
                 raise Wrong(f"alias:{kind}", f"{value.name} is the engine tensor {other.name} "
                             "itself (torch: a new tensor), so its hook or retained gradient "
                             f"also sees {other.name}'s other uses", self.text)
+        # torch 2.13 segfaults registering a hook on a view whose history a write through
+        # an alias made stale (pytorch#196459); reading grad_fn first refreshes it
+        _ = value.theirs.grad_fn
         if kind == "retain_grad":
             self.lines.append(f"{value.name}.retain_grad()")
             value.ours.retain_grad()

@@ -53,6 +53,8 @@ def _report():
 def test_random_programs_match_torch(data):
     torch = pytest.importorskip("torch")
     outcome, exc = programs.run_one(data.draw, torch, STATS)
+    if os.environ.get("FUZZ_REPORT") and STATS.programs % 500 == 0:
+        STATS.dump(os.environ["FUZZ_REPORT"])  # so far: a long run that dies keeps its figures
     if KEEP_GOING:
         return
     if (outcome == "wrong" and not _known(exc.category, KNOWN_WRONG)) or \
