@@ -222,7 +222,7 @@ class Sign(Function):
             return x.copy()
         out = ctx.xp.sign(x)
         if out.dtype.kind == "f":  # torch.sign(nan) is 0 ((0 < x) - (x < 0)); NumPy's is nan
-            out = ctx.xp.nan_to_num(out, copy=False, nan=0.0)
+            out = ctx.xp.nan_to_num(out, nan=0.0)
         return out
 
     @staticmethod
