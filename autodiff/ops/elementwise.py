@@ -389,28 +389,28 @@ class Relu(Function):
         if ctx.grad_is_scratch:  # nothing else sees g (the fast path checked): reuse it
             return ctx.xp.multiply(g, y > 0, out=g)
         if ctx.create_graph:  # keep the gradient connected to y, as torch's graph is
-            return ctx.call(ReluBackward, g, y)
+            return ctx.call(MaskedGradient, g, y, mask=y.data > 0)
         return g * (y > 0)
 
 
-class ReluBackward(Function):
-    """g where y > 0, else 0: relu's gradient as an op of (g, y), so that under create_graph
-    it stays connected to y (its derivative in y is 0 almost everywhere, but a second
-    backward reaches x, as torch's threshold_backward does)"""
-    op_name = "relu_backward"
-    derivative = "d/dg = 1 if y > 0 else 0; d/dy = 0"
+class MaskedGradient(Function):
+    """g where mask, else 0, recorded as an op of (g, anchor): the gradient of a piecewise
+    linear op (relu, hardtanh) under create_graph. Its derivative in `anchor` (the op's
+    input or output) is 0, but the graph stays connected to it, as torch's
+    threshold_backward / hardtanh_backward are, so a second derivative is 0, not an error"""
+    op_name = "masked_gradient"
+    derivative = "d/dg = 1 where mask else 0; d/danchor = 0"
 
     @staticmethod
-    def forward(ctx, g, y):
-        mask = y > 0
-        ctx.save(mask)
-        return g * mask
+    def forward(ctx, g, anchor, mask):
+        ctx.mask = mask
+        return ctx.xp.where(mask, g, 0).astype(g.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gg):
-        (mask,) = ctx.saved
-        need_g, need_y = ctx.needs_input_grad
-        return (gg * mask if need_g else None), (ctx.xp.zeros_like(gg) if need_y else None)
+        need_g, need_anchor = ctx.needs_input_grad
+        return (ctx.xp.where(ctx.mask, gg, 0) if need_g else None,
+                ctx.xp.zeros_like(gg) if need_anchor else None)
 
 
 class Erf(Function):

@@ -348,8 +348,11 @@ class Program:
 
     def inplace_step(self):
         target = self._target()
-        if target is None or target.ours.dtype != ad.float64 or not self._same_aliasing(target):
-            return  # (into integers, float values near an integer truncate either way)
+        if (target is None or target.ours.dtype != ad.float64 or not target.ours.numel()
+                or not self._same_aliasing(target)):
+            # (into integers, float values near an integer truncate either way; an empty
+            # tensor's aliasing cannot be seen, and a write into it changes nothing)
+            return
         shape = tuple(target.ours.shape)
         methods = sorted(m for m in _INPLACE_METHODS if hasattr(ad.Tensor, m))
         kind = self.draw(st.sampled_from(["operator", "setitem"] + (["method"] if methods else [])))
