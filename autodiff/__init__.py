@@ -28,8 +28,9 @@ from .graph import sum_to_shape, topological_order
 from .mode import (Scope, current_scope, detect_anomaly, enable_grad, get_keep_grads_limit,
                    is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad, observe_backward,
                    scope, set_grad_enabled, set_keep_grads_limit)
+# (add, sub, div, clip come from ops.aliases and where from ops.gather, below: torch's
+# signatures over the elementwise kernels)
 from .ops.elementwise import *  # noqa: F401,F403  (its OPS table: exp, tanh, atan, ...)
-from .ops.elementwise import clip, where
 from .ops.conv import as_pair, conv2d
 from .ops.pool import avg_pool2d, max_pool2d
 from .ops.fused import softmax_cross_entropy
@@ -39,8 +40,7 @@ from .ops.norm import batch_norm
 from .ops.reduce import (argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
                          sum, var)
 from .ops.shape import (broadcast_to, cat, concat, concatenate, flatten, numel, pad, permute,
-                        reshape, split, squeeze, stack, swapaxes, swapdims, t, transpose,
-                        unsqueeze)
+                        reshape, split, squeeze, stack, swapaxes, t, transpose, unsqueeze)
 from .size import Size
 from .interop import from_dlpack
 from .tensor import Tensor
@@ -107,7 +107,7 @@ from .ops.reduce_extra import (all, amax, amin, aminmax, any, count_nonzero, nan
                                std_mean, var_mean)
 from .ops.einsum import einsum
 from .ops.products import bmm, cross, dot, ger, inner, kron, mm, mv, outer, tensordot, vdot
-from .ops.norms import cdist, norm
+from .ops.norms import cdist, cosine_similarity, norm, pairwise_distance
 from .ops.solve import logdet
 from .ops.solve import torch_slogdet as slogdet  # (sign, logabsdet), as torch.slogdet
-from . import linalg, return_types  # torch.linalg, torch.return_types
+from . import linalg  # torch.linalg

@@ -31,17 +31,20 @@ int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
+#: dtype names as strings (torch itself takes no strings): each means what torch.<name>
+#: means, so "int" is int32 (torch.int) and "long" int64.
 _DTYPE_NAMES = {
     "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32,
     "float": float32, "float64": float64, "double": float64, "int64": int64, "long": int64,
-    "int32": int32, "int": int64, "int16": int16, "short": int16, "int8": int8,
+    "int32": int32, "int": int32, "int16": int16, "short": int16, "int8": int8,
     "uint8": uint8, "bool": bool_,
 }
 _HALF = (float16, bfloat16)
 
 
 def as_dtype(dtype) -> np.dtype | None:
-    """Normalise a dtype spec (numpy dtype, type, or name such as 'bfloat16') or None."""
+    """Normalise a dtype spec (numpy dtype, type, or name such as 'bfloat16') or None.
+    Python's types mean what they mean to torch: float is float64, int int64."""
     if dtype is None:
         return None
     if isinstance(dtype, str):
@@ -50,7 +53,7 @@ def as_dtype(dtype) -> np.dtype | None:
         except KeyError:
             raise TypeError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPE_NAMES)}") from None
     if dtype is float:
-        return float32
+        return float64
     if dtype is int:
         return int64
     if dtype is bool:

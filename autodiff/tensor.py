@@ -166,7 +166,8 @@ class Tensor:
 
     @property
     def version(self) -> int:
-        """How many times this tensor's buffer has been modified in place."""
+        """How many times this tensor's buffer has been modified in place (torch's
+        t._version)."""
         return 0 if self._vbox is None else self._vbox.count
 
     @property
@@ -307,7 +308,8 @@ class Tensor:
 
     # ---------------------------------------------------------------- grad control
     def requires_grad_(self, flag: bool = True):
-        """Set whether gradients are accumulated into this leaf's `.grad`."""
+        """Set whether gradients are accumulated into this leaf's `.grad`
+        (torch.Tensor.requires_grad_)."""
         if flag and not backend.is_floating(self.dtype):
             raise TypeError(f"only floating-point tensors can require gradients; this one "
                             f"has dtype {self.dtype} (convert with .to(dtype=ad.float32))")
@@ -317,13 +319,15 @@ class Tensor:
         return self
 
     def detach(self):
-        """A tensor sharing this one's data (and version counter) but outside the graph."""
+        """A tensor sharing this one's data (and version counter) but outside the graph
+        (torch.Tensor.detach)."""
         t = Tensor._make(self.data, None, False)
         t._vbox = _inplace.version_box(self)
         return t
 
     def retain_grad(self):
-        """Keep the gradient of this non-leaf tensor in `.grad` after backward."""
+        """Keep the gradient of this non-leaf tensor in `.grad` after backward
+        (torch.Tensor.retain_grad)."""
         if self._node is None:
             return self
         if self._extra is None:
@@ -337,8 +341,9 @@ class Tensor:
         return self._extra is not None and self._extra.get("retain", False)
 
     def register_hook(self, fn):
-        """Call fn(grad) when this tensor's gradient is computed; a non-None return replaces
-        the gradient. Returns a handle whose .remove() unregisters it."""
+        """Call fn(grad) when this tensor's gradient is computed (torch.Tensor.register_hook);
+        a non-None return replaces the gradient. Returns a handle whose .remove()
+        unregisters it."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: the tensor does not require grad")
         if self._extra is None:
@@ -354,7 +359,7 @@ class Tensor:
 
     # ---------------------------------------------------------------- conversion
     def numpy(self):
-        """The data as a NumPy array (copied to the host if needed)."""
+        """The data as a NumPy array (copied to the host if needed) (torch.Tensor.numpy)."""
         if self.requires_grad:
             # Sharing memory is fine; writing to it would bypass version tracking, so
             # hand out a read-only view like PyTorch's "use .detach()" rule.
@@ -364,7 +369,8 @@ class Tensor:
         return backend.to_device(self.data, "cpu")
 
     def item(self):
-        """The single value of a one-element tensor as a Python number."""
+        """The single value of a one-element tensor as a Python number
+        (torch.Tensor.item)."""
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to Python "
                              f"scalars; this one has shape {self.shape}")
@@ -449,7 +455,7 @@ class Tensor:
         return self.to(other.dtype)
 
     def clone(self):
-        """A differentiable copy with its own buffer."""
+        """A differentiable copy with its own buffer (torch.Tensor.clone)."""
         return _ew.clone(self)
 
     # ---------------------------------------------------------------- arithmetic
@@ -578,7 +584,8 @@ class Tensor:
         return _random.uniform_(self, *from_to, generator=generator, **kw)
 
     def bernoulli_(self, p=0.5, *, generator=None):
-        """Fill in place with 1 (probability p, a number or tensor) or 0."""
+        """Fill in place with 1 (probability p, a number or tensor) or 0
+        (torch.Tensor.bernoulli_)."""
         return _random.bernoulli_(self, p, generator=generator)
 
     def exponential_(self, lambd=1.0, *, generator=None):

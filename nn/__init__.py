@@ -15,7 +15,7 @@ from .serialization import CheckpointError, load, save
 from . import functional, regularization
 from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
                          LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
-                         Softmax, Softplus, Softsign, Tanh)
+                         Softmax, Softmin, Softplus, Softsign, Tanh)
 from .gates import Gated, Highway, Residual
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss)

@@ -14,7 +14,7 @@ from .init import constant_
 from .module import Module, Parameter
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus",
-           "Softmax", "LogSoftmax", "Softsign", "Hardtanh", "ReLU6", "LogSigmoid", "Mish",
+           "Softmax", "Softmin", "LogSoftmax", "Softsign", "Hardtanh", "ReLU6", "LogSigmoid", "Mish",
            "SELU", "CELU", "Hardswish", "Hardsigmoid"]
 
 
@@ -141,31 +141,58 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """e^(x_i) / sum_j e^(x_j) along `axis` (alias `dim`, PyTorch's name; default -1)"""
+    """e^(x_i) / sum_j e^(x_j) along dim (torch.nn.Softmax; alias axis). Without a dim, torch's
+    implicit choice (with its warning)."""
 
-    def __init__(self, axis: int | None = None, *, dim: int | None = None):
+    def __init__(self, dim: int | None = None, *, axis: int | None = None):
         super().__init__()
-        self.axis = F._pick_axis("Softmax", axis, dim)
+        self.dim = F._softmax_axis("Softmax", dim, axis)
+
+    @property
+    def axis(self):
+        """NumPy's name for dim."""
+        return self.dim
 
     def forward(self, x):
-        return ad.softmax(x, self.axis)
+        return F.softmax(x, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """e^(-x_i) / sum_j e^(-x_j) along dim (torch.nn.Softmin; alias axis). Without a dim,
+    torch's implicit choice (with its warning)."""
+
+    def __init__(self, dim: int | None = None, *, axis: int | None = None):
+        super().__init__()
+        self.dim = F._softmax_axis("Softmin", dim, axis)
+
+    def forward(self, x):
+        return F.softmin(x, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
 class LogSoftmax(Module):
-    """x_i - log sum_j e^(x_j) along `axis` (alias `dim`; default -1)"""
+    """x_i - log sum_j e^(x_j) along dim (torch.nn.LogSoftmax; alias axis). Without a dim, torch's
+    implicit choice (with its warning)."""
 
-    def __init__(self, axis: int | None = None, *, dim: int | None = None):
+    def __init__(self, dim: int | None = None, *, axis: int | None = None):
         super().__init__()
-        self.axis = F._pick_axis("LogSoftmax", axis, dim)
+        self.dim = F._softmax_axis("LogSoftmax", dim, axis)
+
+    @property
+    def axis(self):
+        """NumPy's name for dim."""
+        return self.dim
 
     def forward(self, x):
-        return ad.log_softmax(x, self.axis)
+        return F.log_softmax(x, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+        return f"dim={self.dim}"
 
 
 class Softsign(Module):

@@ -8,6 +8,7 @@ embedding follow below them.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from .linear import dropout, linear  # noqa: F401  (defined with the layers that
 __all__ = [
     # activations
     "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "gelu", "silu", "softplus",
-    "softmax", "log_softmax", "softsign", "hardtanh", "relu6", "logsigmoid", "mish", "selu",
+    "softmax", "log_softmax", "softmin", "softsign", "hardtanh", "relu6", "logsigmoid", "mish", "selu",
     "celu", "hardswish", "hardsigmoid",
     # dense layers and dropout (from nn/linear.py), gates
     "linear", "dropout", "gated_skip",
@@ -28,16 +29,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _pick_axis(fname, axis, dim):
-    """`axis` (NumPy's name) and `dim` (PyTorch's) are aliases; give at most one."""
-    if dim is None:
-        return -1 if axis is None else axis
-    if axis is not None and axis != dim:
-        raise TypeError(f"{fname}: got both axis={axis} and dim={dim}; they are aliases, "
-                        "pass one")
-    return dim
 
 
 # =====================================================================================
@@ -176,14 +167,44 @@ def hardsigmoid(input, inplace=False):
     return ad.hardsigmoid(input)
 
 
-def softmax(x, axis=None, *, dim=None):
-    """e^(x_i) / sum_j e^(x_j) along `axis` (alias `dim`; default the last axis)."""
-    return ad.softmax(x, _pick_axis("softmax", axis, dim))
+def _softmax_axis(fname, dim, axis):
+    """dim (or NumPy's alias axis); None when neither is given."""
+    if dim is not None and axis is not None and axis != dim:
+        raise TypeError(f"{fname}: got both axis={axis} and dim={dim}; they are aliases, "
+                        "pass one")
+    return axis if dim is None else dim
 
 
-def log_softmax(x, axis=None, *, dim=None):
-    """x_i - log sum_j e^(x_j) along `axis` (alias `dim`; default the last axis)."""
-    return ad.log_softmax(x, _pick_axis("log_softmax", axis, dim))
+def _softmax_dim(fname, ndim, dim, axis, stacklevel):
+    """dim (or axis); without either, torch's implicit choice: 0 for 0-, 1- and 3-D
+    inputs, else 1 (deprecated in torch, with this warning)."""
+    dim = _softmax_axis(fname, dim, axis)
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+        warnings.warn(f"{fname}: implicit dimension choice is deprecated (as in torch); pass "
+                      f"dim= (using dim={dim})", UserWarning, stacklevel=stacklevel)
+    return dim
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):
+    """e^(x_i) / sum_j e^(x_j) along dim (torch.nn.functional.softmax; alias axis);
+    dtype= converts first. Without a dim, torch's implicit choice with its warning."""
+    dim = _softmax_dim("softmax", input.ndim, dim, axis, _stacklevel)
+    return ad.softmax(input, dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):
+    """e^(-x_i) / sum_j e^(-x_j) along dim: softmax(-x) (torch.nn.functional.softmin);
+    dtype= converts first. Without a dim, torch's implicit choice with its warning."""
+    dim = _softmax_dim("softmin", input.ndim, dim, axis, _stacklevel)
+    return ad.softmax(-(input if dtype is None else input.to(dtype)), dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):
+    """x_i - log sum_j e^(x_j) along dim (torch.nn.functional.log_softmax; alias axis);
+    dtype= converts first. Without a dim, torch's implicit choice with its warning."""
+    dim = _softmax_dim("log_softmax", input.ndim, dim, axis, _stacklevel)
+    return ad.log_softmax(input, dim, dtype=dtype)
 
 
 # =====================================================================================

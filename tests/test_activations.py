@@ -184,7 +184,7 @@ def test_modules_equal_functional(module, fn):
 
 def test_module_reprs_and_argument_errors():
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
-    assert repr(nn.Softmax(dim=1)) == "Softmax(axis=1)"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
     assert nn.ReLU(inplace=True)(ad.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
     with pytest.raises(ValueError, match="gelu: approximate"):

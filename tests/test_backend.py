@@ -121,15 +121,39 @@ def test_public_dtypes_are_numpy_dtypes():
 @pytest.mark.parametrize("spec, expected", [
     ("float16", np.float16), ("half", np.float16), ("bfloat16", ml_dtypes.bfloat16),
     ("float32", np.float32), ("float", np.float32), ("float64", np.float64),
-    ("double", np.float64), ("int64", np.int64), ("long", np.int64), ("int", np.int64),
-    ("int32", np.int32), ("bool", np.bool_),
-    (float, np.float32), (int, np.int64), (bool, np.bool_),
+    ("double", np.float64), ("int64", np.int64), ("long", np.int64), ("int", np.int32),
+    ("int32", np.int32), ("int16", np.int16), ("short", np.int16), ("int8", np.int8),
+    ("uint8", np.uint8), ("bool", np.bool_),
+    (float, np.float64), (int, np.int64), (bool, np.bool_),
     (np.float64, np.float64), (np.dtype("float16"), np.float16), (ad.bfloat16, ml_dtypes.bfloat16),
 ])
 def test_dtype_table(spec, expected):
     assert backend.as_dtype(spec) == np.dtype(expected)
     t = ad.zeros(2, dtype=spec)
     assert t.dtype == np.dtype(expected)
+
+
+def test_dtype_names_mean_torchs_dtypes():
+    """Every torch dtype name autodiff has (ad.int, ad.long, ...) is the dtype torch's is,
+    and the same name as a string gives the same dtype ("int" is int32, as torch.int)."""
+    torch_names = {"float16": np.float16, "half": np.float16, "float32": np.float32,
+                   "float": np.float32, "float64": np.float64, "double": np.float64,
+                   "int64": np.int64, "long": np.int64, "int32": np.int32, "int": np.int32,
+                   "int16": np.int16, "short": np.int16, "int8": np.int8, "uint8": np.uint8,
+                   "bool": np.bool_, "bfloat16": ml_dtypes.bfloat16}
+    for name, expected in torch_names.items():
+        assert getattr(ad, name) == np.dtype(expected), name
+        assert backend.as_dtype(name) == np.dtype(expected), name
+        assert ad.tensor([1, 0]).to(name).dtype == np.dtype(expected), name
+    assert set(backend._DTYPE_NAMES) == set(torch_names)
+
+
+def test_dtype_names_against_torch():
+    torch = pytest.importorskip("torch", reason="torch is the optional reference oracle")
+    for name in backend._DTYPE_NAMES:
+        assert str(getattr(torch, name)).replace("torch.", "") == str(getattr(ad, name)), name
+    for kind in (float, int, bool):
+        assert str(torch.zeros(1, dtype=kind).dtype)[6:] == str(ad.zeros(1, dtype=kind).dtype)
 
 
 def test_as_dtype_none_and_unknown():

@@ -381,3 +381,197 @@ def test_derivative_strings_and_names():
                     (ad.avg_pool2d(X, 2), "avg_pool2d")):
         assert y.grad_fn.name == name
         assert y.grad_fn.derivative
+
+
+# ---------------------------------------------------------------- the tuned kernel paths
+
+def _max_pool_reference(x, k, s, p):
+    """Direct max pooling in float64 and torch's gradient routing: each window's gradient
+    goes to its first maximum in row-major order, or to its last NaN when it has any; a
+    window of only -inf (padding included) routes to its first element inside x."""
+    (kh, kw), (sh, sw), (ph, pw) = k, s, p
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    y = np.empty((n, c, oh, ow), x.dtype)
+    where = np.empty((n, c, oh, ow, 2), int)
+    for a in range(n):
+        for b in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    best, at = None, None
+                    for di in range(kh):
+                        for dj in range(kw):
+                            r, q = i * sh - ph + di, j * sw - pw + dj
+                            if not (0 <= r < h and 0 <= q < w):
+                                continue
+                            v = x[a, b, r, q]
+                            if at is None or v > best or np.isnan(v):
+                                best, at = v, (r, q)
+                    y[a, b, i, j], where[a, b, i, j] = best, at
+    return y, where
+
+
+def _route_reference(g, where, x_shape):
+    dx = np.zeros(x_shape)
+    for idx in np.ndindex(g.shape):
+        r, q = where[idx]
+        dx[idx[0], idx[1], r, q] += g[idx]
+    return dx
+
+
+@pytest.mark.parametrize("shape,k,s,p", [
+    ((2, 3, 6, 8), (2, 2), (2, 2), (0, 0)),   # tiled
+    ((2, 2, 7, 9), (2, 2), (2, 2), (0, 0)),   # tiled, odd sizes: a left-out remainder
+    ((1, 2, 6, 7), (3, 2), (3, 2), (0, 0)),   # tiled, rectangular, 3 rows per window
+    ((1, 2, 5, 6), (1, 3), (1, 3), (0, 0)),   # tiled, one row
+    ((1, 2, 6, 5), (2, 1), (2, 1), (0, 0)),   # tiled, one column
+    ((1, 1, 4, 4), (1, 1), (1, 1), (0, 0)),   # tiled, identity
+    ((2, 2, 7, 6), (3, 3), (2, 2), (1, 1)),   # overlapping, padded
+    ((1, 2, 5, 5), (2, 3), (1, 2), (1, 1)),   # overlapping, padded, rectangular
+])
+@pytest.mark.parametrize("values", ["ties", "nans", "minus_inf"])
+def test_max_pool2d_paths_match_reference(shape, k, s, p, values):
+    rng = _rng(21)
+    x = np.round(rng.standard_normal(shape) * 1.5)  # many ties
+    if values == "nans":  # several NaNs per window: the last one gets the gradient (torch)
+        x[rng.random(shape) < 0.3] = np.nan
+    elif values == "minus_inf":  # whole windows of -inf, next to -inf padding
+        x[rng.random(shape) < 0.6] = -np.inf
+    X = _t(x)
+    y = ad.max_pool2d(X, k, s, p)
+    ref, where = _max_pool_reference(x, k, s, p)
+    np.testing.assert_array_equal(y.numpy(), ref)
+    g = rng.standard_normal(ref.shape)
+    y.backward(g)  # overlapping windows add in another order: not bit for bit
+    np.testing.assert_allclose(X.grad.numpy(), _route_reference(g, where, shape), rtol=1e-12,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("k,s,p", [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1))])
+def test_max_pool2d_nans_and_infinite_gradients_match_torch(k, s, p):
+    torch = pytest.importorskip("torch")
+    rng = _rng(22)
+    x = np.round(rng.standard_normal((2, 3, 7, 8)))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[rng.random(x.shape) < 0.2] = -np.inf
+    X, tx = _t(x), torch.tensor(x, requires_grad=True)
+    y, ty = ad.max_pool2d(X, k, s, p), torch.nn.functional.max_pool2d(tx, k, s, p)
+    g = rng.standard_normal(y.shape)
+    g[0, 0, 0, 0], g[1, 2, 1, 1] = np.inf, np.nan  # 0 off the maximum, whatever g holds
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(X.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_max_pool2d_integers_both_paths(dtype):
+    x = _rng(23).integers(0, 5, (2, 2, 6, 7)).astype(dtype)
+    for k, s, p in (((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1))):
+        y = ad.max_pool2d(ad.tensor(x), k, s, p)
+        assert y.dtype == ad.tensor(x).dtype
+        np.testing.assert_array_equal(y.numpy(), _max_pool_reference(x, k, s, p)[0])
+
+
+def test_max_pool2d_non_contiguous_input_and_no_grad():
+    rng = _rng(24)
+    base = rng.standard_normal((2, 9, 3, 8))
+    x = base.transpose(0, 2, 3, 1)[:, :, ::-1, ::2]  # (2, 3, 8, 5), negative strides
+    X = _t(x)
+    y = ad.max_pool2d(X, 2)
+    ref, where = _max_pool_reference(np.ascontiguousarray(x), (2, 2), (2, 2), (0, 0))
+    np.testing.assert_array_equal(y.numpy(), ref)
+    y.backward(np.ones(ref.shape))
+    np.testing.assert_array_equal(X.grad.numpy(), _route_reference(np.ones(ref.shape), where,
+                                                                   x.shape))
+    with ad.no_grad():
+        np.testing.assert_array_equal(ad.max_pool2d(_t(x), 2).numpy(), ref)
+
+
+def test_max_pool2d_tiled_double_backward():
+    x = _rng(25).permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7) / 5.0
+    X = _t(x)
+
+    def twice(a):
+        y = ad.max_pool2d(a * a, 2)
+        (ga,) = ad.grad((y * y).sum(), [a], create_graph=True)
+        return (ga * ga).sum()
+    assert ad.gradcheck(lambda a: ad.max_pool2d(a, 2), [X])
+    assert ad.gradcheck(twice, [X])
+
+
+@pytest.mark.parametrize("c,co", [(3, 2), (2, 4), (4, 8), (1, 3)])  # C_out <= 2 C_in or not
+@pytest.mark.parametrize("k,p,d", [((3, 3), (1, 1), (1, 1)), ((1, 1), (1, 0), (1, 1)),
+                                   ((2, 3), (2, 1), (1, 2)), ((3, 1), (0, 2), (2, 1))])
+@pytest.mark.parametrize("width", [5, 21])  # row-flattened columns, or plain im2col
+def test_conv2d_stride1_input_gradient_paths(c, co, k, p, d, width):
+    """Stride 1's input gradient is a convolution of g with the flipped kernel (padding
+    d(k-1) - p, a crop where that is negative) or a col2im: both against float64 central
+    differences and torch."""
+    rng = _rng(26)
+    x = rng.standard_normal((2, c, 6, width))
+    w = rng.standard_normal((co, c) + k)
+    X, W = _t(x), _t(w)
+    y = ad.conv2d(X, W, None, 1, p, d)
+    np.testing.assert_allclose(y.numpy(), conv2d_reference(x, w, None, (1, 1), p, d),
+                               rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    # (y * g).sum(): the engine's own gradient array reaches conv2d (dx may overwrite it)
+    (y * _t(g, requires_grad=False)).sum().backward()
+    assert ad.gradcheck(lambda a: ad.conv2d(a, W.detach(), None, 1, p, d), [_t(x)])
+    torch = pytest.importorskip("torch")
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(tx, tw, None, 1, p, d).backward(torch.tensor(g))
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(W.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,s,p,include", [(2, 2, 0, True), (3, 2, 1, True), (3, 2, 1, False),
+                                           ((2, 3), 1, (1, 1), False)])
+def test_avg_pool2d_int64_as_torch(k, s, p, include):
+    """torch averages int64 (integer sum, quotient rounded toward zero) and refuses other
+    integer types with NotImplementedError."""
+    torch = pytest.importorskip("torch")
+    x = _rng(27).integers(-9, 10, (2, 3, 6, 7))
+    y = ad.avg_pool2d(ad.tensor(x), k, s, p, count_include_pad=include)
+    ty = torch.nn.functional.avg_pool2d(torch.tensor(x), k, s, p, count_include_pad=include)
+    assert y.dtype == ad.int64
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+
+
+@pytest.mark.parametrize("dtype", [ad.int32, ad.int16, ad.int8, ad.uint8, ad.bool])
+def test_avg_pool2d_other_integer_types_refused_as_torch(dtype):
+    x = ad.zeros((1, 1, 4, 4), dtype=dtype)
+    with pytest.raises(NotImplementedError, match=r"avg_pool2d: not implemented for dtype") \
+            as info:
+        ad.avg_pool2d(x, 2)
+    assert info.value.op == "avg_pool2d"
+
+
+def test_reused_buffers_never_shared_while_referenced():
+    """conv2d/max_pool2d keep their arrays between calls (no page faults each step): an
+    array is reused only once nothing refers to it, and a gradient is never shared."""
+    rng = _rng(28)
+    w = _t(rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    xs = [rng.standard_normal((2, 3, 8, 8)).astype(np.float32) for _ in range(3)]
+    outs = [ad.conv2d(_t(x, requires_grad=False), w, padding=1) for x in xs[:2]]
+    kept = outs[0].numpy()  # a view the caller holds: its memory must not be reused
+    expected = kept.copy()
+    del outs[0]
+    for x in xs:
+        y = ad.max_pool2d(ad.conv2d(_t(x, requires_grad=False), w, padding=1).relu(), 2)
+        assert not np.shares_memory(y.numpy(), kept)
+        y.sum().backward()
+    np.testing.assert_array_equal(kept, expected)
+    np.testing.assert_allclose(outs[0].numpy(), conv2d_reference(
+        xs[1].astype(np.float64), w.numpy().astype(np.float64), None, (1, 1), (1, 1),
+        (1, 1)), rtol=1e-5, atol=1e-5)
+    # a step repeated gives the same gradient (reused buffers hold no stale values)
+    grads = []
+    for _ in range(3):
+        w.grad = None
+        h = ad.max_pool2d(ad.conv2d(_t(xs[0], requires_grad=False), w, padding=1).relu(), 2)
+        (h * h).sum().backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    np.testing.assert_array_equal(grads[0], grads[2])

@@ -84,13 +84,18 @@ MAKERS: dict[str, Callable] = {
         e["dt"]),
     "i": lambda e: _ties(e.draw, e["S"], np.float64).astype(np.int64),
     "b": lambda e: _ties(e.draw, e["S"], np.float64) > 0.5,
+    "i8": lambda e: e["i"].astype(np.int8),
+    "i32": lambda e: e["i"].astype(np.int32),
+    "u8": lambda e: (e["i"] + 1).astype(np.uint8),
     "mask": lambda e: _ties(e.draw, tuple(s if e.draw(st.booleans()) else 1 for s in e["S"]),
                             np.float64) > 0.5,
     "y": lambda e: _distinct(e.draw, tuple(s if e.draw(st.booleans()) else 1
                                            for s in e["S"]), e["dt"]),
     "ix": lambda e: _index(e, unique=False),
     "ux": lambda e: _index(e, unique=True),
-    "src": lambda e: _distinct(e.draw, e["ux"].shape, e["dt"]),
+    # (off x's grid of values: where a scattered amax/amin ties the value it replaces with
+    # include_self=False, torch's gradient loses half, README: remaining differences)
+    "src": lambda e: _distinct(e.draw, e["ux"].shape, e["dt"]) + e["dt"](0.0925),
     "asrc": lambda e: _distinct(e.draw, e["ix"].shape, e["dt"]),
     "ixb": lambda e: _broadcast_index(e),
     "rows": lambda e: np.asarray(e.draw(st.permutations(range(e["S"][e["d"]]))), np.int64)[
@@ -299,6 +304,15 @@ def _np_meshgrid(indexing):
     return lambda v, w: tuple(np.meshgrid(v, w, indexing=indexing))
 
 
+def _f64(a):
+    return a.astype(np.float64)
+
+
+def _np_softmax(x, d):
+    z = np.exp(_f64(x) - np.max(x, d, keepdims=True))
+    return z / np.sum(z, d, keepdims=True)
+
+
 # ---------------------------------------------------------------- the rows
 @dataclass(frozen=True)
 class Row:
@@ -306,12 +320,20 @@ class Row:
     ref: Callable | None           # NumPy / closed form: ref(env) -> expected output(s)
     grad: bool = True              # compare gradients of the float inputs with torch
     tol: float = 1e-6              # relative tolerance in float32 (float64: 1e-9)
+    exact_dtype: bool = False      # the reference's dtype is the result's (dtype= rows)
 
     def __str__(self):
         return self.expr
 
 
 R = Row
+
+
+def D(expr, ref, **kw):
+    """A row whose reference gives the result's exact dtype, checked without torch too."""
+    return Row(expr, ref, exact_dtype=True, **kw)
+
+
 ROWS = [
     # scans and prod
     R("torch.cumsum(x, dim=d)", lambda e: np.cumsum(e["x"], e["d"])),
@@ -377,6 +399,51 @@ ROWS = [
     R("torch.count_nonzero(i, d)", lambda e: np.count_nonzero(e["i"], e["d"])),
     R("torch.sum(b, dtype=torch.float32)", lambda e: np.sum(e["b"]).astype(np.float32)),
     R("torch.mean(i, d, dtype=torch.float64)", lambda e: np.mean(e["i"], e["d"])),
+    # dtype=: torch converts the input first (then reduces in that dtype); without it,
+    # int and bool inputs of sum, nansum, prod, cumsum and cumprod give int64
+    D("torch.sum(i32)", lambda e: np.sum(e["i32"], dtype=np.int64)),
+    D("torch.sum(u8, d)", lambda e: np.sum(e["u8"], e["d"], dtype=np.int64)),
+    D("torch.sum(b, d, keepdim=True)",
+      lambda e: np.sum(e["b"], e["d"], keepdims=True, dtype=np.int64)),
+    D("torch.sum(i8, dim=d, dtype=torch.int8)",
+      lambda e: np.sum(e["i8"], e["d"]).astype(np.int8)),
+    D("torch.sum(i, dtype=torch.int16)", lambda e: np.int16(np.sum(e["i"]))),
+    D("torch.sum(i, d, dtype=torch.bool)", lambda e: np.any(e["i"] != 0, e["d"])),
+    D("torch.sum(x.detach(), d, dtype=torch.int32)",
+      lambda e: np.sum(e["x"].astype(np.int32), e["d"], dtype=np.int32)),
+    D("torch.sum(x, dd, dtype=torch.float64)", lambda e: np.sum(_f64(e["x"]), e["dd"])),
+    D("x.sum(d, True, dtype=torch.float64)",
+      lambda e: np.sum(_f64(e["x"]), e["d"], keepdims=True)),
+    D("i32.sum(dim=d)", lambda e: np.sum(e["i32"], e["d"], dtype=np.int64)),
+    D("torch.nansum(i32, d)", lambda e: np.sum(e["i32"], e["d"], dtype=np.int64)),
+    D("torch.nansum(i, dtype=torch.int8)", lambda e: np.int8(np.sum(e["i"]))),
+    D("torch.nansum(n, d, dtype=torch.float64)", lambda e: np.nansum(_f64(e["n"]), e["d"])),
+    D("torch.nanmean(n, dtype=torch.float64)", lambda e: _nanmean(_f64(e["n"]), None)),
+    D("torch.prod(i32, d)", lambda e: np.prod(e["i32"], e["d"], dtype=np.int64)),
+    D("torch.prod(b)", lambda e: np.prod(e["b"], dtype=np.int64)),
+    D("torch.prod(i, d, dtype=torch.int8)", lambda e: np.prod(e["i"], e["d"]).astype(np.int8)),
+    D("torch.cumsum(u8, d)", lambda e: np.cumsum(e["u8"], e["d"], dtype=np.int64)),
+    D("torch.cumsum(b, dim=d)", lambda e: np.cumsum(e["b"], e["d"], dtype=np.int64)),
+    D("torch.cumsum(x, d, dtype=torch.float64)", lambda e: np.cumsum(_f64(e["x"]), e["d"])),
+    D("torch.cumsum(i, d, dtype=torch.int32)",
+      lambda e: np.cumsum(e["i"], e["d"]).astype(np.int32)),
+    D("torch.cumprod(i8, d)", lambda e: np.cumprod(e["i8"], e["d"], dtype=np.int64)),
+    D("torch.mean(x, dtype=torch.float64)", lambda e: np.mean(_f64(e["x"]))),
+    D("x.mean(dd, keepdim=True, dtype=torch.float64)",
+      lambda e: np.mean(_f64(e["x"]), e["dd"], keepdims=True)),
+    D("torch.softmax(x, d, dtype=torch.float64)", lambda e: _np_softmax(e["x"], e["d"])),
+    D("torch.log_softmax(i, d, dtype=torch.float32)",
+      lambda e: np.log(_np_softmax(e["i"], e["d"])).astype(np.float32)),
+    D("F.softmax(x, d, dtype=torch.float64)", lambda e: _np_softmax(e["x"], e["d"])),
+    D("F.log_softmax(x, dim=d, dtype=torch.float64)",
+      lambda e: np.log(_np_softmax(e["x"], e["d"]))),
+    D("F.softmax(i8, dim=d, dtype=torch.float64)", lambda e: _np_softmax(e["i8"], e["d"])),
+    D("F.softmin(x, d, dtype=torch.float64)", lambda e: _np_softmax(-_f64(e["x"]), e["d"])),
+    D("torch.linalg.vector_norm(x, dtype=torch.float64)",
+      lambda e: np.linalg.norm(_f64(e["x"]).ravel())),
+    D("torch.linalg.vector_norm(x, 1, dim=d, dtype=torch.float64)",
+      lambda e: np.abs(_f64(e["x"])).sum(e["d"])),
+    D("torch.linalg.matrix_norm(m, dtype=torch.float64)", lambda e: np.linalg.norm(_f64(e["m"]))),
     # rearranging
     R("torch.flip(x, (d,))", lambda e: np.flip(e["x"], e["d"])),
     R("torch.flip(x, dims=dd)", lambda e: np.flip(e["x"], e["dd"])),
@@ -667,7 +734,11 @@ def test_matches_reference(row, data):
     assert len(outs) == len(refs), f"{row}: {len(outs)} outputs, expected {len(refs)}"
     dt = env.values.get("dt", np.float64)
     for k, (o, r) in enumerate(zip(outs, refs)):
-        _close(o.numpy(), r, dt, row.tol, f"{row} output {k}")
+        if row.exact_dtype:
+            assert str(o.dtype) == str(np.asarray(r).dtype), \
+                f"{row} output {k}: dtype {o.dtype}, expected {np.asarray(r).dtype}"
+        _close(o.numpy(), r, np.float32 if o.dtype == np.float32 else dt, row.tol,
+               f"{row} output {k}")
 
 
 @pytest.mark.parametrize("row", ROWS, ids=str)
@@ -692,7 +763,8 @@ def test_matches_torch(row, data, seed):
     for k, (o, t) in enumerate(zip(outs, touts)):
         assert str(o.dtype) == str(t.dtype).replace("torch.", ""), \
             f"{row} output {k}: dtype {o.dtype}, torch {t.dtype}"
-        _close(o.numpy(), _numpy(t), dt, row.tol, f"{row} output {k} vs torch")
+        _close(o.numpy(), _numpy(t), np.float32 if o.dtype == np.float32 else dt, row.tol,
+               f"{row} output {k} vs torch")
     if not row.grad:
         return
     float_in = [n for n, t in tensors.items() if getattr(t, "requires_grad", False)]

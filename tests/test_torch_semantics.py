@@ -254,10 +254,12 @@ def test_one_hot_is_int64():
 
 
 def test_every_public_tensor_method_has_a_docstring():
-    """Each public method and property of Tensor says what it computes (a formula or the
-    torch name it follows) in its first line."""
+    """Each public method and property of Tensor says what it computes in its summary:
+    the torch name it follows (torch.Tensor.x, or ad.x, which names torch's) or a formula."""
     import inspect
-    missing = []
+    import re
+    says = re.compile(r"torch|ad\.\w|[=+*/^<>|&~]| - ")
+    missing, vague = [], []
     for name in dir(ad.Tensor):
         if name.startswith("_"):
             continue
@@ -268,7 +270,10 @@ def test_every_public_tensor_method_has_a_docstring():
         doc = inspect.getdoc(fn) or ""
         if not doc.strip():
             missing.append(name)
+        elif not says.search(doc.split("\n\n")[0]):
+            vague.append(name)
     assert not missing, f"Tensor methods without a docstring: {missing}"
+    assert not vague, f"Tensor docstrings with neither a formula nor torch's name: {vague}"
 
 
 # ------------------------------------------------------------- promotion, autograd, interop
@@ -346,3 +351,89 @@ def test_dlpack_and_format():
     assert np.from_dlpack(t)[0] == 7.0
     assert t.__dlpack_device__() == (1, 0)
     assert f"{ad.tensor(1 / 3):.3f}" == "0.333"
+
+
+# ---------------------------------------------------------------- reductions' dtype=
+def test_integer_sums_give_int64_and_dtype_converts_first():
+    i32 = ad.tensor(np.array([[1, -2, 3]], dtype=np.int32))
+    assert ad.sum(i32).dtype == ad.int64 and i32.sum(1).dtype == ad.int64
+    u8 = ad.tensor(np.array([200, 100], dtype=np.uint8))
+    assert u8.sum().dtype == ad.int64 and u8.sum().item() == 300  # NumPy: uint64
+    assert ad.tensor([True, True]).sum().dtype == ad.int64
+    assert ad.nansum(i32, dtype=ad.int8).dtype == ad.int8  # was int64
+    assert u8.sum(dtype=ad.uint8).item() == 44  # wraps in the dtype asked for
+    assert ad.tensor([0.7, 0.6]).sum(dtype=ad.int64).item() == 0  # converted first
+    assert ad.tensor([1, -1, 0]).sum(dtype=ad.bool).item() is True
+    assert ad.tensor([1, 2]).sum(dtype=ad.bool).dtype == ad.bool_
+
+
+@pytest.mark.parametrize("op", ["sum", "nansum", "mean", "prod", "cumsum", "cumprod",
+                                "softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_reduction_dtype_gradient_comes_back_in_the_input_dtype(op, dtype):
+    x = ad.tensor(np.array([[0.5, 1.5], [2.0, -1.0]], dtype=dtype), requires_grad=True)
+    args = (1,) if op in ("cumsum", "cumprod", "softmax", "log_softmax") else ()
+    y = getattr(ad, op)(x, *args, dtype=ad.float64)
+    assert y.dtype == ad.float64
+    (y * ad.tensor(np.arange(y.numel(), dtype=np.float64).reshape(y.shape))).sum().backward()
+    assert x.grad.dtype == dtype and x.grad.shape == (2, 2)
+
+
+@pytest.mark.parametrize("call", [lambda x: x.sum(dtype=ad.int32),
+                                  lambda x: ad.prod(x, 0, dtype=ad.int64),
+                                  lambda x: x.cumsum(0, dtype=ad.int64),
+                                  lambda x: ad.nansum(x, dtype=ad.bool)])
+def test_integer_dtype_for_an_input_that_requires_grad_raises_as_torch(call):
+    x = ad.tensor([1.5, 2.5], requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires grad") as info:
+        call(x)
+    assert info.value.op in ("sum", "prod", "cumsum", "nansum")
+    with ad.no_grad():
+        assert call(x).dtype.kind in "biu"
+    assert call(x.detach()).dtype.kind in "biu"
+
+
+def test_mean_and_softmax_of_integers_raise_as_torch():
+    i = ad.tensor([[1, 2], [3, 5]])
+    for call in (lambda: i.mean(), lambda: ad.mean(i, 0), lambda: i.mean(dtype=ad.int32),
+                 lambda: ad.tensor([1.0]).mean(dtype=ad.int64), lambda: ad.softmax(i, 1),
+                 lambda: i.log_softmax(0), lambda: ad.nanmean(i, dtype=ad.float32)):
+        with pytest.raises(TypeError, match="floating-point"):
+            call()
+    assert i.mean(dtype=ad.float32).item() == pytest.approx(2.75)
+    assert i.mean(0, dtype=ad.float64).dtype == ad.float64
+    np.testing.assert_allclose(ad.softmax(i, 1, dtype=ad.float64).numpy()[0],
+                               np.exp([1, 2]) / np.exp([1, 2]).sum())
+    for call in (lambda: ad.linalg.vector_norm(i, dtype=ad.float32),  # torch checks the
+                 lambda: ad.linalg.matrix_norm(i, "nuc"),              # input, then dtype=
+                 lambda: ad.linalg.vector_norm(i.float(), dtype=ad.int64)):
+        with pytest.raises(TypeError, match="floating-point"):
+            call()
+    for op in (ad.cumsum, ad.cumprod):  # torch has no bool scans
+        with pytest.raises(TypeError, match="dtype=bool"):
+            op(i, 0, dtype=ad.bool)
+
+
+def test_functional_softmax_takes_torchs_arguments():
+    import nn
+    from nn import functional as F
+    x = ad.tensor(_x(2, 3, 4))
+    np.testing.assert_allclose(F.softmax(x, 2, dtype=ad.float64).numpy(),
+                               ad.softmax(x.double(), 2).numpy())
+    assert F.log_softmax(x, dim=1, dtype=ad.float64).dtype == ad.float64
+    with pytest.warns(UserWarning, match="implicit dimension"):  # torch: dim 0 for 3-D
+        np.testing.assert_allclose(F.softmax(x).numpy(), ad.softmax(x, 0).numpy())
+    with pytest.warns(UserWarning, match="implicit dimension"):
+        np.testing.assert_allclose(nn.Softmax()(x).numpy(), ad.softmax(x, 0).numpy())
+    assert repr(nn.LogSoftmax(dim=1)) == "LogSoftmax(dim=1)" and nn.Softmax(axis=2).dim == 2
+
+
+def test_scatter_reduce_tie_with_an_excluded_self_value_gives_src_the_whole_gradient():
+    """A deliberate difference (README table): torch counts the excluded self value among
+    the tied maxima and src gets half the gradient, which then sums to 0.5."""
+    x = ad.tensor([0.5, 2.0], requires_grad=True)
+    src = ad.tensor([0.5], requires_grad=True)
+    y = ad.scatter_reduce(x, 0, ad.tensor([0]), src, "amax", include_self=False)
+    y.sum().backward()
+    assert y.tolist() == [0.5, 2.0]
+    assert src.grad.tolist() == [1.0] and x.grad.tolist() == [0.0, 1.0]

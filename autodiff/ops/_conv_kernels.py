@@ -14,6 +14,10 @@ choice here was measured on the CPU (a small ConvNet step, one thread) and says 
 """
 from __future__ import annotations
 
+import math
+import sys
+import threading
+
 import numpy as np
 
 from ._precision import work as _work
@@ -72,8 +76,11 @@ def col2im_add(cols, out, kernel, stride, dilation, out_hw):
 
 # ---------------------------------------------------------------- batch slices
 
-#: Bytes of im2col columns built at a time on the CPU (see the module docstring).
-CPU_COLUMN_BYTES = 1 << 19
+#: Bytes of im2col columns built at a time on the CPU (see the module docstring). With the
+#: buffers reused (_Store), 2 MiB slices beat 0.5 MiB ones (fewer calls: 8 slices of 8
+#: samples were 15% slower on the 14x14 layer of bench_convnet.py) and a whole batch of
+#: 4-16 MiB of columns (out of cache).
+CPU_COLUMN_BYTES = 1 << 21
 
 
 def batch_slices(xp, n, per_sample_bytes):
@@ -111,19 +118,143 @@ def _grid(xp, buf, hp, wp):
                                            (s0, s1, wp * s2, s2))
 
 
+class _Store:
+    """Arrays kept from one call to the next, per thread (CPU only): `take` hands out one
+    that nothing outside the store refers to (CPython's reference count says so).
+
+    Why: a small ConvNet step allocates the same dozen arrays every step, and glibc's malloc
+    gives the freed memory back to the system at the end of each step (it is the top of the
+    heap), so every step paid page faults again: 2,075 a step, 4 ms of system time in an
+    11 ms step (bench_convnet.py). Only arrays that never become gradients are taken from
+    here: work arrays, forward results and saved picks (a gradient must stay unshared for
+    the fast path's in-place reuse). Not used on traced arrays (ad.compile): the capture
+    must see every allocation it replays."""
+
+    LIMIT_BYTES = 64 << 20  # past this, the store starts afresh (many shapes in turn)
+    _local = threading.local()
+
+    def __init__(self):
+        self.arrays = {}  # (shape, dtype, zeros) -> [arrays]
+        self.nbytes = 0
+
+    @classmethod
+    def of(cls, xp, arrays):
+        """This thread's store, or None unless every array is a plain NumPy ndarray."""
+        if xp is not np or _FREE == 0 or any(type(a) is not np.ndarray for a in arrays):
+            return None
+        store = getattr(cls._local, "store", None)
+        if store is None:
+            store = cls._local.store = cls()
+        return store
+
+    def take(self, shape, dtype, zeros=None):
+        """An array nothing else refers to. zeros=None: any contents; else a hashable that
+        says where its zeros are kept (created zero-filled; every user of the same key
+        writes only the same places, e.g. the interior of a zero border)."""
+        key = (shape, dtype, zeros)
+        held = self.arrays.get(key)
+        if held is None:
+            held = self.arrays[key] = []
+        for a in held:
+            if _getrefcount(a) == _FREE:
+                return a
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if self.nbytes + nbytes > self.LIMIT_BYTES:
+            self.arrays, self.nbytes = {key: []}, 0  # arrays in use stay valid with their users
+            held = self.arrays[key]
+        a = (np.empty if zeros is None else np.zeros)(shape, dtype=dtype)
+        held.append(a)
+        self.nbytes += nbytes
+        return a
+
+
+    def lend(self, shape, dtype):
+        """A free array given away for good (None if there is none): for a gradient, which
+        must stay unshared (the fast path's in-place reuse checks its reference count)."""
+        held = self.arrays.get((shape, dtype, None)) or []
+        for k in range(len(held)):  # no enumerate: its result tuple would also hold a
+            a = held[k]
+            if _getrefcount(a) == _FREE:
+                del held[k]
+                self.nbytes -= a.nbytes
+                return a
+        return None
+
+    def adopt(self, a):
+        """Keep `a` (a gradient nothing else refers to, handed over by its last reader) for
+        later takes: with lend, the same few gradient arrays go round step after step."""
+        held = self.arrays.setdefault((a.shape, a.dtype, None), [])
+        if self.nbytes + a.nbytes <= self.LIMIT_BYTES and not any(h is a for h in held):
+            held.append(a)
+            self.nbytes += a.nbytes
+
+
+def _free_refcount():
+    """sys.getrefcount of an array only the store holds, counted as `take` counts it; 0
+    (the store is not used) if this interpreter does not count a second holder."""
+    held = [np.empty(1)]
+    for a in held:
+        free = sys.getrefcount(a)
+        other = a  # noqa: F841
+        return free if sys.getrefcount(a) == free + 1 else 0
+
+
+_getrefcount = sys.getrefcount
+_FREE = _free_refcount()
+
+
+def result(xp, shape, dtype, *inputs):
+    """A new array for a forward result (or a saved value) computed from `inputs`: one
+    from this thread's store when the inputs are plain NumPy arrays."""
+    store = _Store.of(xp, inputs)
+    if store is None:
+        return xp.empty(shape, dtype=dtype)
+    return store.take(tuple(shape), np.dtype(dtype))
+
+
+def gradient(xp, shape, dtype, *inputs):
+    """A new array for a gradient: a free one given away by the store when there is one."""
+    store = _Store.of(xp, inputs)
+    out = None if store is None else store.lend(tuple(shape), np.dtype(dtype))
+    return xp.empty(shape, dtype=dtype) if out is None else out
+
+
+def recycle(xp, g):
+    """Hand a gradient array over to the store: only for g that nothing else refers to
+    (ctx.grad_is_scratch) and that its op reads for the last time."""
+    store = _Store.of(xp, (g,))
+    if store is not None and g.base is None and g.flags.c_contiguous:
+        store.adopt(g)
+
+
+def work(xp, shape, dtype, *inputs):
+    """A work array for one call (never returned to the caller): from the store too."""
+    return result(xp, shape, dtype, *inputs)
+
+
 class _SliceBuffers:
     """Work arrays of one convolution call, allocated for the largest batch slice and reused
     by every slice: fresh padded inputs, columns and products per slice (the previous
-    slice's still alive while the next is built) cost page faults and twice the memory."""
+    slice's still alive while the next is built) cost page faults and twice the memory.
+    On the CPU they come from the store, so the next call reuses them too."""
 
-    def __init__(self, xp, slices):
+    def __init__(self, xp, slices, *arrays, ones_row=False):
         self.xp, self.m = xp, max(hi - lo for lo, hi in slices)
+        self.ones_row = int(ones_row)
         self._arrays = {}
+        self._store = _Store.of(xp, arrays)
 
-    def get(self, key, shape, dtype, zero=False):
+    def get(self, key, shape, dtype, zeros=None):
+        """The (m,) + shape work array for role `key`; zeros: see _Store.take (a zero
+        border depends on the padding, so that is part of the key)."""
         buf = self._arrays.get(key)
         if buf is None:
-            buf = (self.xp.zeros if zero else self.xp.empty)((self.m,) + shape, dtype=dtype)
+            shape = (self.m,) + tuple(shape)
+            if self._store is not None:
+                buf = self._store.take(shape, np.dtype(dtype),
+                                       None if zeros is None else (key, zeros))
+            else:
+                buf = (self.xp.empty if zeros is None else self.xp.zeros)(shape, dtype=dtype)
             self._arrays[key] = buf
         return buf
 
@@ -134,7 +265,7 @@ class _SliceBuffers:
         if ph == 0 and pw == 0:
             return xs
         m, c, h, w = xs.shape
-        buf = self.get("pad", (c, h + 2 * ph, w + 2 * pw), xs.dtype, zero=True)[:m]
+        buf = self.get("pad", (c, h + 2 * ph, w + 2 * pw), xs.dtype, padding)[:m]
         buf[:, :, ph:ph + h, pw:pw + w] = xs
         return buf
 
@@ -142,17 +273,21 @@ class _SliceBuffers:
         """xs (m, C, H, W) zero-padded and flattened to (m, C, Hp*Wp + slack)."""
         m, c, h, w = xs.shape
         hp, wp = h + 2 * padding[0], w + 2 * padding[1]
-        buf = self.get("flat", (c, hp * wp + slack), xs.dtype, zero=True)[:m]
+        buf = self.get("flat", (c, hp * wp + slack), xs.dtype, (padding, hp, wp))[:m]
         _grid(self.xp, buf, hp, wp)[:, :, padding[0]:padding[0] + h,
                                     padding[1]:padding[1] + w] = xs
         return buf
 
     def cols(self, view, rows, length):
-        """The strided window view (m, ...) copied once into columns (m, rows, length)."""
+        """The strided window view (m, ...) copied once into columns (m, rows, length), and
+        with ones_row a last row of ones (m, rows + 1, length): the bias then rides along
+        in the product (one pass over y fewer: 0.1 ms of a 0.75 ms forward)."""
         m = view.shape[0]
-        out = self.get("cols", view.shape[1:], view.dtype)[:m]
-        out[...] = view
-        return out.reshape(m, rows, length)
+        out = self.get("cols", (rows + self.ones_row, length), view.dtype)[:m]
+        out[:, :rows].reshape(view.shape)[...] = view
+        if self.ones_row:
+            out[:, rows] = 1
+        return out
 
     def product(self, a, b):
         """a (P, K) @ b (m, K, L) into a reused (m, P, L) array."""
@@ -164,7 +299,7 @@ class _SliceBuffers:
     def widen(self, g, wp):
         """g (m, C_out, OH, OW) as (m, C_out, OH*Wp), zeros in the extra columns."""
         m, co, oh, ow = g.shape
-        out = self.get("wide", (co, oh, wp), g.dtype, zero=True)[:m]
+        out = self.get("wide", (co, oh, wp), g.dtype, ow)[:m]
         out[..., :ow] = g
         return out.reshape(m, co, oh * wp)
 
@@ -188,33 +323,28 @@ def _slice_flat_cols(bufs, xs, kernel, padding, dilation, wp, oh):
 
 # ---------------------------------------------------------------- the three products
 
-def conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc):
-    """y (N, C_out, OH, OW) = W (C_out, C*kH*kW) @ im2col(x_n) + b, batch slice by slice;
-    computed in the accumulation dtype acc (None: x's own)."""
+def conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc, out=None):
+    """y (N, C_out, OH, OW) = [W | b] (C_out, C*kH*kW + 1) @ [im2col(x_n); 1], batch slice
+    by slice; computed in the accumulation dtype acc (None: x's own). out: the contiguous
+    array to write y into (it may overlap x if no sample of y reaches past that sample of
+    x)."""
     xw, w2 = _work(x, acc), _work(w, acc).reshape(w.shape[0], -1)
-    bias = None if b is None else _work(b, acc).reshape(-1, 1, 1)
+    if b is not None:
+        w2 = xp.concatenate([w2, _work(b, acc).reshape(-1, 1)], axis=1)
     (n, c, h, wd), co, (oh, ow) = x.shape, w.shape[0], out_hw
-    y = xp.empty((n, co, oh, ow), dtype=w2.dtype)
-    if _flat_im2col(stride, ow):
-        wp = wd + 2 * padding[1]
-        slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, wp), w2.dtype))
-        bufs = _SliceBuffers(xp, slices)
-        for lo, hi in slices:
-            cols = _slice_flat_cols(bufs, xw[lo:hi], kernel, padding, dilation, wp, oh)
-            wide = bufs.product(w2, cols).reshape(hi - lo, co, oh, wp)[..., :ow]
-            if bias is None:
-                y[lo:hi] = wide
-            else:
-                xp.add(wide, bias, out=y[lo:hi])
-        return y
+    y = result(xp, (n, co, oh, ow), w2.dtype, xw, w2) if out is None else out
+    flat = _flat_im2col(stride, ow)
+    wp = wd + 2 * padding[1]
+    slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, wp if flat else ow), w2.dtype))
+    bufs = _SliceBuffers(xp, slices, xw, w2, ones_row=b is not None)
     y3 = y.reshape(n, co, oh * ow)
-    slices = batch_slices(xp, n, column_bytes(c, kernel, out_hw, w2.dtype))
-    bufs = _SliceBuffers(xp, slices)
     for lo, hi in slices:
-        cols = _slice_cols(bufs, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
-        xp.matmul(w2, cols, out=y3[lo:hi])
-    if bias is not None:
-        y += bias
+        if flat:
+            cols = _slice_flat_cols(bufs, xw[lo:hi], kernel, padding, dilation, wp, oh)
+            y[lo:hi] = bufs.product(w2, cols).reshape(hi - lo, co, oh, wp)[..., :ow]
+        else:
+            cols = _slice_cols(bufs, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
+            xp.matmul(w2, cols, out=y3[lo:hi])
     return y
 
 
@@ -229,7 +359,7 @@ def weight_grad(xp, x, g, kernel, stride, padding, dilation, acc):
     else:
         per_sample = column_bytes(c, kernel, out_hw, xw.dtype)
     slices = batch_slices(xp, n, per_sample)
-    bufs = _SliceBuffers(xp, slices)
+    bufs = _SliceBuffers(xp, slices, xw, gw)
     dw = None
     for lo, hi in slices:
         if flat:
@@ -257,7 +387,24 @@ def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
     hp, wp = h + 2 * ph, wd + 2 * pw
     wt = _work(w, acc).reshape(co, -1).T
     gw = _work(g, acc)
-    if stride == (1, 1):
+    if stride == (1, 1) and co <= 2 * c:
+        # With stride 1 the transposed convolution is a convolution: of g padded by
+        # d(k-1) - p (cropped where that is negative) with the kernel flipped and its
+        # channel axes swapped. One im2col of g and one product per slice instead of a
+        # product kH*kW times the size of dx and kH*kW strided adds: 0.6 ms instead of
+        # 1.2 ms for the 8->16-channel 14x14 layer of bench_convnet.py.
+        if into is not None and _fits_into(into, gw, wt.dtype, c * h * wd):
+            dx = into.reshape(-1)[:n * c * h * wd].reshape(n, c, h, wd)
+        else:
+            dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
+        grow = [d * (k - 1) - p for d, k, p in zip(dilation, kernel, padding)]
+        crop_h, crop_w = (max(0, -e) for e in grow)
+        if crop_h or crop_w:
+            gw = gw[:, :, crop_h:oh - crop_h, crop_w:ow - crop_w]
+        flipped = _work(w, acc)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        return conv_forward(xp, gw, flipped, None, kernel, stride,
+                            tuple(max(0, e) for e in grow), dilation, (h, wd), None, out=dx)
+    if stride == (1, 1):  # more output than input channels: col2im in flat rows
         if into is not None and _fits_into(into, gw, wt.dtype, c * h * wd):
             dx = into.reshape(-1)[:n * c * h * wd].reshape(n, c, h, wd)
         else:
@@ -265,7 +412,7 @@ def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
         run = oh * wp
         slack = dilation[1] * (kernel[1] - 1)
         slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, wp), wt.dtype))
-        bufs = _SliceBuffers(xp, slices)
+        bufs = _SliceBuffers(xp, slices, gw, wt)
         for lo, hi in slices:
             m = hi - lo
             per_offset = bufs.product(wt, bufs.widen(gw[lo:hi], wp)).reshape(
@@ -281,7 +428,7 @@ def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
     g3 = gw.reshape(n, co, oh * ow)
     dx = xp.zeros((n, c, hp, wp), dtype=wt.dtype)
     slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, ow), wt.dtype))
-    bufs = _SliceBuffers(xp, slices)
+    bufs = _SliceBuffers(xp, slices, gw, wt)
     for lo, hi in slices:
         col2im_add(bufs.product(wt, g3[lo:hi]), dx[lo:hi], kernel, stride, dilation, (oh, ow))
     return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
@@ -297,63 +444,201 @@ def _fits_into(into, g, dtype, per_sample):
 
 # ---------------------------------------------------------------- pooling
 
-def max_pool_grad(xp, x, out, g, kernel, stride, padding, out_hw):
-    """dx: g routed to each window's first maximum, without building an index.
+def lowest(dtype):
+    """The padding value no element can lose to: -inf, or an integer type's minimum."""
+    dtype = np.dtype(dtype)
+    return np.iinfo(dtype).min if dtype.kind in "iu" else -float("inf")
 
-    Offsets are visited in window order; `taken` marks the windows whose maximum was
-    already found, so a later tied maximum gets nothing (torch's first-max rule)."""
-    n, c, h, w = x.shape
-    ph, pw = padding
-    xpad = pad(xp, x, padding, value=-float("inf"))
-    plain_write = disjoint(kernel, stride)
-    tiles = (plain_write and not (ph or pw) and stride == kernel
-             and h == out_hw[0] * kernel[0] and w == out_hw[1] * kernel[1])
-    # When the windows tile the input exactly every pixel is written once: no zero fill.
-    dx = (xp.empty if tiles else xp.zeros)(xpad.shape, dtype=g.dtype)
-    hit = xp.empty(out.shape, dtype=bool)
-    taken = first = None
-    # any NaN makes the sum NaN (an inf - inf false alarm only costs the NaN checks)
-    has_nan = bool(xp.isnan(out.sum()))
-    for _, rows, cols in offset_slices(kernel, stride, (1, 1), out_hw):
+
+def tiles(x_shape, kernel, stride, padding):
+    """Whether the pooling windows tile the input (stride = kernel, no padding; a remainder
+    that fits no window is left out): then max_pool takes the tiled path."""
+    return stride == kernel and padding == (0, 0) and max(kernel) <= 255
+
+
+def max_pool(xp, x, kernel, stride, padding, out_hw, picks=True):
+    """(y, picks): each window's maximum, and (picks=True) where its gradient goes: torch's
+    rule, the first maximum in row-major order, or the last NaN when the window has any.
+
+    picks are what max_pool_grad needs: (row_pick, col_pick) on the tiled path (see
+    _max_pool_tiles), (index,) with each window's offset i*kW + j otherwise."""
+    if tiles(x.shape, kernel, stride, padding):
+        out, pick = _max_pool_tiles(xp, x, kernel, out_hw, picks, nan=False)
+        # NaN makes a maximum NaN: check the (small) output once, and only then pay for the
+        # NaN rule's extra comparisons (a sum of huge values may give a false alarm: it
+        # only costs the recomputation)
+        if picks and _floating(x.dtype) and bool(xp.isnan(out.sum())):
+            out, pick = _max_pool_tiles(xp, x, kernel, out_hw, picks, nan=True)
+        return out, pick
+    return _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks)
+
+
+def _floating(dtype):
+    return np.dtype(dtype).kind not in "iub"
+
+
+def _pick_max(xp, parts, out, pick, nan):
+    """out = the elementwise max of `parts` (a window's elements in order); pick (uint8
+    array or None) = which part torch's rule routes the gradient to: a later part wins if
+    it is strictly greater than the maximum so far (so ties keep the first), or (nan=True)
+    if it is NaN (so the last NaN wins)."""
+    first, second = parts[0], parts[1]
+    if pick is not None:
+        xp.greater(second, first, out=pick)
+        if nan:
+            pick |= xp.isnan(second)
+    xp.maximum(first, second, out=out)
+    for j, part in enumerate(parts[2:], start=2):
+        if pick is not None:
+            wins = xp.greater(part, out)
+            if nan:
+                wins |= xp.isnan(part)
+            xp.copyto(pick, j, where=wins)
+        xp.maximum(out, part, out=out)
+
+
+def _max_pool_tiles(xp, x, kernel, out_hw, picks, nan):
+    """Tiled max pooling in two passes: the maximum along each window row's kW columns
+    (col_pick: which column), then down the window's kH row maxima (row_pick: which row).
+
+    Columns first, because torch's rule is row-major: the first row holding the maximum,
+    and within it the first column. Each pass is kW (kH) whole-array operations on strided
+    views, no copy of the windows; on the 2x2 pools of bench_convnet.py this (with the
+    picks saved for the backward) takes 0.8 ms a step where comparing x with the upsampled
+    maxima in the backward took 2.5 ms."""
+    (kh, kw), (oh, ow) = kernel, out_hw
+    n, c = x.shape[:2]
+    hc, wc = oh * kh, ow * kw
+    shape = (n, c, oh, ow)
+    out = result(xp, shape, x.dtype, x)
+    col_pick = row_pick = None
+    if kw > 1:
+        cols = x[:, :, :hc, :wc].reshape(n, c, hc, ow, kw)
+        col_max = work(xp, (n, c, hc, ow), x.dtype, x) if kh > 1 else out
+        if picks:
+            col_pick = result(xp, (n, c, hc, ow), np.uint8, x)
+        _pick_max(xp, [cols[..., j] for j in range(kw)], col_max, col_pick, nan)
+    else:
+        col_max = x[:, :, :hc, :wc]
+    if kh > 1:
+        rows = col_max.reshape(n, c, oh, kh, ow)
+        if picks:
+            row_pick = result(xp, shape, np.uint8, x)
+        _pick_max(xp, [rows[:, :, :, i] for i in range(kh)], out, row_pick, nan)
+    elif kw == 1:
+        out[...] = col_max
+    return out, ((row_pick, col_pick) if picks else None)
+
+
+def _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks):
+    """Max pooling over any windows (overlapping, padded): one pass per kernel offset.
+
+    index starts at each window's first non-padding element (where torch sends the
+    gradient of a window whose elements are all the lowest value) and moves to an offset
+    whose element is strictly greater than the maximum so far, or NaN."""
+    n, c = x.shape[:2]
+    xpad = pad(xp, x, padding, value=lowest(x.dtype))
+    slices = offset_slices(kernel, stride, (1, 1), out_hw)
+    out = result(xp, (n, c) + tuple(out_hw), x.dtype, x)
+    if not picks:
+        _, r0, c0 = slices[0]
+        out[...] = xpad[:, :, r0, c0]
+        for _, rows, cols in slices[1:]:
+            xp.maximum(out, xpad[:, :, rows, cols], out=out)
+        return out, None
+    index = result(xp, out.shape, np.uint8 if len(slices) <= 255 else np.int32, x)
+    index[...] = xp.asarray(_first_valid_offsets(kernel, stride, padding, out_hw))
+    out.fill(lowest(x.dtype))
+    nan = _floating(x.dtype)
+    for o, rows, cols in slices:
         win = xpad[:, :, rows, cols]
-        xp.equal(win, out, out=hit)
-        if has_nan:  # a NaN window's gradient goes to its first NaN
-            hit |= xp.isnan(win)
-        # boolean bookkeeping is several times cheaper than masking g itself; three
-        # window-sized masks reused for every offset
-        if taken is None:
-            sel = hit
+        wins = xp.greater(win, out)
+        if nan:
+            wins |= xp.isnan(win)
+        xp.copyto(index, o, where=wins)
+        xp.maximum(out, win, out=out)
+    return out, (index,)
+
+
+def _first_valid_offsets(kernel, stride, padding, out_hw):
+    """(OH, OW) offsets i*kW + j of each window's first element inside the input."""
+    first = [np.maximum(0, padding[a] - np.arange(out_hw[a]) * stride[a]) for a in range(2)]
+    return (first[0][:, None] * kernel[1] + first[1][None, :]).astype(np.uint8 if
+                                                                    kernel[0] * kernel[1] <= 255
+                                                                    else np.int32)
+
+
+def max_pool_grad(xp, g, picks, x_shape, kernel, stride, padding):
+    """dx: each window's g at the element its picks name (max_pool), zeros elsewhere."""
+    if len(picks) == 1:
+        return max_pool_scatter(xp, g, picks[0], x_shape, kernel, stride, padding)
+    row_pick, col_pick = picks
+    (kh, kw), (n, c, oh, ow) = kernel, g.shape
+    h, w = x_shape[2:]
+    hc, wc = oh * kh, ow * kw
+    # every element of the tiled part is written: zeros only for a left-out remainder
+    dx = gradient(xp, x_shape, g.dtype, g)
+    if (hc, wc) != (h, w):
+        dx.fill(0)
+    inside = dx[:, :, :hc, :wc]
+    # g * (pick == i) is one pass, but inf * 0 is NaN: the exact (copy where) form when g
+    # has an inf or NaN (torch's gradient is 0 off the maximum whatever g holds)
+    exact = not bool(xp.isfinite(g.sum()))
+    if kh > 1:  # undo the second pass: g down to the picked row of each window
+        target = (work(xp, (n, c, hc, ow), g.dtype, g) if kw > 1 else inside)
+        _route(xp, g, row_pick, kh, target.reshape(n, c, oh, kh, ow), 3, exact)
+        g = target
+    if kw > 1:  # then across to the picked column of that row
+        _route(xp, g, col_pick, kw, inside.reshape(n, c, hc, ow, kw), 4, exact)
+    elif kh == 1:
+        inside[...] = g
+    return dx
+
+
+def _route(xp, g, pick, k, target, axis, exact):
+    """target[..., i along axis, ...] = g where pick == i, else 0, for i < k."""
+    mask = work(xp, g.shape, bool, g, pick)
+    for i in range(k):
+        part = target[(slice(None),) * axis + (i,)]
+        xp.equal(pick, i, out=mask)
+        if exact:
+            part[...] = 0
+            xp.copyto(part, g, where=mask)
         else:
-            if first is None:
-                first = xp.empty(out.shape, dtype=bool)
-            xp.greater(hit, taken, out=first)  # a maximum in a window not yet taken
-            sel = first
+            xp.multiply(g, mask, out=part)
+
+
+def max_pool_scatter(xp, g, index, x_shape, kernel, stride, padding):
+    """dx: each window's g placed at its offset `index` (i*kW + j), summed where windows
+    overlap; one pass per offset."""
+    n, c, h, w = x_shape
+    ph, pw = padding
+    dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+    plain_write = disjoint(kernel, stride)
+    zero = xp.zeros((), dtype=g.dtype)
+    for o, rows, cols in offset_slices(kernel, stride, (1, 1), g.shape[2:]):
+        part = xp.where(index == o, g, zero)
         if plain_write:
-            xp.multiply(g, sel, out=dx[:, :, rows, cols])
+            dx[:, :, rows, cols] = part
         else:
-            dx[:, :, rows, cols] += g * sel
-        if taken is None:
-            taken, hit = hit, xp.empty(out.shape, dtype=bool)
-        else:
-            taken |= hit
+            dx[:, :, rows, cols] += part
     return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
 
 
-def argmax_index(xp, x, out, kernel, stride, padding, out_hw):
-    """For every window, the offset i*kW + j of its first maximum (torch's tie rule); a
-    window holding NaN points at its first NaN."""
-    xpad = pad(xp, x, padding, value=-float("inf"))
-    slices = offset_slices(kernel, stride, (1, 1), out_hw)
-    idx = xp.zeros(out.shape, dtype=np.int8 if len(slices) <= 127 else np.int32)
-    has_nan = bool(xp.isnan(out).any())
-    # Walk the offsets backwards so the first maximum is the last one written.
-    for o, rows, cols in reversed(slices):
-        win = xpad[:, :, rows, cols]
-        hit = win == out
-        if has_nan:
-            hit |= win != win
-        idx[hit] = o
-    return idx
+def max_pool_index(xp, picks, kernel):
+    """Each window's picked offset i*kW + j (for max_pool_scatter/gather) from the picks."""
+    if len(picks) == 1:
+        return picks[0]
+    row_pick, col_pick = picks
+    kh, kw = kernel
+    if col_pick is None:
+        return row_pick
+    if row_pick is None:
+        return col_pick
+    n, c, oh, ow = row_pick.shape
+    rows = col_pick.reshape(n, c, oh, kh, ow)
+    j = xp.take_along_axis(rows, row_pick[:, :, :, None, :].astype(np.intp), axis=3)[:, :, :, 0]
+    return (row_pick.astype(np.int32) * kw + j).astype(np.int32)
 
 
 def window_counts(xp, x_hw, kernel, stride, padding, out_hw, dtype):

@@ -17,10 +17,12 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..errors import op_error
+from ..mode import is_grad_enabled
 from ..tensor import Tensor
 
 __all__ = ["DEFAULT_FLOAT", "is_float", "float_dtype", "as_float", "promote_types",
-           "result_type", "as_operand"]
+           "result_type", "as_operand", "reduction_input"]
 
 #: The dtype of float results computed from integer/bool inputs (torch.get_default_dtype()).
 DEFAULT_FLOAT = backend.float32
@@ -173,3 +175,16 @@ def _cast(value, dtype):
     if type(value) in _PY_WEAK and dtype != backend.bfloat16:  # ml_dtypes' bfloat16 takes
         return value                                           # no weak Python scalars
     return np.asarray(value, dtype=dtype)
+
+
+def reduction_input(op, input, dtype):
+    """input converted to a reduction's dtype= (torch converts first, so the gradient comes
+    back in the input's dtype). As in torch, an integer or bool dtype= is refused for an
+    input that requires grad while grad mode is on: autograd has no integer gradients."""
+    dtype = backend.as_dtype(dtype)
+    if not is_float(dtype) and input.requires_grad and is_grad_enabled():
+        raise op_error(RuntimeError, op, f"dtype={dtype} for an input that requires grad "
+                                         f"(autograd has no {dtype} gradients, as in "
+                                         f"torch); reduce under ad.no_grad(), on "
+                                         f"x.detach(), or with a floating-point dtype")
+    return input.to(dtype)

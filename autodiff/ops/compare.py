@@ -84,32 +84,33 @@ def _all(xp, a):
 
 
 def isnan(input):
-    """True where input is NaN"""
+    """True where input is NaN (torch.isnan)"""
     return _predicate("isnan", input, lambda xp, a: xp.isnan(a), _none)
 
 
 def isinf(input):
-    """True where input is +inf or -inf"""
+    """True where input is +inf or -inf (torch.isinf)"""
     return _predicate("isinf", input, lambda xp, a: xp.isinf(a), _none)
 
 
 def isfinite(input):
-    """True where input is neither NaN nor infinite"""
+    """True where input is neither NaN nor infinite (torch.isfinite)"""
     return _predicate("isfinite", input, lambda xp, a: xp.isfinite(a), _all)
 
 
 def isposinf(input):
-    """True where input is +inf"""
+    """True where input is +inf (torch.isposinf)"""
     return _predicate("isposinf", input, lambda xp, a: a == float("inf"), _none)
 
 
 def isneginf(input):
-    """True where input is -inf"""
+    """True where input is -inf (torch.isneginf)"""
     return _predicate("isneginf", input, lambda xp, a: a == float("-inf"), _none)
 
 
 def signbit(input):
-    """True where the sign bit is set: negative numbers, -0.0 and NaNs with the bit"""
+    """True where the sign bit is set: negative numbers, -0.0 and NaNs with the bit
+    (torch.signbit)"""
     return _predicate("signbit", input, lambda xp, a: xp.signbit(a),
                       lambda xp, a: a < 0 if a.dtype != backend.bool_ else _none(xp, a))
 

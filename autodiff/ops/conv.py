@@ -53,10 +53,13 @@ class Conv2d(Function):
         geometry = _geometry_of(ctx)
         dw = ctx.call(Conv2dWeightGrad, x, g, kernel=w.shape[2:], **geometry) if need[1] else None
         db = _sum_npq(ctx, g) if need[2] else None
+        if ctx.grad_is_scratch:
+            # nothing else sees g (the fast path checked): its buffer goes back to the
+            # kernels' store for later steps, and dx may overwrite it (dw, db read it)
+            kernels.recycle(ctx.xp, g)
         if not need[0]:
             return None, dw, db
         if ctx.grad_is_scratch and backend.accumulation_dtype(g.dtype) is None:
-            # nothing else sees g (the fast path checked): dx may overwrite it (dw, db read it)
             dx = kernels.input_grad(ctx.xp, g, w, x.shape[2:], acc=None, into=g, **geometry)
         else:
             dx = ctx.call(Conv2dInputGrad, g, w, x_hw=x.shape[2:], **geometry)

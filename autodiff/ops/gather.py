@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import _inplace, backend
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim
@@ -752,3 +752,23 @@ OPS = {name: globals()[name] for name in (
     "index_add", "index_copy", "index_fill", "masked_fill", "masked_select", "masked_scatter",
     "take", "nonzero", "argwhere")}
 OPS["where"] = _where_method
+
+
+def _in_place(op):
+    """torch's x.<op>_(...): op's result written into x's buffer, with the checks `+=`
+    has (a leaf that requires grad refuses outside no_grad; a backward that saved the old
+    values raises)."""
+    name = op.__name__ + "_"
+
+    def method(input, *args, **kwargs):
+        return _inplace.update(input, name, lambda old, *a: op(old, *a, **kwargs), *args)
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = (f"self = {op.__name__}(self, ...), in place (torch.Tensor.{name}); "
+                      f"the arguments are {op.__name__}'s")
+    return method
+
+
+# torch's in-place forms of the scattering ops: x.masked_fill_(mask, v), x.index_add_(...)
+OPS.update({op.__name__ + "_": _in_place(op) for op in (
+    masked_fill, masked_scatter, index_add, index_copy, index_fill, scatter, scatter_add,
+    scatter_reduce)})

@@ -128,17 +128,26 @@ def _norm_dims(op, x, dim):
     return tuple(sorted(dims)) if dims else None
 
 
+def _float_input(op, x, dtype):
+    """x converted to dtype (when given); as in torch, both must be floating-point."""
+    if not backend.is_floating(x.dtype):
+        raise op_error(TypeError, op, f"expects a floating-point tensor, got dtype {x.dtype} "
+                                      f"(as torch, even with dtype=); call .float() first")
+    if dtype is not None:
+        dtype = backend.as_dtype(dtype)
+        if not backend.is_floating(dtype):
+            raise op_error(TypeError, op, f"dtype must be a floating-point dtype, got {dtype}")
+        x = x.to(dtype=dtype)
+    return x
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """The p-norm of x over dim (all entries when None): (sum |x_i|^p)^(1/p), max |x_i| for
     inf, min for -inf, the number of nonzeros for 0 (torch.linalg.vector_norm)."""
     x = _tensor(x)
     dim = pick("vector_norm", dim, axis)
     keepdim = pick_keepdim("vector_norm", keepdim, keepdims)
-    if dtype is not None:
-        x = x.to(dtype=dtype)
-    if not backend.is_floating(x.dtype):
-        raise op_error(TypeError, "vector_norm", f"expects a floating-point tensor, got dtype "
-                                                 f"{x.dtype} (pass dtype=ad.float32)")
+    x = _float_input("vector_norm", x, dtype)
     if not isinstance(ord, numbers.Real) or isinstance(ord, bool):
         raise op_error(TypeError, "vector_norm", f"ord must be a number (or inf), got {ord!r}")
     dims = _norm_dims("vector_norm", x, dim)
@@ -155,9 +164,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """A matrix norm over the two dims `dim`: 'fro', 'nuc', 1 / -1 (max / min column sum of
     |a_ij|), inf / -inf (row sums), 2 / -2 (largest / smallest singular value)
     (torch.linalg.matrix_norm)."""
-    A = _tensor(A)
-    if dtype is not None:
-        A = A.to(dtype=dtype)
+    A = _float_input("matrix_norm", _tensor(A), dtype)
     if A.ndim < 2:
         raise op_error(ValueError, "matrix_norm", f"expects at least 2 dims, got shape "
                                                   f"{A.shape}")
@@ -276,6 +283,23 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         return EuclideanCdist.apply(a, b)
     diff = _shape.unsqueeze(a, -2) - _shape.unsqueeze(b, -3)  # (..., P, R, M)
     return vector_norm(diff, p, -1)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim, the inputs
+    broadcast (torch.cosine_similarity, torch.nn.functional.cosine_similarity)."""
+    x1, x2 = _tensor(x1), _tensor(x2)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)  # norms of the broadcast inputs
+    x1, x2 = _shape.broadcast_to(x1, shape), _shape.broadcast_to(x2, shape)
+    n1 = _ew.clip(vector_norm(x1, 2, dim, keepdim=True), min=eps)
+    n2 = _ew.clip(vector_norm(x2, 2, dim, keepdim=True), min=eps)
+    return _reduce.sum((x1 / n1) * (x2 / n2), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim, the inputs broadcast
+    (torch.pairwise_distance, torch.nn.functional.pairwise_distance)."""
+    return vector_norm(_tensor(x1) - x2 + eps, p, -1, keepdim=keepdim)
 
 
 #: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)

@@ -9,8 +9,6 @@ average pooling's is its adjoint (spread), whose derivative is average pooling a
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
 from ..errors import op_error
 from ..function import Function
@@ -28,37 +26,29 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, out_hw):
-        xp = ctx.xp
-        xpad = kernels.pad(xp, x, padding, value=_lowest(x.dtype))
-        slices = kernels.offset_slices(kernel, stride, (1, 1), out_hw)
-        _, r0, c0 = slices[0]
-        out = xpad[:, :, r0, c0].copy()
-        for _, rows, cols in slices[1:]:
-            xp.maximum(out, xpad[:, :, rows, cols], out=out)
-        # The rule finds each window's arg-max by comparing x with the maxima: it keeps its
-        # own copy of them, so writing into the output (`y += 1`) leaves the gradient
-        # right, as torch's saved indices do.
-        ctx.save(x, out.copy() if ctx.needs_input_grad[0] else None)
+        # The forward notes where each window's gradient goes (torch keeps an index): the
+        # backward then needs neither x nor y, so writing into either (`y += 1`) leaves
+        # the gradient right.
+        out, picks = kernels.max_pool(ctx.xp, x, kernel, stride, padding, out_hw,
+                                      picks=ctx.needs_input_grad[0])
+        ctx.save(*(picks or ()))
+        ctx.x_shape = x.shape
         return out
 
     @staticmethod
     def backward(ctx, g):
-        x, out = ctx.saved
         p = ctx.params
+        x_shape = ctx.x_shape
         if not ctx.create_graph:
-            return kernels.max_pool_grad(ctx.xp, x, out, g, p["kernel"], p["stride"],
-                                         p["padding"], p["out_hw"])
-        # Double backward: route g through the arg-max index with the scatter op, whose
+            return kernels.max_pool_grad(ctx.xp, g, ctx.saved, x_shape, p["kernel"],
+                                         p["stride"], p["padding"])
+        # Double backward: route g through the picked offsets with the scatter op, whose
         # derivative (a gather) is itself an op.
-        idx = kernels.argmax_index(backend.array_module(x.data), x.data, _data(out),
-                                   p["kernel"], p["stride"], p["padding"], p["out_hw"])
-        return ctx.call(MaxPoolScatter, g, index=idx, x_shape=x.shape, kernel=p["kernel"],
+        picks = tuple(None if v is None else _data(v) for v in ctx.saved)
+        idx = kernels.max_pool_index(backend.array_module(*(v for v in picks if v is not None)),
+                                     picks, p["kernel"])
+        return ctx.call(MaxPoolScatter, g, index=idx, x_shape=x_shape, kernel=p["kernel"],
                         stride=p["stride"], padding=p["padding"])
-
-
-def _lowest(dtype):
-    """The padding value no element can lose to: -inf, or an integer type's minimum."""
-    return -float("inf") if dtype.kind == "f" or dtype == backend.bfloat16 else np.iinfo(dtype).min
 
 
 def _data(v):
@@ -73,19 +63,7 @@ class MaxPoolScatter(Function):
 
     @staticmethod
     def forward(ctx, g, index, x_shape, kernel, stride, padding):
-        xp = ctx.xp
-        n, c, h, w = x_shape
-        ph, pw = padding
-        dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        plain_write = kernels.disjoint(kernel, stride)
-        zero = xp.zeros((), dtype=g.dtype)
-        for o, rows, cols in kernels.offset_slices(kernel, stride, (1, 1), g.shape[2:]):
-            part = xp.where(index == o, g, zero)
-            if plain_write:
-                dx[:, :, rows, cols] = part
-            else:
-                dx[:, :, rows, cols] += part
-        return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
+        return kernels.max_pool_scatter(ctx.xp, g, index, x_shape, kernel, stride, padding)
 
     @staticmethod
     def backward(ctx, h):
@@ -167,12 +145,23 @@ class AvgPoolAdjoint(Function):
 
 
 def _divide(xp, total, x_hw, kernel, stride, padding, out_hw, count_include_pad):
-    """total / divisor in place: kH*kW, or the window's count of non-padding elements."""
+    """total / divisor in place: kH*kW, or the window's count of non-padding elements; for
+    int64 the quotient rounded toward zero, as torch's integer division."""
     if count_include_pad or (padding[0] == 0 and padding[1] == 0):
-        total *= total.dtype.type(1.0 / (kernel[0] * kernel[1]))
+        divisor = kernel[0] * kernel[1]
+        if total.dtype.kind == "f" or total.dtype == backend.bfloat16:
+            total *= total.dtype.type(1.0 / divisor)
+            return total
     else:
-        total /= kernels.window_counts(xp, x_hw, kernel, stride, padding, out_hw, total.dtype)
-    return total
+        divisor = kernels.window_counts(xp, x_hw, kernel, stride, padding, out_hw,
+                                        total.dtype)
+        if total.dtype.kind == "f" or total.dtype == backend.bfloat16:
+            total /= divisor
+            return total
+    # floor division rounds toward -inf: one up where a negative total left a remainder
+    quotient = total // divisor
+    quotient += (total < 0) & (quotient * divisor != total)
+    return quotient
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
@@ -195,9 +184,14 @@ def _pool_args(op, x, kernel_size, stride, padding):
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise op_error(ValueError, op, f"padding {padding} must be at most half the kernel "
                        f"size {kernel} (as in PyTorch)")
-    # max pooling only compares, so integer tensors pool too (torch); averaging needs floats
-    kinds = "fiu" if op == "max_pool2d" else "f"
-    if not (backend.is_floating(x.dtype) or x.dtype.kind in kinds):
-        raise op_error(TypeError, op, f"input must be a floating-point tensor, got dtype "
-                       f"{x.dtype}")
+    # max pooling only compares, so integer tensors pool too (torch); torch averages
+    # int64 (an integer sum, the quotient rounded toward zero) but no other integer type
+    if op == "max_pool2d":
+        if not (backend.is_floating(x.dtype) or x.dtype.kind in "iu"):
+            raise op_error(TypeError, op, f"input must be a floating-point or integer "
+                           f"tensor, got dtype {x.dtype}")
+    elif not (backend.is_floating(x.dtype) or x.dtype == backend.int64):
+        raise op_error(NotImplementedError, op, f"not implemented for dtype {x.dtype} "
+                       "(as in torch: floating-point and int64 inputs only); convert with "
+                       ".float() or .long()")
     return kernel, stride, padding, out_hw

@@ -19,6 +19,7 @@ from .. import backend, return_types
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, normalize_dims, pick, pick_default, pick_keepdim
+from . import _dtypes as _dt
 from . import elementwise as _ew
 from ..errors import op_error
 
@@ -76,10 +77,14 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         acc = _setup(ctx, x, axis, keepdims, "sum")
-        if x.dtype == backend.bool_:
-            acc = backend.int64
+        if x.dtype.kind in "biu":
+            # The result keeps x's dtype, as torch's sum(dtype=) (sum() itself casts int
+            # and bool inputs to int64 first): integers add in int64 and wrap back; a
+            # bool sum is True where some entry is.
+            out = x.sum(axis=ctx.axes, keepdims=keepdims, dtype=backend.int64)
+            return out.astype(x.dtype)
         out = x.sum(axis=ctx.axes, keepdims=keepdims, dtype=acc)
-        return out.astype(x.dtype) if acc is not None and x.dtype != backend.bool_ else out
+        return out.astype(x.dtype) if acc is not None else out
 
     @staticmethod
     def backward(ctx, g):
@@ -358,10 +363,25 @@ def _dims(op, x, dim, keepdim, axis, keepdims):
     return dim, pick_keepdim(op, keepdim, keepdims)
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-    """sum_i x_i over dim (all dims when None); dtype= converts first (torch.sum)."""
+def _floating_only(op, input, dtype):
+    """input converted to dtype (when given); torch computes mean and softmax only in a
+    floating-point dtype and refuses to pick one for integer and bool tensors."""
     if dtype is not None:
         input = input.to(dtype)
+    if input.dtype.kind in "biu":
+        raise op_error(TypeError, op, f"needs a floating-point dtype, got {input.dtype} "
+                                      f"(as torch); pass dtype=ad.float32 or call .float() "
+                                      f"first")
+    return input
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    """sum_i x_i over dim (all dims when None) (torch.sum): dtype= converts first (the
+    gradient comes back in the input's dtype); int and bool inputs give int64."""
+    if dtype is not None:
+        input = _dt.reduction_input("sum", input, dtype)
+    elif input.dtype.kind in "biu":
+        input = input.to(backend.int64)
     if dim is None and axis is None and not keepdim and not keepdims:
         return Sum.apply(input)  # the common full reduction: no keyword packing
     dim, keepdim = _dims("sum", input, dim, keepdim, axis, keepdims)
@@ -369,9 +389,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-    """(1/n) sum_i x_i over dim (all dims when None); dtype= converts first (torch.mean)."""
-    if dtype is not None:
-        input = input.to(dtype)
+    """(1/n) sum_i x_i over dim (all dims when None) (torch.mean): floating-point only;
+    dtype= converts first (an integer tensor needs dtype=ad.float32, as in torch)."""
+    if dtype is not None or input.dtype.kind in "biu":
+        input = _floating_only("mean", input, dtype)
     if dim is None and axis is None and not keepdim and not keepdims:
         return Mean.apply(input)
     dim, keepdim = _dims("mean", input, dim, keepdim, axis, keepdims)
@@ -461,27 +482,26 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return LogSumExp.apply(input, axis=dim, keepdims=keepdim)
 
 
-def _softmax_dim(op, input, dim, axis):
-    dim = pick_default(op, dim, axis, -1)
-    if dim is None:  # torch's implicit choice (deprecated there too)
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-        warnings.warn(f"{op}: implicit dimension choice is deprecated (as in torch); "
-                      f"pass dim= (using dim={dim})", UserWarning, stacklevel=3)
-    return dim
+def _softmax_dim(op, dim, axis):
+    """dim, or NumPy's alias axis; the last dim by default (torch.softmax needs a dim;
+    nn.functional.softmax without one makes torch's implicit choice)."""
+    return pick_default(op, dim, axis, -1)
 
 
 def softmax(input, dim=-1, *, dtype=None, axis=None):
-    """exp(x_i) / sum_j exp(x_j) along dim (torch.softmax); dtype= converts first."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return Softmax.apply(input, axis=_softmax_dim("softmax", input, dim, axis))
+    """exp(x_i) / sum_j exp(x_j) along dim (torch.softmax); dtype= converts first
+    (floating-point dtypes only, as torch)."""
+    if dtype is not None or input.dtype.kind in "biu":
+        input = _floating_only("softmax", input, dtype)
+    return Softmax.apply(input, axis=_softmax_dim("softmax", dim, axis))
 
 
 def log_softmax(input, dim=-1, *, dtype=None, axis=None):
-    """x_i - log sum_j exp(x_j) along dim (torch.log_softmax); dtype= converts first."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", input, dim, axis))
+    """x_i - log sum_j exp(x_j) along dim (torch.log_softmax); dtype= converts first
+    (floating-point dtypes only, as torch)."""
+    if dtype is not None or input.dtype.kind in "biu":
+        input = _floating_only("log_softmax", input, dtype)
+    return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", dim, axis))
 
 
 def _arg(op, input, dim, keepdim, axis, keepdims):

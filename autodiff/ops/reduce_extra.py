@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from . import reduce as _reduce
 from ._dims import normalize_dims, pick, pick_keepdim
 from ..errors import op_error
+from ._dtypes import reduction_input
 
 
 def _tensor(x):
@@ -161,7 +162,7 @@ class NanMean(_NanReduce):
 def _nan_args(op, input, dim, keepdim, dtype, axis, keepdims):
     x, dims, keepdim = _dims_args(op, input, dim, keepdim, axis, keepdims)
     if dtype is not None:
-        x = x.to(dtype=dtype)
+        x = reduction_input(op, x, dtype)
     return x, (None if x.ndim == 0 else dims), keepdim
 
 
@@ -169,18 +170,22 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=No
     """The sum with NaN entries counted as 0 (torch.nansum); int and bool inputs give
     int64."""
     x, dims, keepdim = _nan_args("nansum", input, dim, keepdim, dtype, axis, keepdims)
-    if x.dtype.kind in "biu":
+    if dtype is None and x.dtype.kind in "biu":
         x = x.to(dtype=backend.int64)
     return NanSum.apply(x, axis=dims, keepdims=keepdim)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """The mean of the entries that are not NaN (NaN where there are none)
-    (torch.nanmean; floating-point inputs only)."""
-    x, dims, keepdim = _nan_args("nanmean", input, dim, keepdim, dtype, axis, keepdims)
+    (torch.nanmean; floating-point inputs only, even with dtype=, as torch)."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
     if not backend.is_floating(x.dtype):
         raise op_error(TypeError, "nanmean", f"expects a floating-point tensor, got dtype "
-                                             f"{x.dtype} (pass dtype=ad.float32)")
+                                             f"{x.dtype} (call .float() first)")
+    x, dims, keepdim = _nan_args("nanmean", x, dim, keepdim, dtype, axis, keepdims)
+    if not backend.is_floating(x.dtype):
+        raise op_error(TypeError, "nanmean", f"dtype= must be a floating-point dtype, got "
+                                             f"{x.dtype}")
     return NanMean.apply(x, axis=dims, keepdims=keepdim)
 
 

@@ -16,6 +16,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, pick, pick_keepdim
 from ..errors import op_error
+from ._dtypes import reduction_input
 from .gather import Gather
 from .shape import Pad
 
@@ -218,7 +219,10 @@ def _scan_args(op, input, dim, axis, dtype=None):
         raise op_error(TypeError, op, "missing the dim to scan along (e.g. dim=0)")
     dim = normalize_dim(dim, x.ndim, op)
     if dtype is not None:
-        x = x.to(dtype=dtype)
+        x = reduction_input(op, x, dtype)
+        if x.dtype == backend.bool_:  # torch has no bool running sum or product either
+            raise op_error(TypeError, op, "dtype=bool is not supported (as in torch); "
+                                          "scan in ad.int64 and compare with 0")
     elif x.dtype.kind in "biu":
         x = x.to(dtype=backend.int64)
     return x, dim
@@ -293,7 +297,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     dim = pick("prod", dim, axis)
     keepdim = pick_keepdim("prod", keepdim, keepdims)
     if dtype is not None:
-        x = x.to(dtype=dtype)
+        x = reduction_input("prod", x, dtype)
     elif x.dtype.kind in "biu":
         x = x.to(dtype=backend.int64)
     if dim is None:
