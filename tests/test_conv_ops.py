@@ -575,3 +575,24 @@ def test_reused_buffers_never_shared_while_referenced():
         grads.append(w.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
     np.testing.assert_array_equal(grads[0], grads[2])
+
+
+def test_kept_buffers_do_not_grow_step_after_step():
+    """Gradients conv2d's backward hands back to the kernels' store are kept only while no
+    spare of their shape is there: repeating a step keeps the store's size."""
+    from autodiff.ops import _conv_kernels as kernels
+    rng = _rng(29)
+    # big enough to be past the kept-gradients limit (the fast path's scratch condition)
+    x = _t(rng.standard_normal((4, 3, 24, 24)).astype(np.float32), requires_grad=False)
+    w = _t(rng.standard_normal((6, 3, 3, 3)).astype(np.float32))
+    c = _t(rng.standard_normal((4, 6, 24, 24)).astype(np.float32), requires_grad=False)
+    sizes = []
+    for _ in range(8):
+        # y * c: a fresh gradient array reaches conv2d's backward every step
+        (ad.conv2d(x, w, padding=1) * c).sum().backward()
+        store = kernels._Store._local.store
+        sizes.append(store.nbytes)
+    assert sizes[2:] == [sizes[2]] * 6
+    from autodiff import _fastpath
+    if _fastpath.ENABLED:  # the plain core (AUTODIFF_FASTPATH=0) hands no gradient back
+        assert len(store.arrays[((4, 6, 24, 24), np.dtype(np.float32), None)]) == 2  # y, spare

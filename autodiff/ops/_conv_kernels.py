@@ -1,16 +1,25 @@
-"""The tuned kernels behind ops/conv.py and ops/pool.py: how im2col, the products and col2im
-are computed fast on NCHW arrays (NumPy and CuPy alike). conv.py states the math; each
-choice here was measured on the CPU (a small ConvNet step, one thread) and says why.
+"""The tuned kernels behind ops/conv.py and ops/pool.py: how im2col, the products, col2im
+and pooling are computed fast on NCHW arrays (NumPy and CuPy alike). conv.py and pool.py
+state the math; each choice here was measured on the CPU (bench_convnet.py's step: batch
+64, 1x28x28, conv8-pool-conv16-pool-fc, one thread) and says why.
 
+* Arrays kept between calls (_Store): work arrays, forward results and saved pooling picks
+  come from a per-thread store and go back to it when nothing refers to them; gradient
+  arrays go round too (max-pool's dx is lent, conv2d's backward hands its gradient back).
+  Fresh arrays cost page faults every step (glibc returns the freed top of the heap to
+  the system): 2,075 faults and 4 ms of system time in an 11 ms step before, none now.
 * Per-sample products: y_n = W (C_out, C*kH*kW) @ cols_n (C*kH*kW, OH*OW) gives the output
-  in NCHW without a transpose (a channels-last column copy was ~3x slower).
-* Batch slices (CPU_COLUMN_BYTES): a full-batch column array is kH*kW times the input;
-  building it a slice of the batch at a time keeps each slice in cache, and all slices of
-  one call share one set of buffers (_SliceBuffers): one big array cost fresh page faults
-  every step (most of a small ConvNet's step time). The columns are not kept for backward.
+  in NCHW without a transpose (a channels-last column copy was ~3x slower; one GEMM over
+  the whole batch was 1.3-1.5x slower than the per-sample ones on this BLAS).
+* Batch slices (CPU_COLUMN_BYTES): the columns of a slice of the batch at a time, all
+  slices sharing one set of buffers. The columns are not kept for backward.
+* The bias as a row of ones under the columns: added by the product itself.
 * Row-flattened windows for stride 1 (FLAT_IM2COL_MAX_WIDTH, _grid): see below.
-* col2im as one strided add per kernel offset, plain writes when windows do not overlap.
-* Max-pool backward without an index (max_pool_grad): boolean masks reused per offset.
+* Input gradient with stride 1: a convolution of g with the flipped kernel when C_out <=
+  2 C_in, else col2im in flat rows (see input_grad); other strides: col2im as one strided
+  add per kernel offset, plain writes when windows do not overlap.
+* Max pooling keeps, from the forward, where each window's gradient goes (torch keeps an
+  index); windows that tile the input take two passes of strided whole-array operations.
 """
 from __future__ import annotations
 
@@ -125,10 +134,11 @@ class _Store:
     Why: a small ConvNet step allocates the same dozen arrays every step, and glibc's malloc
     gives the freed memory back to the system at the end of each step (it is the top of the
     heap), so every step paid page faults again: 2,075 a step, 4 ms of system time in an
-    11 ms step (bench_convnet.py). Only arrays that never become gradients are taken from
-    here: work arrays, forward results and saved picks (a gradient must stay unshared for
-    the fast path's in-place reuse). Not used on traced arrays (ad.compile): the capture
-    must see every allocation it replays."""
+    11 ms step (bench_convnet.py). `take` serves arrays that never become gradients (work
+    arrays, forward results, saved picks); a gradient must stay unshared (the fast path's
+    in-place reuse checks its reference count), so it is `lend`-ed (given away) and comes
+    back through `adopt` from the last op that reads it. Not used on traced arrays
+    (ad.compile): the capture must see every allocation it replays."""
 
     LIMIT_BYTES = 64 << 20  # past this, the store starts afresh (many shapes in turn)
     _local = threading.local()
@@ -140,7 +150,15 @@ class _Store:
     @classmethod
     def of(cls, xp, arrays):
         """This thread's store, or None unless every array is a plain NumPy ndarray."""
-        if xp is not np or _FREE == 0 or any(type(a) is not np.ndarray for a in arrays):
+        if xp is not np or _FREE == 0:
+            return None
+        if any(type(a) is not np.ndarray for a in arrays):
+            if any(isinstance(a, np.ndarray) for a in arrays):
+                # an ndarray subclass: a step being captured (ad.compile), whose replays
+                # never come here: the kept arrays are let go (replays then allocate in
+                # their memory instead of growing the heap every step: 5 ms, not 8 ms, a
+                # bench_convnet.py replay)
+                cls._local.store = None
             return None
         store = getattr(cls._local, "store", None)
         if store is None:
@@ -184,9 +202,13 @@ class _Store:
         """Keep `a` (a gradient nothing else refers to, handed over by its last reader) for
         later takes: with lend, the same few gradient arrays go round step after step."""
         held = self.arrays.setdefault((a.shape, a.dtype, None), [])
-        if self.nbytes + a.nbytes <= self.LIMIT_BYTES and not any(h is a for h in held):
-            held.append(a)
-            self.nbytes += a.nbytes
+        if self.nbytes + a.nbytes > self.LIMIT_BYTES or any(h is a for h in held):
+            return
+        for h in held:  # a spare is there already: keeping more would only grow the store
+            if _getrefcount(h) == _FREE:
+                return
+        held.append(a)
+        self.nbytes += a.nbytes
 
 
 def _free_refcount():
@@ -384,19 +406,29 @@ def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
     n, co, oh, ow = g.shape
     kernel, c = w.shape[2:], w.shape[1]
     (ph, pw), (h, wd) = padding, x_hw
-    hp, wp = h + 2 * ph, wd + 2 * pw
     wt = _work(w, acc).reshape(co, -1).T
     gw = _work(g, acc)
-    if stride == (1, 1) and co <= 2 * c:
+    if stride != (1, 1):
+        hp, wp = h + 2 * ph, wd + 2 * pw
+        g3 = gw.reshape(n, co, oh * ow)
+        dx = xp.zeros((n, c, hp, wp), dtype=wt.dtype)
+        slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, ow), wt.dtype))
+        bufs = _SliceBuffers(xp, slices, gw, wt)
+        for lo, hi in slices:
+            col2im_add(bufs.product(wt, g3[lo:hi]), dx[lo:hi], kernel, stride, dilation,
+                       (oh, ow))
+        return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
+    if into is not None and _fits_into(into, gw, wt.dtype, c * h * wd):
+        dx = into.reshape(-1)[:n * c * h * wd].reshape(n, c, h, wd)
+    else:
+        dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
+    if co <= 2 * c:
         # With stride 1 the transposed convolution is a convolution: of g padded by
         # d(k-1) - p (cropped where that is negative) with the kernel flipped and its
-        # channel axes swapped. One im2col of g and one product per slice instead of a
-        # product kH*kW times the size of dx and kH*kW strided adds: 0.6 ms instead of
-        # 1.2 ms for the 8->16-channel 14x14 layer of bench_convnet.py.
-        if into is not None and _fits_into(into, gw, wt.dtype, c * h * wd):
-            dx = into.reshape(-1)[:n * c * h * wd].reshape(n, c, h, wd)
-        else:
-            dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
+        # channel axes swapped. Its im2col copies C_out*kH*kW rows where col2im's product
+        # writes C*kH*kW rows and then adds them kH*kW times over: 0.74 ms instead of 1.2 ms
+        # for the 8->16-channel 14x14 layer of bench_convnet.py (col2im stays ahead when
+        # C_out is the larger: 0.56 ms against 1.46 ms for its 1->8-channel layer).
         grow = [d * (k - 1) - p for d, k, p in zip(dilation, kernel, padding)]
         crop_h, crop_w = (max(0, -e) for e in grow)
         if crop_h or crop_w:
@@ -404,34 +436,24 @@ def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
         flipped = _work(w, acc)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
         return conv_forward(xp, gw, flipped, None, kernel, stride,
                             tuple(max(0, e) for e in grow), dilation, (h, wd), None, out=dx)
-    if stride == (1, 1):  # more output than input channels: col2im in flat rows
-        if into is not None and _fits_into(into, gw, wt.dtype, c * h * wd):
-            dx = into.reshape(-1)[:n * c * h * wd].reshape(n, c, h, wd)
-        else:
-            dx = xp.empty((n, c, h, wd), dtype=wt.dtype)
-        run = oh * wp
-        slack = dilation[1] * (kernel[1] - 1)
-        slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, wp), wt.dtype))
-        bufs = _SliceBuffers(xp, slices, gw, wt)
-        for lo, hi in slices:
-            m = hi - lo
-            per_offset = bufs.product(wt, bufs.widen(gw[lo:hi], wp)).reshape(
-                m, c, kernel[0], kernel[1], run)
-            buf = bufs.get("acc", (c, hp * wp + slack), wt.dtype)[:m]
-            buf.fill(0)
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    start = i * dilation[0] * wp + j * dilation[1]
-                    buf[:, :, start:start + run] += per_offset[:, :, i, j]
-            dx[lo:hi] = _grid(xp, buf, hp, wp)[:, :, ph:ph + h, pw:pw + wd]
-        return dx
-    g3 = gw.reshape(n, co, oh * ow)
-    dx = xp.zeros((n, c, hp, wp), dtype=wt.dtype)
-    slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, ow), wt.dtype))
+    # col2im in flat rows (see _grid): each kernel offset's columns are one contiguous run
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    run = oh * wp
+    slack = dilation[1] * (kernel[1] - 1)
+    slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, wp), wt.dtype))
     bufs = _SliceBuffers(xp, slices, gw, wt)
     for lo, hi in slices:
-        col2im_add(bufs.product(wt, g3[lo:hi]), dx[lo:hi], kernel, stride, dilation, (oh, ow))
-    return dx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dx
+        m = hi - lo
+        per_offset = bufs.product(wt, bufs.widen(gw[lo:hi], wp)).reshape(
+            m, c, kernel[0], kernel[1], run)
+        buf = bufs.get("acc", (c, hp * wp + slack), wt.dtype)[:m]
+        buf.fill(0)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                start = i * dilation[0] * wp + j * dilation[1]
+                buf[:, :, start:start + run] += per_offset[:, :, i, j]
+        dx[lo:hi] = _grid(xp, buf, hp, wp)[:, :, ph:ph + h, pw:pw + wd]
+    return dx
 
 
 def _fits_into(into, g, dtype, per_sample):
@@ -450,7 +472,7 @@ def lowest(dtype):
     return np.iinfo(dtype).min if dtype.kind in "iu" else -float("inf")
 
 
-def tiles(x_shape, kernel, stride, padding):
+def tiles(kernel, stride, padding):
     """Whether the pooling windows tile the input (stride = kernel, no padding; a remainder
     that fits no window is left out): then max_pool takes the tiled path."""
     return stride == kernel and padding == (0, 0) and max(kernel) <= 255
@@ -462,7 +484,7 @@ def max_pool(xp, x, kernel, stride, padding, out_hw, picks=True):
 
     picks are what max_pool_grad needs: (row_pick, col_pick) on the tiled path (see
     _max_pool_tiles), (index,) with each window's offset i*kW + j otherwise."""
-    if tiles(x.shape, kernel, stride, padding):
+    if tiles(kernel, stride, padding):
         out, pick = _max_pool_tiles(xp, x, kernel, out_hw, picks, nan=False)
         # NaN makes a maximum NaN: check the (small) output once, and only then pay for the
         # NaN rule's extra comparisons (a sum of huge values may give a false alarm: it
