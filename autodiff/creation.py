@@ -150,12 +150,22 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
     by default; an integer dtype truncates each value toward zero, as torch does."""
     xp, _ = _module(device)
     dtype = backend.as_dtype(dtype) or backend.float32
+    _check_steps("linspace", steps)
     if dtype == backend.bool_:
         raise TypeError("linspace: dtype bool is not supported (as in torch); use a float "
                         "or integer dtype")
     if backend.is_floating(dtype):
         return _finish(xp.linspace(start, end, steps, dtype=dtype), requires_grad)
     return _finish(_integer_linspace(xp, start, end, steps).astype(dtype), requires_grad)
+
+
+def _check_steps(op, steps) -> None:
+    """steps must be a non-negative int (torch raises for -1; NumPy's message names no op)."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise op_error(TypeError, op, f"steps must be an int, got {steps!r} "
+                                      f"({type(steps).__name__})")
+    if steps < 0:
+        raise op_error(ValueError, op, f"steps must be >= 0 (the number of values), got {steps}")
 
 
 def _integer_linspace(xp, start, end, steps):

@@ -45,8 +45,14 @@ def _as_array(data, dtype=None, device=None):
             arr = arr.astype(dtype)
     if arr.dtype.kind not in "biuf" and arr.dtype != backend.bfloat16:
         # complex, strings, objects: the ops and their derivative rules do not cover them
-        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype}; expected "
-                        "numbers, bools or arrays of them (float, int or bool dtypes)")
+        what = ""
+        if arr.dtype.kind == "O":  # a dict, a set, None...: name the Python type NumPy kept
+            odd = next((v for v in arr.flat if not isinstance(v, (int, float, np.generic))),
+                       None)
+            what = (" (integers beyond the int64 range)" if odd is None
+                    else f" (a {type(odd).__name__})")
+        raise _op_error(TypeError, "tensor", f"unsupported data of dtype {arr.dtype}{what}; "
+                        "expected numbers, bools or (nested lists or arrays of) them")
     if device is not None:
         arr = backend.to_device(arr, backend.parse_device(device))
     return arr

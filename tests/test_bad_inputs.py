@@ -688,30 +688,7 @@ good("embedding ids changed after the forward",
 
 # ---------------------------------------------------------------- the rows that fail today
 # cause -> row ids. Each runs as a strict xfail: delete its id here when its fix lands.
-PENDING = {
-    'dims out of range raise ValueError or a bare error, not an IndexError naming op, dim, shape': {
-        'dim 5: swapaxes',
-        'dim -7: swapaxes',
-    },
-    'bad shape arguments accepted silently': {
-        'reshape: -2',
-    },
-    'wrong argument types raise ValueError, not TypeError': {
-        "split(x, 'a')",
-    },
-    'unclear errors: bare low-level message, array dump, or the op not named': {
-        "tensor({'a': 1})",
-        'concatenate: nothing',
-        'linspace(steps=-1)',
-    },
-    'valid programs refused': {
-        'write into a broadcast view without overlap',
-        "relu's gradient is differentiable again (create_graph)",
-        'write into a tensor that has a view',
-        'write through a view',
-    },
-
-}
+PENDING = {}  # none pending now
 
 
 CAUSE = {id: cause for cause, ids in PENDING.items() for id in ids}

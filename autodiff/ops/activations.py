@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..function import Function
+from .elementwise import MaskedGradient
 from ._dtypes import as_float
 from ..errors import op_error
 from ._precision import accumulated as _accumulated
@@ -49,6 +50,9 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
+        if ctx.create_graph:  # connected to x (zero derivative), as torch's graph is
+            inside = (x.data > ctx.min_val) & (x.data < ctx.max_val)
+            return ctx.call(MaskedGradient, g, x, mask=inside)
         return ctx.xp.where((x > ctx.min_val) & (x < ctx.max_val), g, 0)
 
 

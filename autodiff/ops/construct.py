@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from .._inplace import writable_view
 from ..function import Function
 from ..tensor import Tensor
 from . import shape as _shape
@@ -41,7 +42,13 @@ class Diagonal(Function):
     @staticmethod
     def forward(ctx, x, offset, dim1, dim2):
         ctx.in_shape, ctx.offset, ctx.dim1, ctx.dim2 = x.shape, offset, dim1, dim2
-        return ctx.xp.diagonal(x, offset, dim1, dim2)
+        out = ctx.xp.diagonal(x, offset, dim1, dim2)
+        if not out.size:
+            return out
+        first = [slice(None)] * x.ndim  # x from the diagonal's first entry on
+        first[dim1 % x.ndim], first[dim2 % x.ndim] = slice(max(-offset, 0), None), \
+            slice(max(offset, 0), None)
+        return writable_view(x[tuple(first)], out)  # writable, as torch's diagonal
 
     @staticmethod
     def backward(ctx, g):

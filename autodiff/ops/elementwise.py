@@ -220,7 +220,10 @@ class Sign(Function):
     def forward(ctx, x):
         if x.dtype == backend.bool_:  # torch.sign of a bool tensor is the tensor
             return x.copy()
-        return ctx.xp.sign(x)
+        out = ctx.xp.sign(x)
+        if out.dtype.kind == "f":  # torch.sign(nan) is 0 ((0 < x) - (x < 0)); NumPy's is nan
+            out = ctx.xp.nan_to_num(out, nan=0.0)
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -385,7 +388,29 @@ class Relu(Function):
         (y,) = ctx.saved
         if ctx.grad_is_scratch:  # nothing else sees g (the fast path checked): reuse it
             return ctx.xp.multiply(g, y > 0, out=g)
+        if ctx.create_graph:  # keep the gradient connected to y, as torch's graph is
+            return ctx.call(MaskedGradient, g, y, mask=y.data > 0)
         return g * (y > 0)
+
+
+class MaskedGradient(Function):
+    """g where mask, else 0, recorded as an op of (g, anchor): the gradient of a piecewise
+    linear op (relu, hardtanh) under create_graph. Its derivative in `anchor` (the op's
+    input or output) is 0, but the graph stays connected to it, as torch's
+    threshold_backward / hardtanh_backward are, so a second derivative is 0, not an error"""
+    op_name = "masked_gradient"
+    derivative = "d/dg = 1 where mask else 0; d/danchor = 0"
+
+    @staticmethod
+    def forward(ctx, g, anchor, mask):
+        ctx.mask = mask
+        return ctx.xp.where(mask, g, 0).astype(g.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        need_g, need_anchor = ctx.needs_input_grad
+        return (ctx.xp.where(ctx.mask, gg, 0) if need_g else None,
+                ctx.xp.zeros_like(gg) if need_anchor else None)
 
 
 class Erf(Function):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .._inplace import apply_inplace, private_copy
+from .._inplace import apply_inplace, overlaps, private_copy, update
 from ..errors import op_error
 from ..function import Function
 from ..tensor import Tensor
+from .fill import CopyFrom
 
 
 class Then(tuple):
@@ -102,14 +103,25 @@ class _Index(Function):
         ctx.in_shape = x.shape
         ctx.index = index
         try:
-            return take(x, index)
+            out = take(x, index)
         except IndexError as exc:
             raise op_error(IndexError, "getitem", f"index {describe_index(index)} is invalid "
                            f"for a tensor of shape {x.shape}: {exc}") from None
+        if isinstance(out, np.generic):  # NumPy gives a copied scalar for x[i] of a 1-D x:
+            out = _zero_d_view(x, index)  # torch gives a 0-d view (writes reach x)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         return ctx.call(IndexAdd, g, shape=ctx.in_shape, index=ctx.index)
+
+
+def _zero_d_view(x, index):
+    """x[index] (an index that selects one entry) as a 0-d view of x, not a copy."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(item is Ellipsis for item in items):
+        return x[items + (Ellipsis,)]
+    return x[items + (None,)].reshape(())
 
 
 class BasicIndex(_Index):
@@ -184,7 +196,16 @@ def getitem(x, index):
 
 def setitem(x, index, value):
     """x[index] = value, in place, with torch's indexing rules."""
-    apply_inplace(x, SetItem, value, index=_normalize_index(index, backend.array_module(x.data)))
+    index = _normalize_index(index, backend.array_module(x.data))
+    if overlaps(x.data) and not _is_advanced(index):
+        # x is a broadcast view whose entries share memory; torch still writes a region of
+        # it that holds each memory location once (`x[-1] = v` of an expanded 0-d tensor):
+        # write through that region, a view of x's base
+        region = BasicIndex.apply(x, index=index)
+        if not overlaps(region.data):
+            update(region, "setitem_", CopyFrom.apply, value)
+            return
+    apply_inplace(x, SetItem, value, index=index)
 
 
 def one_hot(indices, num_classes=-1, dtype=None):

@@ -347,13 +347,13 @@ class Erfinv(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = backend.special("erfinv", as_float(x))
-        ctx.save(y)
-        return y
+        ctx.save(x)  # x, not the output: as torch, a later write into the output is fine
+        return backend.special("erfinv", as_float(x))
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (x,) = ctx.saved
+        y = ctx.call(Erfinv, x)  # recomputed (differentiable again under create_graph)
         return _SQRT_PI_OVER_2 * g * ctx.xp.exp(y * y)
 
 

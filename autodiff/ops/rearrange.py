@@ -378,11 +378,7 @@ moveaxis = movedim
 
 def swapdims(input, dim0, dim1):
     """input with dims dim0 and dim1 exchanged (torch.swapdims / torch.transpose)."""
-    x = _tensor(input)
-    d0, d1 = normalize_dim(dim0, x.ndim, "swapdims"), normalize_dim(dim1, x.ndim, "swapdims")
-    if x.ndim == 0:
-        return x
-    return _shape.swapaxes(x, d0, d1)
+    return _shape.swapdims(_tensor(input), dim0, dim1)
 
 
 #: The op table (ops/tables.py): torch's Tensor methods among these ops, t.<name>(...)

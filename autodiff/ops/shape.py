@@ -6,6 +6,7 @@ import builtins
 import math
 import operator
 
+from .._inplace import writable_view
 from ..function import Function
 from ..tensor import Tensor
 from ._dims import normalize_dim, normalize_dims, pick, pick_default
@@ -73,10 +74,11 @@ class BroadcastTo(Function):
     @staticmethod
     def forward(ctx, x, shape):
         try:
-            return ctx.xp.broadcast_to(x, shape)
+            out = ctx.xp.broadcast_to(x, shape)
         except ValueError:
             raise op_error(ValueError, "broadcast_to",
                            f"cannot broadcast shape {x.shape} to {shape}") from None
+        return writable_view(x, out)  # as torch's expand; writes into repeated entries refuse
 
     @staticmethod
     def backward(ctx, g):
@@ -152,6 +154,11 @@ def reshape(x, *shape):
     """x with another shape of the same number of elements; one size may be -1 (inferred)
     (torch.reshape)."""
     shape = _shape_arg(shape)
+    if any(s < -1 for s in shape):
+        bad = next(i for i, s in enumerate(shape) if s < -1)
+        raise op_error(ValueError, "reshape", f"invalid size {shape[bad]} at index {bad} of "
+                       f"shape {shape} for a tensor of shape {tuple(x.shape)}; sizes must be "
+                       ">= 0, or -1 for one inferred size")
     if -1 in shape:
         known, n = 1, x.data.size
         for s in shape:
@@ -188,15 +195,27 @@ def transpose(input, dim0, dim1, *extra):
     if extra:
         raise op_error(TypeError, "transpose", f"takes two dims (the pair to swap), got "
                        f"{2 + len(extra)}; to reorder every dim use permute{(dim0, dim1) + extra}")
+    return _swapped(input, dim0, dim1, "transpose")
+
+
+def swapaxes(input, axis0, axis1):
+    """input with dims axis0 and axis1 swapped (torch.swapaxes, NumPy's name)."""
+    return _swapped(input, axis0, axis1, "swapaxes")
+
+
+def swapdims(input, dim0, dim1):
+    """input with dims dim0 and dim1 swapped (torch.swapdims)."""
+    return _swapped(input, dim0, dim1, "swapdims")
+
+
+def _swapped(input, dim0, dim1, op):
+    """The view of input with two dims exchanged; errors name `op`, the name called."""
     ndim = input.ndim
-    a, b = normalize_dim(dim0, ndim, "transpose"), normalize_dim(dim1, ndim, "transpose")
+    a, b = normalize_dim(dim0, ndim, op), normalize_dim(dim1, ndim, op)
     axes = list(range(ndim))  # a == b: the identity permutation, still a view (as torch)
     if ndim:
         axes[a], axes[b] = b, a
     return Transpose.apply(input, axes=tuple(axes))
-
-
-swapaxes = swapdims = transpose
 
 
 def t(input):
@@ -248,7 +267,8 @@ def unsqueeze(input, dim=None, *, axis=None):
 
 def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     """input with dims start_dim..end_dim merged into one (torch.flatten); a 0-d tensor
-    becomes shape (1,). start_axis/end_axis are this library's older names."""
+    becomes shape (1,), and when start_dim == end_dim the input itself is returned (as
+    torch). start_axis/end_axis are this library's older names."""
     start_dim = pick_default("flatten", start_dim, start_axis, 0, "start_dim", "start_axis")
     end_dim = pick_default("flatten", end_dim, end_axis, -1, "end_dim", "end_axis")
     if input.ndim == 0:
@@ -260,17 +280,31 @@ def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     if s > e:
         raise op_error(ValueError, "flatten", f"start_dim {start_dim} comes after end_dim "
                                               f"{end_dim} for shape {tuple(input.shape)}")
+    if s == e:
+        return input  # nothing to merge: the input itself, as torch.flatten documents
     shape = tuple(input.shape)
     return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def cat(tensors, dim=0, *, axis=None):
     """The tensors joined along an existing dim (torch.cat)."""
-    tensors = _sequence_of_tensors("cat", tensors)
-    return Concatenate.apply(*tensors, axis=pick_default("cat", dim, axis, 0))
+    return _joined("cat", tensors, dim, axis)
 
 
-concatenate = concat = cat
+def concatenate(tensors, dim=0, *, axis=None):
+    """The tensors joined along an existing dim (torch.concatenate, NumPy's name of cat)."""
+    return _joined("concatenate", tensors, dim, axis)
+
+
+def concat(tensors, dim=0, *, axis=None):
+    """The tensors joined along an existing dim (torch.concat, an alias of cat)."""
+    return _joined("concat", tensors, dim, axis)
+
+
+def _joined(op, tensors, dim, axis):
+    """cat under the name `op` that was called (errors name it)."""
+    tensors = _sequence_of_tensors(op, tensors)
+    return Concatenate.apply(*tensors, axis=pick_default(op, dim, axis, 0))
 
 
 def stack(tensors, dim=0, *, axis=None):
@@ -301,7 +335,12 @@ def split(tensor, split_size_or_sections, dim=0, *, axis=None):
             raise op_error(ValueError, "split", f"split_size must be a positive int, got {sizes}")
         sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else []) if n else [0]
     else:
-        sizes = [int(s) for s in sizes]
+        try:
+            sizes = [operator.index(s) for s in sizes]
+        except TypeError:
+            raise op_error(TypeError, "split", f"split_size_or_sections must be an int or a "
+                           f"sequence of ints, got {split_size_or_sections!r} "
+                           f"({type(split_size_or_sections).__name__})") from None
         if any(s < 0 for s in sizes) or builtins.sum(sizes) != n:
             raise op_error(ValueError, "split", f"split sizes {sizes} must be non-negative "
                                                 f"and sum to the size {n} of dim {dim}")

@@ -74,8 +74,16 @@ class Det(Function):
     def backward(ctx, g):
         a, det = ctx.saved
         xp = ctx.xp
+        try:
+            inverse = ctx.call(Inv, a)
+        except RuntimeError as exc:
+            if getattr(exc, "op", None) != "inv":
+                raise
+            # a singular matrix: det(A) inv(A)^T has no value, the cofactor matrix it
+            # equals elsewhere does (torch's create_graph backward gives it too)
+            return xp.expand_dims(xp.expand_dims(g, -1), -1) * _cofactors(ctx, a)
         scale = xp.expand_dims(xp.expand_dims(g * det, -1), -1)
-        return scale * _mT(xp, ctx.call(Inv, a))
+        return scale * _mT(xp, inverse)
 
 
 class LogAbsDet(Function):
@@ -94,7 +102,55 @@ class LogAbsDet(Function):
     def backward(ctx, g):
         (a,) = ctx.saved
         xp = ctx.xp
-        return xp.expand_dims(xp.expand_dims(g, -1), -1) * _mT(xp, ctx.call(Inv, a))
+        try:
+            inverse = ctx.call(Inv, a)
+        except RuntimeError as exc:
+            if getattr(exc, "op", None) != "inv" or ctx.create_graph:
+                raise  # (torch's create_graph backward refuses a singular matrix too)
+            # log|det| is -inf at a singular matrix: its gradient is not finite there.
+            # torch's backward runs its LU solve on through the zero pivot and returns
+            # inf/NaN entries instead of raising; so does this one
+            inverse = _inverse_through_zero_pivots(a)
+        return xp.expand_dims(xp.expand_dims(g, -1), -1) * _mT(xp, inverse)
+
+
+def _inverse_through_zero_pivots(a):
+    """inv(A) of each matrix by Gauss-Jordan elimination with partial pivoting that does
+    not stop at a zero pivot: a singular matrix gets inf/NaN entries (a plain backward)."""
+    xp = backend.array_module(a)
+    n = a.shape[-1]
+    m = a.reshape((-1, n, n)).copy()
+    out = xp.broadcast_to(xp.eye(n, dtype=a.dtype), m.shape).copy()
+    rows = xp.arange(m.shape[0])
+    with np.errstate(all="ignore"):
+        for j in range(n):
+            pivot = j + xp.argmax(abs(m[:, j:, j]), axis=1)  # the largest entry, first on ties
+            for arr in (m, out):
+                top, low = arr[rows, j].copy(), arr[rows, pivot].copy()
+                arr[rows, j], arr[rows, pivot] = low, top
+            factors = m[:, j + 1:, j] / m[:, j:j + 1, j]
+            m[:, j + 1:] -= factors[..., None] * m[:, j:j + 1]
+            out[:, j + 1:] -= factors[..., None] * out[:, j:j + 1]
+        for j in range(n - 1, -1, -1):
+            rest = m[:, j:j + 1, j + 1:] @ out[:, j + 1:]
+            out[:, j:j + 1] = (out[:, j:j + 1] - rest) / m[:, j:j + 1, j:j + 1]
+    return out.reshape(a.shape)
+
+
+def _cofactors(ctx, a):
+    """The cofactor matrix of each matrix, (-1)^(i+j) det(A without row i and column j):
+    d det(A)/dA everywhere, singular or not (an op graph under create_graph)."""
+    xp, n = ctx.xp, a.shape[-1]
+    if n == 1:
+        return xp.ones_like(a)
+    keep = [np.array([k for k in range(n) if k != i]) for i in range(n)]
+    entries = []
+    for i in range(n):
+        rows = a[..., keep[i], :]
+        for j in range(n):
+            minor = ctx.call(Det, rows[..., :, keep[j]])
+            entries.append(minor if (i + j) % 2 == 0 else -minor)
+    return xp.reshape(xp.stack(entries, axis=-1), tuple(a.shape))
 
 
 class Solve(Function):
