@@ -252,9 +252,9 @@ def _shadow(t):
     shadow = Tensor._make(t.data, t._node, t.requires_grad)
     shadow._vbox = version_box(t)
     shadow._seq = t._seq
-    shadow._kept, t._kept = t._kept, None
     if t._extra is not None:
         shadow._extra = {"name": t._extra.get("name")}
+    shadow._kept, t._kept = t._kept, None  # after: the kept record lives in _extra
     return shadow
 
 

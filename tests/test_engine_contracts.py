@@ -63,6 +63,19 @@ def test_past_the_limit_none_and_nothing_stale():
         assert ad.set_keep_grads_limit(previous) == 9
 
 
+def test_an_in_place_write_leaves_the_kept_record_with_the_version_backward_saw():
+    x = ad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    z.sum().backward()
+    assert ad.kept_grad(y).tolist() == [3.0, 3.0]
+    y += 1  # y gets a new history; z's input is now the old version (a shadow)
+    old = z.grad_fn.inputs[0]
+    assert old is not y
+    assert ad.kept_grad(old).tolist() == [3.0, 3.0]
+    assert ad.kept_grad(y) is None
+
+
 def test_keep_grads_lifts_the_limit_in_this_thread_only():
     previous = ad.set_keep_grads_limit(0)
     try:
