@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 import autodiff as ad
 
 from .linear import _check_features, _param, _reset_affine
 from .module import Module
+from .padding import pad
 
 __all__ = ["Conv1d", "conv1d"]
 
@@ -67,7 +66,7 @@ def _check_groups(where, groups, c_in, c_out):
 
 def _pad_length(x, left, right, mode, where):
     """x (N, C, L) padded along L: zeros, or by reflecting / repeating the edge / wrapping
-    around (an index gather, so the gradient of a repeated element is summed)."""
+    around (F.pad's modes, as torch's Conv1d pads)."""
     if left == 0 and right == 0:
         return x
     if mode == "zeros":
@@ -77,15 +76,7 @@ def _pad_length(x, left, right, mode, where):
     if mode != "replicate" and max(left, right) > limit:
         raise ValueError(f"{where}: padding_mode={mode!r} needs padding ({left}, {right}) of at "
                          f"most {limit} for an input of length {length}")
-    idx = np.arange(-left, length + right)
-    if mode == "circular":
-        idx = idx % length
-    elif mode == "replicate":
-        idx = np.clip(idx, 0, length - 1)
-    else:  # reflect about the edge elements (which are not repeated): -1 -> 1, L -> L - 2
-        idx = np.abs(idx)
-        idx = np.where(idx > length - 1, 2 * (length - 1) - idx, idx)
-    return x[:, :, idx]
+    return pad(x, (left, right), mode=mode)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

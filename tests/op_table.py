@@ -1665,7 +1665,7 @@ def _F_pad_maker(draw):
     for d in range(k):
         n = shape[len(shape) - 1 - d]
         lo = -1 if n > 2 else 0
-        hi = n - 2 if mode == "reflect" else 2
+        hi = n - 1 if mode == "reflect" else 2  # reflect: torch wants widths below the size
         widths += [draw(st.integers(lo, max(lo, hi))), draw(st.integers(lo, max(lo, hi)))]
     kw = {"pad": tuple(widths), "mode": mode}
     if mode == "constant":
@@ -1674,6 +1674,12 @@ def _F_pad_maker(draw):
 
 
 def _np_F_pad(x, pad, mode, value=0.0):
+    if mode == "reflect":  # torch reflects the output positions -left .. n + right - 1
+        for i in range(len(pad) // 2):   # about the ends of the uncropped input
+            d, n = x.ndim - 1 - i, x.shape[x.ndim - 1 - i]
+            index = np.abs(np.arange(-pad[2 * i], n + pad[2 * i + 1]))
+            x = np.take(x, np.where(index > n - 1, 2 * (n - 1) - index, index), axis=d)
+        return x
     widths = [(0, 0)] * x.ndim
     crop = [slice(None)] * x.ndim
     for i in range(len(pad) // 2):

@@ -295,6 +295,92 @@ def test_replicate_pad_gradient_collects_every_copy():
     np.testing.assert_array_equal(x.grad.numpy(), [[[3.0, 1.0, 2.0]]])
 
 
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+_PAD_WIDTHS = [(0, 0), (1, 2), (0, -1), (-1, 2), (2, -2), (4, -1), (-3, 3), (2, 0, 1, -1),
+               (0, 0, 0, 0)]
+
+
+def _pad_or_none(pad_fn, x, widths, mode):
+    try:
+        return pad_fn(x, widths, mode=mode)
+    except (ValueError, RuntimeError, NotImplementedError):
+        return None
+
+
+def test_pad_reflect_and_replicate_map_positions_onto_the_uncropped_input():
+    """torch reflects about the ends of the whole input, even where the other side crops;
+    circular crops first and wraps around what is left."""
+    row = ad.arange(5.0).reshape(1, 1, 5)
+    assert F.pad(row, (3, -3), mode="reflect").tolist() == [[[3, 2, 1, 0, 1]]]
+    assert F.pad(row, (4, -1), mode="reflect").tolist() == [[[4, 3, 2, 1, 0, 1, 2, 3]]]
+    assert F.pad(row, (-3, 3), mode="reflect").tolist() == [[[3, 4, 3, 2, 1]]]
+    assert F.pad(row, (5, -1), mode="replicate").tolist() == [[[0] * 6 + [1, 2, 3]]]
+    assert F.pad(row, (2, -2), mode="circular").tolist() == [[[1, 2, 0, 1, 2]]]
+    for widths, mode in [((5, 0), "reflect"), ((-2, -3), "replicate"), ((-1, 6), "circular")]:
+        with pytest.raises(ValueError, match=f"pad: {mode}"):
+            F.pad(row, widths, mode=mode)
+
+
+@pytest.mark.parametrize("mode", _PAD_MODES)
+@pytest.mark.parametrize("widths", [(0, 0), (0, -1), (-1, 0), (1, 1), (0, 0, 0, 0)])
+def test_pad_result_is_never_the_input_or_a_view_of_it(mode, widths):
+    x = ad.arange(12.0).reshape(1, 3, 4)
+    before = x.numpy().copy()
+    out = F.pad(x, widths, mode=mode)
+    out[...] = -1.0
+    np.testing.assert_array_equal(x.numpy(), before)
+
+
+@pytest.mark.parametrize("mode", _PAD_MODES)
+def test_pad_second_derivative_is_zero_and_connected_as_torchs(mode):
+    """reflect and replicate (native ops in torch) keep their gradient connected to the
+    input, so differentiating it again gives 0; constant and circular (composed in torch)
+    give a constant gradient, as torch's."""
+    x = t64(np.arange(12.0).reshape(1, 3, 4))
+    y = F.pad(x, (2, 1, 1, 0), mode=mode)
+    (g,) = ad.grad((y * ad.tensor(np.cos(np.arange(y.numel())).reshape(y.shape))).sum(), x,
+                   create_graph=True)
+    assert g.requires_grad == (mode in ("reflect", "replicate"))
+    if g.requires_grad:
+        (gg,) = ad.grad((g * g.detach()).sum(), x, allow_unused=True)
+        assert gg is None or not np.any(gg.numpy())
+
+
+def test_circular_pad_wrapping_more_than_once_gives_every_copy_its_gradient():
+    """(-3, 3) on a dim of 5 keeps 2 entries and wraps 3 more around them: torch computes
+    this forward, but its gradient (2.13) misses copies, as it copies from its own output;
+    here each entry gets the gradient of all its copies (README: differences from torch)."""
+    x = t64(np.arange(10.0).reshape(2, 5))
+    y = F.pad(x, (-3, 3), mode="circular")
+    assert y.tolist() == [[3, 4, 3, 4, 3], [8, 9, 8, 9, 8]]
+    (y * ad.tensor([1.0, 10.0, 100.0, 1000.0, 10000.0])).sum().backward()
+    assert x.grad.tolist() == [[0, 0, 0, 10101, 1010]] * 2
+
+
+@pytest.mark.parametrize("mode", _PAD_MODES)
+@pytest.mark.parametrize("widths", _PAD_WIDTHS, ids=str)
+def test_pad_matches_torch_values_gradients_and_second_order(mode, widths):
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 3, 5))
+    tx = torch.tensor(a, requires_grad=True)
+    ty = _pad_or_none(tF.pad, tx, widths, mode)
+    if ty is None:
+        assert _pad_or_none(F.pad, t64(a), widths, mode) is None, "torch refuses it"
+        return
+    x = t64(a)
+    y = F.pad(x, widths, mode=mode)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    if mode == "circular" and widths == (-3, 3):
+        return  # torch's gradient misses copies here (see the test above)
+    w = rng.standard_normal(tuple(ty.shape))
+    (tg,) = torch.autograd.grad((ty * torch.tensor(w)).sum(), tx, create_graph=True)
+    (g,) = ad.grad((y * ad.tensor(w)).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-12)
+    assert g.requires_grad == tg.requires_grad
+
+
 def test_repeated_indices_accumulate_gradients():
     x = t64([1.0, 2.0, 3.0])
     ad.index_select(x, 0, ad.tensor([0, 0, 2])).sum().backward()
