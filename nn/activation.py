@@ -1,7 +1,7 @@
 """Activation layers: Modules wrapping the functions of nn.functional (PyTorch's names).
 
-`inplace=` is accepted where PyTorch has it, for drop-in compatibility; the result is
-always a new tensor (same values).
+`inplace=True` (where PyTorch has it) writes the result into the layer's input, as
+PyTorch's in-place activations do (see F._in_place).
 """
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Sigmoid", "Tanh", "GELU", "SiLU
            "SELU", "CELU", "Hardswish", "Hardsigmoid"]
 
 
+def _inplace_repr(text, inplace):
+    """extra_repr text with torch's ", inplace=True" suffix when the layer is in place."""
+    return text + (", " if text else "") + "inplace=True" if inplace else text
+
+
 class ReLU(Module):
     """max(x, 0)"""
 
@@ -27,7 +32,10 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.relu(x)
+        return F.relu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr("", self.inplace)
 
 
 class LeakyReLU(Module):
@@ -39,10 +47,10 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return _inplace_repr(f"negative_slope={self.negative_slope}", self.inplace)
 
 
 class PReLU(Module):
@@ -79,10 +87,10 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return _inplace_repr(f"alpha={self.alpha}", self.inplace)
 
 
 class Sigmoid(Module):
@@ -123,7 +131,10 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.silu(x)
+        return F.silu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr("", self.inplace)
 
 
 class Softplus(Module):
@@ -225,10 +236,10 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return _inplace_repr(f"min_val={self.min_val}, max_val={self.max_val}", self.inplace)
 
 
 class ReLU6(Hardtanh):
@@ -238,10 +249,10 @@ class ReLU6(Hardtanh):
         super().__init__(0.0, 6.0, inplace)
 
     def forward(self, x):
-        return F.relu6(x)
+        return F.relu6(x, self.inplace)
 
     def extra_repr(self) -> str:
-        return ""
+        return _inplace_repr("", self.inplace)
 
 
 class LogSigmoid(Module):
@@ -259,7 +270,10 @@ class Mish(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.mish(x)
+        return F.mish(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr("", self.inplace)
 
 
 class SELU(Module):
@@ -270,7 +284,10 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.selu(x)
+        return F.selu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr("", self.inplace)
 
 
 class CELU(Module):
@@ -282,10 +299,10 @@ class CELU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.celu(x, self.alpha)
+        return F.celu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return _inplace_repr(f"alpha={self.alpha}", self.inplace)
 
 
 class Hardswish(Module):
@@ -296,7 +313,7 @@ class Hardswish(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.hardswish(x)
+        return F.hardswish(x, self.inplace)
 
 
 class Hardsigmoid(Module):
@@ -307,4 +324,4 @@ class Hardsigmoid(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return F.hardsigmoid(x)
+        return F.hardsigmoid(x, self.inplace)

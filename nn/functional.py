@@ -37,15 +37,31 @@ _REDUCTIONS = ("mean", "sum", "none")
 # Activations
 # =====================================================================================
 
+def _in_place(fn, input, inplace, *args):
+    """fn(input, *args); with inplace=True (torch's in-place activations) the result is
+    written into `input`, which is returned. The write goes through copy_, so the version
+    counter and autograd behave as torch's: a leaf that requires grad refuses, a value an
+    earlier op saved for its gradient raises at backward once overwritten. fn then runs on a
+    clone when a graph is recorded, since the op may save its input, which the write
+    overwrites (torch's in-place kernels differentiate from their result instead)."""
+    if not inplace:
+        return fn(input, *args)
+    source = input.clone() if input.requires_grad and ad.is_grad_enabled() else input
+    return input.copy_(fn(source, *args))
+
+
 def relu(input, inplace=False):
-    """max(x, 0); relu'(0) = 0. `inplace` is accepted for PyTorch compatibility (the
-    result is always a new tensor)."""
-    return ad.relu(input)
+    """max(x, 0); relu'(0) = 0. inplace=True writes the result into input."""
+    return _in_place(ad.relu, input, inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x (slope negative_slope at 0, as PyTorch)."""
-    return ad.where(input.data > 0, input, input * negative_slope)
+    return _in_place(_leaky_relu, input, inplace, negative_slope)
+
+
+def _leaky_relu(x, negative_slope):
+    return ad.where(x.data > 0, x, x * negative_slope)
 
 
 def prelu(input, weight):
@@ -66,10 +82,13 @@ def prelu(input, weight):
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (e^x - 1)."""
+    return _in_place(_elu, input, inplace, alpha)
+
+
+def _elu(x, alpha):
     # e^x of the clipped value: the unused branch never overflows, so no inf * 0 = NaN
     # reaches the gradient; clip passes the gradient at 0, giving elu'(0) = alpha as PyTorch.
-    neg = alpha * (ad.exp(ad.clip(input, None, 0.0)) - 1.0)
-    return ad.where(input.data > 0, input, neg)
+    return ad.where(x.data > 0, x, alpha * (ad.exp(ad.clip(x, None, 0.0)) - 1.0))
 
 
 def sigmoid(input):
@@ -99,7 +118,7 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
-    return input * ad.sigmoid(input)
+    return _in_place(lambda x: x * ad.sigmoid(x), input, inplace)
 
 
 def _softplus_unit(z):
@@ -122,7 +141,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 # One op each (autodiff/ops/activations.py), so values and gradients at the kinks are
-# torch's. `inplace` is accepted for PyTorch compatibility (the result is a new tensor).
+# torch's. inplace=True writes the result into the input (see _in_place).
 
 def softsign(input):
     """x / (1 + |x|)"""
@@ -131,12 +150,12 @@ def softsign(input):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """min(max(x, min_val), max_val); no gradient at the bounds (as torch)."""
-    return ad.hardtanh(input, min_val, max_val)
+    return _in_place(ad.hardtanh, input, inplace, min_val, max_val)
 
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6); no gradient at 0 and 6 (as torch)."""
-    return ad.relu6(input)
+    return _in_place(ad.relu6, input, inplace)
 
 
 def logsigmoid(input):
@@ -146,27 +165,27 @@ def logsigmoid(input):
 
 def mish(input, inplace=False):
     """x tanh(ln(1 + e^x))"""
-    return ad.mish(input)
+    return _in_place(ad.mish, input, inplace)
 
 
 def selu(input, inplace=False):
     """scale (x if x > 0 else alpha (e^x - 1)), scale = 1.0507..., alpha = 1.6733..."""
-    return ad.selu(input)
+    return _in_place(ad.selu, input, inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha (e^(x/alpha) - 1)"""
-    return ad.celu(input, alpha)
+    return _in_place(ad.celu, input, inplace, alpha)
 
 
 def hardswish(input, inplace=False):
     """x relu6(x + 3) / 6"""
-    return ad.hardswish(input)
+    return _in_place(ad.hardswish, input, inplace)
 
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6"""
-    return ad.hardsigmoid(input)
+    return _in_place(ad.hardsigmoid, input, inplace)
 
 
 def _softmax_axis(fname, dim, axis):

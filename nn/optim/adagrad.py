@@ -24,8 +24,8 @@ class Adagrad(Optimizer):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=bool(maximize),
-                        **implementation_options(self, foreach=foreach, differentiable=differentiable,
-                                                 fused=fused))
+                        **implementation_options(self, foreach=foreach, fused=fused,
+                                                 differentiable=differentiable))
         super().__init__(params, defaults)
 
     def _validate(self, group):

@@ -33,8 +33,8 @@ class SGD(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=bool(nesterov),
                         maximize=bool(maximize),
-                        **implementation_options(self, foreach=foreach, differentiable=differentiable,
-                                                 fused=fused))
+                        **implementation_options(self, foreach=foreach, fused=fused,
+                                                 differentiable=differentiable))
         super().__init__(params, defaults)
 
     def _validate(self, group):
