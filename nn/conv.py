@@ -50,11 +50,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if padding == "valid":
             padding = (0, 0)
         else:
-            if not isinstance(weight, ad.Tensor) or weight.ndim != 4:
-                # the engine op's own check names the expected weight shape
-                return ad.conv2d(x, weight, bias, stride, 0, dilation, groups)
-            (top, bottom), (left, right) = _same_padding(tuple(weight.shape[2:]), dilation,
-                                                         stride, "conv2d")
+            # a weight that is not 4-D: no padding here, the engine op's check names it
+            kernel = tuple(weight.shape[2:]) if weight.ndim == 4 else (1, 1)
+            (top, bottom), (left, right) = _same_padding(kernel, dilation, stride, "conv2d")
             if bottom != top or right != left:
                 # the engine op pads evenly: the odd row/column first (torch does the same)
                 x = pad(x, (0, right - left, 0, bottom - top))

@@ -162,6 +162,21 @@ def test_ceil_mode_closed_forms():
     assert ad.avg_pool2d(x, 5, divisor_override=5).item() == 300 / 5
 
 
+def test_int64_average_rounds_toward_zero_with_any_divisor():
+    """torch's integer average: the quotient rounded toward zero, a negative
+    divisor_override included (5 / -2 = -2, -7 / -2 = 3, -2 / 3 = 0)."""
+    x = ad.tensor(np.array([[[[5, -7], [3, 2]]]]))
+    np.testing.assert_array_equal(ad.avg_pool2d(x, 1, divisor_override=-2).numpy(),
+                                  [[[[-2, 3], [-1, -1]]]])
+    np.testing.assert_array_equal(ad.avg_pool2d(x, (1, 2), divisor_override=-2).numpy(),
+                                  [[[[1], [-2]]]])
+    np.testing.assert_array_equal(ad.avg_pool2d(x, (1, 2), divisor_override=3).numpy(),
+                                  [[[[0], [1]]]])
+    y = ad.avg_pool2d(ad.tensor(np.array([[[[-7, 1, 4]]]])), (1, 2), ceil_mode=True,
+                      padding=(0, 1), count_include_pad=False)
+    np.testing.assert_array_equal(y.numpy(), [[[[-7, 2]]]])
+
+
 def test_errors_name_op_argument_and_value():
     x = ad.randn(1, 1, 4, 4)
     with pytest.raises(ValueError, match="avg_pool2d: divisor_override must not be zero"):

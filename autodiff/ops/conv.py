@@ -116,7 +116,8 @@ class Conv2dWeightGrad(Function):
 
 def _geometry_of(ctx):
     """stride, padding, dilation and groups, as the op was applied with (node.params)."""
-    return {k: ctx.params[k] for k in ("stride", "padding", "dilation", "groups")}
+    geometry = {k: ctx.params[k] for k in ("stride", "padding", "dilation")}
+    return dict(geometry, groups=ctx.params.get("groups", 1))
 
 
 def _sum_npq(ctx, g):

@@ -201,9 +201,10 @@ def _divide(xp, total, x_hw, kernel, stride, padding, out_hw, count_include_pad,
         else:
             total /= divisor
         return total
-    # floor division rounds toward -inf: one up where a negative total left a remainder
+    # floor division rounds toward -inf: one up where a negative quotient left a remainder
+    # (divisor_override may be negative)
     quotient = total // divisor
-    quotient += (total < 0) & (quotient * divisor != total)
+    quotient += ((total < 0) != (divisor < 0)) & (quotient * divisor != total)
     return quotient
 
 
