@@ -6,6 +6,7 @@ always a new tensor (same values).
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import autodiff as ad
 
@@ -205,11 +206,21 @@ class Softsign(Module):
 class Hardtanh(Module):
     """min(max(x, min_val), max_val); no gradient at the bounds"""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None):
         super().__init__()
-        if min_val > max_val:
-            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than "
-                             f"max_val ({max_val})")
+        # torch's deprecated spellings, in torch's slots, with its FutureWarning
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to "
+                          "`min_val` (Hardtanh)", FutureWarning, stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to "
+                          "`max_val` (Hardtanh)", FutureWarning, stacklevel=2)
+            max_val = max_value
+        if not max_val > min_val:  # torch rejects equal bounds too
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than "
+                             f"min_val ({min_val})")
         self.min_val, self.max_val = float(min_val), float(max_val)
         self.inplace = inplace
 

@@ -8,6 +8,8 @@ embedding follow below them.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -35,69 +37,69 @@ _REDUCTIONS = ("mean", "sum", "none")
 # Activations
 # =====================================================================================
 
-def relu(x, inplace=False):
+def relu(input, inplace=False):
     """max(x, 0); relu'(0) = 0. `inplace` is accepted for PyTorch compatibility (the
     result is always a new tensor)."""
-    return ad.relu(x)
+    return ad.relu(input)
 
 
-def leaky_relu(x, negative_slope=0.01, inplace=False):
+def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x (slope negative_slope at 0, as PyTorch)."""
-    return ad.where(x.data > 0, x, x * negative_slope)
+    return ad.where(input.data > 0, input, input * negative_slope)
 
 
-def prelu(x, weight):
+def prelu(input, weight):
     """x if x > 0 else a * x with a learnable slope a: one value, or one per channel
     (axis 1 of x, the channel axis of (N, C, ...) inputs)."""
     n = weight.numel()
     if n != 1:
-        channels = x.shape[1] if x.ndim >= 2 else None
+        channels = input.shape[1] if input.ndim >= 2 else None
         if weight.ndim != 1 or channels != n:
             raise ValueError(f"prelu: weight of shape {tuple(weight.shape)} has {n} slopes, "
                              f"which must be 1 or the number of channels (axis 1) of the input "
-                             f"of shape {tuple(x.shape)}")
-        weight = weight.reshape((n,) + (1,) * (x.ndim - 2))
-    elif weight.ndim > x.ndim:
+                             f"of shape {tuple(input.shape)}")
+        weight = weight.reshape((n,) + (1,) * (input.ndim - 2))
+    elif weight.ndim > input.ndim:
         weight = weight.reshape(())
-    return ad.where(x.data > 0, x, weight * x)
+    return ad.where(input.data > 0, input, weight * input)
 
 
-def elu(x, alpha=1.0, inplace=False):
+def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (e^x - 1)."""
     # e^x of the clipped value: the unused branch never overflows, so no inf * 0 = NaN
     # reaches the gradient; clip passes the gradient at 0, giving elu'(0) = alpha as PyTorch.
-    neg = alpha * (ad.exp(ad.clip(x, None, 0.0)) - 1.0)
-    return ad.where(x.data > 0, x, neg)
+    neg = alpha * (ad.exp(ad.clip(input, None, 0.0)) - 1.0)
+    return ad.where(input.data > 0, input, neg)
 
 
-def sigmoid(x):
+def sigmoid(input):
     """1 / (1 + e^-x)"""
-    return ad.sigmoid(x)
+    return ad.sigmoid(input)
 
 
-def tanh(x):
+def tanh(input):
     """tanh(x)"""
-    return ad.tanh(x)
+    return ad.tanh(input)
 
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def gelu(x, approximate="none"):
+def gelu(input, approximate="none"):
     """x * Phi(x) = x/2 (1 + erf(x / sqrt 2)); approximate="tanh" uses
     x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     if approximate == "none":
-        return 0.5 * x * (1.0 + ad.erf(x * _SQRT_HALF))
+        return 0.5 * input * (1.0 + ad.erf(input * _SQRT_HALF))
     if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
-        return 0.5 * x * (1.0 + ad.tanh(inner))
+        inner = _SQRT_2_OVER_PI * (input + 0.044715 * (input * input * input))
+        return 0.5 * input * (1.0 + ad.tanh(inner))
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def silu(x, inplace=False):
+def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
-    return x * ad.sigmoid(x)
+    return input * ad.sigmoid(input)
 
 
 def _softplus_unit(z):
@@ -110,13 +112,13 @@ def _softplus_unit(z):
     return ad.relu(z) + ad.log(1.0 + ad.exp(-a))
 
 
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
-    z = x if beta == 1 else x * beta
+    z = input if beta == 1 else input * beta
     out = _softplus_unit(z)
     if beta != 1:
         out = out / beta
-    return ad.where(z.data > threshold, x, out)
+    return ad.where(z.data > threshold, input, out)
 
 
 # One op each (autodiff/ops/activations.py), so values and gradients at the kinks are
@@ -249,6 +251,34 @@ def _check_reduction(reduction, fname):
         raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+_NN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _warn_from_caller(message, category=UserWarning):
+    """warnings.warn attributed to the first frame outside nn/ (the user's call, however
+    deep inside nn the warning arises: a loss layer's __init__ or a functional loss)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_NN_DIR):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _legacy_reduction(size_average, reduce, reduction, fname):
+    """torch's deprecated size_average/reduce turned into `reduction`, by torch's rule:
+    when either is given (None counts as True), reduce false -> 'none', else size_average
+    false -> 'sum', else 'mean' (the `reduction` argument is then ignored), with torch's
+    deprecation UserWarning; when neither is given, `reduction` checked as it is."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
+        # torch's exact words first, so filterwarnings(message=...) written for torch match
+        _warn_from_caller(f"size_average and reduce args will be deprecated, please use "
+                          f"reduction='{reduction}' instead. ({fname})")
+    _check_reduction(reduction, fname)
+    return reduction
+
+
 def _check_delta(delta, fname):
     if not delta > 0:
         raise ValueError(f"{fname}: delta must be positive, got {delta!r}")
@@ -285,27 +315,55 @@ def _const(value, like):
     return xp.asarray(arr).astype(like.dtype)
 
 
-def mse_loss(input, target, reduction="mean"):
-    """(input - target)^2, reduced."""
-    _check_reduction(reduction, "mse_loss")
+def _pointwise_weight(weight, input, fname):
+    """The per-element weight of mse/l1/huber_loss: a Tensor (gradients flow into it, as in
+    torch) or an array constant, of exactly the input's shape (else ValueError)."""
+    if weight is None:
+        return None
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{fname}: weight of shape {tuple(weight.shape)} must have the "
+                         f"input's shape {tuple(input.shape)} (one weight per element)")
+    return weight if isinstance(weight, ad.Tensor) else _const(weight, input)
+
+
+def _reduce_weighted(loss, weight, reduction):
+    """weight * loss reduced; with a weight the mean is sum(w l) / sum(w) (torch's weighted
+    mean of mse_loss and l1_loss)."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    loss = loss * weight
+    if reduction != "mean":
+        return _reduce(loss, reduction)
+    return loss.sum() / weight.sum()
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """w (input - target)^2, reduced; with a weight w (the input's shape) the mean is
+    sum(w d^2) / sum(w). size_average/reduce: torch's deprecated spelling of reduction."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "mse_loss")
     d = input - _as_target(target, input, "mse_loss")
-    return _reduce(d * d, reduction)
+    return _reduce_weighted(d * d, _pointwise_weight(weight, input, "mse_loss"), reduction)
 
 
-def l1_loss(input, target, reduction="mean"):
-    """|input - target|, reduced."""
-    _check_reduction(reduction, "l1_loss")
-    return _reduce(ad.abs(input - _as_target(target, input, "l1_loss")), reduction)
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """w |input - target|, reduced; with a weight w (the input's shape) the mean is
+    sum(w |d|) / sum(w). size_average/reduce: torch's deprecated spelling of reduction."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "l1_loss")
+    d = ad.abs(input - _as_target(target, input, "l1_loss"))
+    return _reduce_weighted(d, _pointwise_weight(weight, input, "l1_loss"), reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
-    """d^2 / 2 where |d| < delta, else delta (|d| - delta / 2), with d = input - target."""
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """w * (d^2 / 2 where |d| < delta, else delta (|d| - delta / 2)), d = input - target;
+    a weight w (the input's shape) multiplies each element and the mean stays the plain
+    mean over the elements (torch's rule for huber_loss, unlike mse_loss/l1_loss)."""
     _check_reduction(reduction, "huber_loss")
     _check_delta(delta, "huber_loss")
     d = input - _as_target(target, input, "huber_loss")
     a = ad.abs(d)
     loss = ad.where(a.data < delta, 0.5 * (d * d), delta * (a - 0.5 * delta))
-    return _reduce(loss, reduction)
+    w = _pointwise_weight(weight, input, "huber_loss")
+    return _reduce(loss if w is None else loss * w, reduction)
 
 
 # ---------------------------------------------------------------- class-index losses
@@ -388,10 +446,12 @@ def _reduce_rows(rows_loss, per_row, reduction, shape):
     return rows_loss.sum() / total
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
     """-weight[t] * input[n, t] for log-probabilities input (N, C) or (N, C, d1, ...) and
-    class indices t; rows with t = ignore_index count for nothing."""
-    _check_reduction(reduction, "nll_loss")
+    class indices t; rows with t = ignore_index count for nothing. size_average/reduce:
+    torch's deprecated spelling of reduction."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
     rows, t, shape, c = _class_layout(input, target, "nll_loss")
     safe, per_row, _ = _class_weights(t, c, weight, ignore_index, input, "nll_loss")
     xp = ad.array_module(safe)
@@ -401,16 +461,17 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _reduce_rows(loss, per_row, reduction, shape)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy from logits: -log softmax(input)[t] for class indices t
     ((N,) or (N, d1, ...) with input (N, C) or (N, C, d1, ...)), or
     -sum_c p_c log softmax(input)_c for class probabilities p of the input's shape.
 
     label_smoothing=eps mixes the target with the uniform distribution:
     (1 - eps) * target + eps / C. `weight` rescales each class; with class indices the mean
-    divides by the total weight of the non-ignored targets (as PyTorch)."""
-    _check_reduction(reduction, "cross_entropy")
+    divides by the total weight of the non-ignored targets (as PyTorch). size_average/reduce:
+    torch's deprecated spelling of reduction."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     _check_label_smoothing(label_smoothing, "cross_entropy")
     t_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
     if t_dtype.kind == "f" or t_dtype == ad.bfloat16:
@@ -496,11 +557,13 @@ def _clamped_logs(xp, x):
         return xp.maximum(xp.log(x), -100.0), xp.maximum(xp.log(1 - x), -100.0)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
     """-w (t log x + (1 - t) log(1 - x)) for probabilities x in [0, 1]; the logs are clamped
-    at -100 so the loss stays finite at x = 0 or 1."""
+    at -100 so the loss stays finite at x = 0 or 1. size_average/reduce: torch's deprecated
+    spelling of reduction."""
     fname = "binary_cross_entropy"
-    _check_reduction(reduction, fname)
+    reduction = _legacy_reduction(size_average, reduce, reduction, fname)
     target = _as_target(target, input, fname)
     data = input.data
     if data.size and bool(((data < 0) | (data > 1)).any()):
@@ -513,12 +576,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
     """binary_cross_entropy(sigmoid(x), t) computed stably from the logits x:
-    (1 - t) x + (1 + (pos_weight - 1) t) log(1 + e^-x), times weight."""
+    (1 - t) x + (1 + (pos_weight - 1) t) log(1 + e^-x), times weight. size_average/reduce:
+    torch's deprecated spelling of reduction."""
     fname = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, fname)
+    reduction = _legacy_reduction(size_average, reduce, reduction, fname)
     target = _as_target(target, input, fname)
     softplus_neg = _softplus_unit(-input)  # log(1 + e^-x), finite for any x
     if pos_weight is not None:
@@ -561,6 +625,12 @@ __all__ += ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer
 from .distance import cosine_similarity, normalize, pairwise_distance  # noqa: E402
 from .padding import pad, unfold  # noqa: E402
 
-one_hot = ad.one_hot
+
+def one_hot(tensor, num_classes=-1, *, dtype=None):
+    """Integer class indices -> one-hot rows, int64 (torch.nn.functional.one_hot, whose first
+    parameter is named `tensor`); num_classes=-1 means max + 1; dtype= (not in torch) picks
+    another dtype."""
+    return ad.one_hot(tensor, num_classes, dtype=dtype)
+
 
 __all__ += ["normalize", "cosine_similarity", "pairwise_distance", "pad", "unfold", "one_hot"]

@@ -41,10 +41,10 @@ def _check_input(layer, x, in_features: int, what: str = "in_features"):
                          "before the layer) or change the layer's size")
 
 
-def linear(x, weight, bias=None):
+def linear(input, weight, bias=None):
     """y = x W^T + b, with W of shape (out_features, in_features) and x of shape (..., in)."""
-    _check_input("linear", x, weight.shape[-1], "weight.shape[1]")
-    return ad.linear(x, weight, bias)  # one graph node (x @ W^T + b fused)
+    _check_input("linear", input, weight.shape[-1], "weight.shape[1]")
+    return ad.linear(input, weight, bias)  # one graph node (x @ W^T + b fused)
 
 
 def _reset_affine(weight, bias):
@@ -194,7 +194,7 @@ def _check_p(where: str, p):
     return float(p)
 
 
-def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False, *,
             generator=None):
     """Inverted dropout: in training, y = x * m / (1 - p) with m ~ Bernoulli(1 - p) per
     element (so E[y] = x); identity when not training or p = 0; zeros when p = 1. The mask
@@ -202,20 +202,21 @@ def dropout(x, p: float = 0.5, training: bool = True, inplace: bool = False, *,
     generator); inplace=True writes y into x (as x.mul_)."""
     p = _check_p("dropout", p)
     if not training or p == 0.0:
-        return x
-    if not isinstance(x, ad.Tensor):
-        raise TypeError(f"dropout: expected an ad.Tensor input, got {type(x).__name__}")
+        return input
+    if not isinstance(input, ad.Tensor):
+        raise TypeError(f"dropout: expected an ad.Tensor input, got {type(input).__name__}")
     if p == 1.0:
-        mask = ad.zeros(*x.shape, dtype=x.dtype, device=x.device)
+        mask = ad.zeros(*input.shape, dtype=input.dtype, device=input.device)
     else:
         # Draw in float32 whatever x's dtype: the comparison only needs the keep decision.
-        keep = ad.rand(*x.shape, dtype=ad.float32, device=x.device, generator=generator).data >= p
+        keep = ad.rand(*input.shape, dtype=ad.float32, device=input.device,
+                       generator=generator).data >= p
         xp = ad.array_module(keep)
-        mask = ad.tensor(xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(x.dtype))
+        mask = ad.tensor(xp.where(keep, 1.0 / (1.0 - p), 0.0).astype(input.dtype))
     if inplace:
-        x *= mask
-        return x
-    return x * mask
+        input *= mask
+        return input
+    return input * mask
 
 
 class Dropout(Module):

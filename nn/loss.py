@@ -2,6 +2,9 @@
 
 All take reduction="mean" | "sum" | "none" with PyTorch's meaning, including the weighted
 mean of the class-index losses (divided by the total weight of the non-ignored targets).
+Every parameter sits in torch's slot, including torch's deprecated size_average and reduce
+(converted to `reduction` at construction by torch's rule, with its deprecation warning),
+so positional calls written for torch mean the same here.
 """
 from __future__ import annotations
 
@@ -23,18 +26,18 @@ def _as_buffer(value):
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        F._check_reduction(reduction, type(self).__name__)
-        self.reduction = reduction
+        self.reduction = F._legacy_reduction(size_average, reduce, reduction,
+                                             type(self).__name__)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", _as_buffer(weight))
 
 
@@ -56,7 +59,7 @@ class HuberLoss(_Loss):
     """d^2 / 2 where |d| < delta, else delta (|d| - delta / 2), d = input - target"""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         F._check_delta(delta, "HuberLoss")
         self.delta = float(delta)
 
@@ -71,9 +74,9 @@ class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy from logits; targets are class indices (ignore_index skips
     some) or class probabilities of the input's shape; see F.cross_entropy"""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0):
-        super().__init__(weight, reduction)
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, size_average, reduce, reduction)
         F._check_label_smoothing(label_smoothing, "CrossEntropyLoss")
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
@@ -86,8 +89,9 @@ class CrossEntropyLoss(_WeightedLoss):
 class NLLLoss(_WeightedLoss):
     """-weight[t] * input[n, t] for log-probabilities (e.g. from LogSoftmax(axis=1))"""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
-        super().__init__(weight, reduction)
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = int(ignore_index)
 
     def forward(self, input, target):
@@ -107,8 +111,9 @@ class BCEWithLogitsLoss(_WeightedLoss):
     """Sigmoid + binary cross-entropy in one stable expression; pos_weight (per class, last
     axis) multiplies the positive term to trade recall against precision"""
 
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
-        super().__init__(weight, reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", _as_buffer(pos_weight))
 
     def forward(self, input, target):

@@ -197,7 +197,7 @@ class _NormBase(Module):
     checks, affine parameters, running-stat buffers, reset and repr."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=None, device=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         name = type(self).__name__
         _check_features(name, num_features=num_features)
@@ -208,7 +208,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         kw = dict(dtype=dtype or ad.float32, device=device)
-        _register_affine(self, affine, affine, num_features, kw)
+        _register_affine(self, affine, affine and bias, num_features, kw)
         if track_running_stats:
             self.register_buffer("running_mean", ad.zeros(num_features, **kw))
             self.register_buffer("running_var", ad.ones(num_features, **kw))
@@ -230,13 +230,15 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
@@ -286,9 +288,10 @@ class BatchNorm1d(_BatchNorm):
     parameters, buffers and state_dict are the same either way."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=None, device=None, *, channels_last=False):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
-                         device)
+                 track_running_stats=True, device=None, dtype=None, *, bias=True,
+                 channels_last=False):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
         self.channels_last = bool(channels_last)
         self._channel_axis = -1 if self.channels_last else 1
 
@@ -317,7 +320,7 @@ class LayerNorm(Module):
     eval): y = (x - mean) / sqrt(var + eps) * weight + bias, weight/bias of that shape."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
-                 dtype=None, device=None):
+                 device=None, dtype=None):
         super().__init__()
         shape = _shape_tuple(normalized_shape, "LayerNorm")
         if not shape or any(s <= 0 for s in shape):
@@ -335,15 +338,15 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
     """Normalise each sample's groups of num_channels / num_groups channels over the group
     and spatial axes, then per-channel weight and bias."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None,
-                 device=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None, *, bias=True):
         super().__init__()
         if (not isinstance(num_groups, numbers.Integral) or num_groups <= 0
                 or not isinstance(num_channels, numbers.Integral) or num_channels <= 0
@@ -356,7 +359,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         kw = dict(dtype=dtype or ad.float32, device=device)
-        _register_affine(self, affine, affine, num_channels, kw)
+        _register_affine(self, affine, affine and bias, num_channels, kw)
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
@@ -366,7 +369,8 @@ class GroupNorm(Module):
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class InstanceNorm2d(_NormBase):
@@ -374,9 +378,9 @@ class InstanceNorm2d(_NormBase):
     W; optional per-channel affine and running statistics (used in eval when tracked)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, dtype=None, device=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
-                         device)
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
 
     def forward(self, x):
         if x.ndim not in (3, 4):

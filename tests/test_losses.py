@@ -352,8 +352,8 @@ def test_regression_losses_against_torch(reduction, rng):
     t[0, :2] = x[0, :2] + np.array([1.0, -1.0])  # exactly at the Huber switch point
     t[1, 0] = x[1, 0]  # a zero difference
     tf = torch.nn.functional
-    for ours, theirs in [(lambda a, b: F.mse_loss(a, b, reduction), lambda a, b: tf.mse_loss(a, b, reduction=reduction)),
-                         (lambda a, b: F.l1_loss(a, b, reduction), lambda a, b: tf.l1_loss(a, b, reduction=reduction)),
+    for ours, theirs in [(lambda a, b: F.mse_loss(a, b, reduction=reduction), lambda a, b: tf.mse_loss(a, b, reduction=reduction)),
+                         (lambda a, b: F.l1_loss(a, b, reduction=reduction), lambda a, b: tf.l1_loss(a, b, reduction=reduction)),
                          (lambda a, b: F.huber_loss(a, b, reduction, 1.0),
                           lambda a, b: tf.huber_loss(a, b, reduction=reduction, delta=1.0)),
                          (lambda a, b: F.huber_loss(a, b, reduction, 0.4),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check_nonnegative, effective_grad, new_state, scratch
+from .optimizer import (Optimizer, check_nonnegative, effective_grad, implementation_options,
+                        new_state, scratch)
 
 __all__ = ["Adagrad"]
 
@@ -18,10 +19,13 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False):
+                 initial_accumulator_value=0.0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=bool(maximize))
+                        maximize=bool(maximize),
+                        **implementation_options(self, foreach=foreach, differentiable=differentiable,
+                                                 fused=fused))
         super().__init__(params, defaults)
 
     def _validate(self, group):

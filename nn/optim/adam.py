@@ -5,7 +5,8 @@ import math
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check, check_nonnegative, effective_grad, new_state, scratch
+from .optimizer import (Optimizer, check, check_nonnegative, effective_grad,
+                        implementation_options, new_state, scratch)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -14,18 +15,22 @@ class Adam(Optimizer):
     """Adam, PyTorch's formulation (t counts steps from 1):
 
         d = g + weight_decay * theta                 (L2 penalty; g negated when maximize)
+                                                     (decoupled_weight_decay: AdamW's rule,
+                                                      theta *= 1 - lr * weight_decay, d = g)
         m = beta1 * m + (1 - beta1) * d
         v = beta2 * v + (1 - beta2) * d^2
         vmax = max(vmax, v) and use vmax for v       (amsgrad)
         theta = theta - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
-    _decoupled = False  # AdamW: shrink theta by (1 - lr * weight_decay) instead of L2
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=bool(amsgrad), maximize=bool(maximize))
+                        amsgrad=bool(amsgrad), maximize=bool(maximize),
+                        **implementation_options(self, foreach=foreach, capturable=capturable,
+                                                 differentiable=differentiable, fused=fused),
+                        decoupled_weight_decay=bool(decoupled_weight_decay))
         super().__init__(params, defaults)
 
     def _validate(self, group):
@@ -49,7 +54,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = new_state(param)
         state["step"] += 1
         t = state["step"]
-        if self._decoupled:
+        if group.get("decoupled_weight_decay", False):
             if wd != 0:
                 param *= 1 - lr * wd
             d, owned = effective_grad(param, grad, {"maximize": group["maximize"]}, xp)
@@ -80,11 +85,12 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """AdamW: Adam with decoupled weight decay, theta = theta * (1 - lr * weight_decay) before
-    the Adam step (no L2 term in the moments)."""
-
-    _decoupled = True
+    the Adam step (no L2 term in the moments); the same as Adam(decoupled_weight_decay=True)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

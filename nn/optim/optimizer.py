@@ -226,6 +226,35 @@ def check_nonnegative(opt, group, *names):
               "it must be a finite number >= 0")
 
 
+def implementation_options(opt, **options) -> dict:
+    """torch's implementation switches that `opt` has (foreach, fused, capturable,
+    differentiable: the keywords given), checked, for its defaults (torch keeps them in
+    every parameter group too).
+
+    foreach (multi-tensor kernels) and fused (one fused kernel) choose how torch computes
+    the same update; here every update is one in-place NumPy/CuPy pass per parameter, so
+    None, False and True all give the same numbers (both True is refused, as torch does).
+    capturable (step counts kept on the GPU for CUDA-graph capture) and differentiable
+    (backpropagate through the step) cannot be honoured: True raises, naming the way out."""
+    name = type(opt).__name__
+    foreach, fused = options.get("foreach"), options.get("fused")
+    capturable, differentiable = options.get("capturable"), options.get("differentiable")
+    if foreach and fused:
+        raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together "
+                           "(as in torch); pass one of them")
+    if capturable:
+        raise ValueError(f"{name}: capturable=True keeps torch's step counts on a GPU for "
+                         "CUDA-graph capture, which autodiff has no use for (ad.compile "
+                         "captures whole training steps, optimizer included); pass "
+                         "capturable=False")
+    if differentiable:
+        raise NotImplementedError(f"{name}: differentiable=True (backpropagating through "
+                                  "the optimizer step) is not supported: steps update the "
+                                  "parameters in place outside the graph; pass "
+                                  "differentiable=False")
+    return options
+
+
 def effective_grad(param, grad, group, xp):
     """d = (-grad if maximize else grad) + weight_decay * param, allocating at most one array.
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check_nonnegative, effective_grad, new_state, scratch
+from .optimizer import (Optimizer, check_nonnegative, effective_grad, implementation_options,
+                        new_state, scratch)
 
 __all__ = ["RMSprop"]
 
@@ -20,9 +21,13 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, maximize=False):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        # torch's slots: capturable, foreach, maximize and differentiable are positional too
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=bool(centered), maximize=bool(maximize))
+                        momentum=momentum, centered=bool(centered), maximize=bool(maximize),
+                        **implementation_options(self, capturable=capturable, foreach=foreach,
+                                                 differentiable=differentiable))
         super().__init__(params, defaults)
 
     def _validate(self, group):

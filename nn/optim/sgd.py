@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import autodiff as ad
 
-from .optimizer import Optimizer, check, check_nonnegative, effective_grad
+from .optimizer import (Optimizer, check, check_nonnegative, effective_grad,
+                        implementation_options)
 
 __all__ = ["SGD"]
 
@@ -27,10 +28,13 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False):
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=bool(nesterov),
-                        maximize=bool(maximize))
+                        maximize=bool(maximize),
+                        **implementation_options(self, foreach=foreach, differentiable=differentiable,
+                                                 fused=fused))
         super().__init__(params, defaults)
 
     def _validate(self, group):
