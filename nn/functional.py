@@ -257,7 +257,7 @@ _NN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 def _warn_from_caller(message, category=UserWarning):
     """warnings.warn attributed to the first frame outside nn/ (the user's call, however
     deep inside nn the warning arises: a loss layer's __init__ or a functional loss)."""
-    level, frame = 1, sys._getframe(1)
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is our caller's frame
     while frame is not None and frame.f_code.co_filename.startswith(_NN_DIR):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)

@@ -54,7 +54,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = new_state(param)
         state["step"] += 1
         t = state["step"]
-        if group.get("decoupled_weight_decay", False):
+        if group["decoupled_weight_decay"]:
             if wd != 0:
                 param *= 1 - lr * wd
             d, owned = effective_grad(param, grad, {"maximize": group["maximize"]}, xp)

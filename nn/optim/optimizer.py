@@ -189,6 +189,11 @@ class Optimizer:
         new_groups = []
         for group, saved in zip(self.param_groups, saved_groups):
             restored = {k: _restore_hparam(v) for k, v in saved.items() if k != "params"}
+            # a checkpoint from before a hyperparameter existed (e.g. an AdamW saved without
+            # decoupled_weight_decay) gets this optimizer's default for it, as torch's
+            # __setstate__ fills them
+            for key, value in self.defaults.items():
+                restored.setdefault(key, value)
             restored["params"] = group["params"]
             new_groups.append(restored)
         for group in new_groups:
