@@ -11,7 +11,12 @@ Each implementation is timed in fresh processes of its own (taking turns), becau
 step time here is dominated by page faults on freshly allocated arrays, and how many of
 those happen depends on the allocator state every other implementation in the same process
 leaves behind; --in-process times all three in this process instead.
+Second table: a depthwise 3x3 convolution (N=32, C=32, 32x32, groups=32, padding 1),
+forward + backward of x and the weight, float32: ad.conv2d(groups=32) (one op, the groups
+stacked in the im2col products), a loop of 32 single-group ad.conv2d ops and a
+concatenation (the other way to build it), and torch, timed in this process, taking turns.
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_convnet.py [--repeats N] [--rounds R]
+     [--depthwise-only]
 """
 import argparse
 import json
@@ -218,6 +223,57 @@ def _isolated(names, rounds, per_round, env=None):
     return {name: ts for name, ts in times.items() if ts}
 
 
+DEPTHWISE = (32, 32, 32, 32)  # N, C, H, W; groups = C
+
+
+def depthwise_steps():
+    """Forward + backward of a depthwise 3x3 conv, as {name: step}."""
+    n, c, h, w = DEPTHWISE
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
+    xa, wa = ad.tensor(x, requires_grad=True), ad.tensor(wt, requires_grad=True)
+
+    def grouped():
+        ad.conv2d(xa, wa, None, 1, 1, 1, c).sum().backward()
+        xa.grad = wa.grad = None
+
+    def looped():
+        ad.concatenate([ad.conv2d(xa[:, g:g + 1], wa[g:g + 1], None, 1, 1)
+                        for g in range(c)], axis=1).sum().backward()
+        xa.grad = wa.grad = None
+    steps = {"autodiff conv2d(groups=32)": grouped, "autodiff loop of 32 conv2d": looped}
+    torch = _common.try_torch()
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=True)
+        wt_t = torch.tensor(wt, requires_grad=True)
+
+        def torch_step():
+            torch.nn.functional.conv2d(xt, wt_t, None, 1, 1, 1, c).sum().backward()
+            xt.grad = wt_t.grad = None
+        steps = {"torch": torch_step, **steps}
+        grouped()
+        ad.conv2d(xa, wa, None, 1, 1, 1, c).sum().backward()
+        torch_step()
+        torch.nn.functional.conv2d(xt, wt_t, None, 1, 1, 1, c).sum().backward()
+        np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(wa.grad.numpy(), wt_t.grad.numpy(), rtol=1e-4, atol=1e-2)
+        xa.grad = wa.grad = xt.grad = wt_t.grad = None
+    return steps
+
+
+def depthwise_table(rounds, repeats):
+    times = _time_steps(depthwise_steps(), rounds, repeats)
+    print(f"Depthwise 3x3 conv, N={DEPTHWISE[0]}, C={DEPTHWISE[1]}, {DEPTHWISE[2]}x"
+          f"{DEPTHWISE[3]}, groups={DEPTHWISE[1]}, float32, forward + backward, one thread; "
+          f"median of {rounds}x{repeats}, in one process (ratio vs torch)")
+    for column, label in ((0, "wall time"), (1, "CPU time")):
+        med = {name: statistics.median(t[column] for t in ts) for name, ts in times.items()}
+        print(f" {label}:")
+        for name in times:
+            print(_common.row(name, med[name], baseline=med.get("torch")))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=30, help="steps timed per round")
@@ -227,10 +283,14 @@ def main():
     parser.add_argument("--malloc-tuned", action="store_true",
                         help="run the worker processes with MALLOC_TRIM_THRESHOLD_ and "
                              "MALLOC_MMAP_THRESHOLD_ raised (no page faults on reuse)")
+    parser.add_argument("--depthwise-only", action="store_true",
+                        help="only the depthwise convolution table")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return _worker(args.worker, args.repeats)
+    if args.depthwise_only:
+        return depthwise_table(args.rounds, args.repeats)
     names = ["torch", "hand-written NumPy im2col", "autodiff", "autodiff ad.compile (replay)"]
     steps, params, x, labels = _make_steps(names)
     # The implementations compute the same numbers: compare two steps' losses.
@@ -261,6 +321,7 @@ def main():
         if base is not None:
             print(f"  target (issue 18): autodiff <= 1.00x torch; measured "
                   f"{med['autodiff'] / base:.2f}x eager")
+    depthwise_table(args.rounds, max(1, args.repeats // 3))
 
 
 if __name__ == "__main__":

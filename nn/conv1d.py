@@ -2,9 +2,7 @@
 
 Built on the engine's 2-D op: a sequence (N, C, L) is an image (N, C, 1, L) and a kernel
 (C_out, C_in / groups, k) is a (C_out, C_in / groups, 1, k) filter, so forward and backward
-are `ad.conv2d`'s. The engine op has no `groups`: a grouped convolution runs one
-`ad.conv2d` per group on its slice of channels and concatenates the outputs (exact, but a
-depthwise convolution with many groups pays one op per group).
+are `ad.conv2d`'s, groups included (one op for all groups: see autodiff/ops/conv.py).
 
 Causal convolution (each output sees only the present and the past, as in WaveNet) is a
 recipe, not an option, as in PyTorch: pad dilation * (kernel_size - 1) zeros on the LEFT
@@ -118,15 +116,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x4 = x.unsqueeze(2)  # (N, C, 1, L): a sequence is a one-row image
     w4 = weight.unsqueeze(2)
     geometry = dict(stride=(1, stride), padding=(0, left), dilation=(1, dilation))
-    if groups == 1:
-        y = ad.conv2d(x4, w4, bias, **geometry)
-    else:
-        c_in_g, c_out_g = c_in_group, c_out // groups
-        y = ad.concatenate([
-            ad.conv2d(x4[:, g * c_in_g:(g + 1) * c_in_g], w4[g * c_out_g:(g + 1) * c_out_g],
-                      None if bias is None else bias[g * c_out_g:(g + 1) * c_out_g],
-                      **geometry)
-            for g in range(groups)], axis=1)
+    y = ad.conv2d(x4, w4, bias, groups=groups, **geometry)
     y = y.squeeze(2)
     return y.squeeze(0) if added else y
 

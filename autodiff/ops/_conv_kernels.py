@@ -33,16 +33,32 @@ from ._precision import work as _work
 
 # ---------------------------------------------------------------- windows
 
-def pad(xp, x, padding, value=0):
-    """x with `padding` rows/columns of `value` around H and W (x itself when none)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
+def pad(xp, x, padding, value=0, extra=(0, 0)):
+    """x with `padding` rows/columns of `value` around H and W, and `extra` more at the
+    bottom/right (where ceil_mode's last pooling window runs past the padding); x itself
+    when none."""
+    (ph, pw), (eh, ew) = padding, extra
+    if ph == 0 and pw == 0 and eh == 0 and ew == 0:
         return x
     n, c, h, w = x.shape
     # Allocate-and-assign measured faster than numpy.pad.
-    out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out = xp.full((n, c, h + 2 * ph + eh, w + 2 * pw + ew), value, dtype=x.dtype)
     out[:, :, ph:ph + h, pw:pw + w] = x
     return out
+
+
+def padded_zeros(xp, x_shape, padding, extra, dtype):
+    """Zeros shaped like the padded input (pad): the gradient of it, cropped by crop."""
+    (n, c, h, w), (ph, pw), (eh, ew) = x_shape, padding, extra
+    return xp.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=dtype)
+
+
+def crop(dx, x_shape, padding):
+    """The input's part of a padded array (its gradient when dx is the padded one's)."""
+    (h, w), (ph, pw) = x_shape[2:], padding
+    if dx.shape[2:] == (h, w):
+        return dx
+    return dx[:, :, ph:ph + h, pw:pw + w]
 
 
 def windows(xp, xpad, kernel, stride, dilation, out_hw):
@@ -312,10 +328,12 @@ class _SliceBuffers:
         return out
 
     def product(self, a, b):
-        """a (P, K) @ b (m, K, L) into a reused (m, P, L) array."""
+        """a (P, K) @ b (m, K, L) into a reused (m, P, L) array; for a grouped a (G, P/G,
+        K/G) (see grouped), group g's rows of a times group g's rows of b."""
         m = b.shape[0]
-        out = self.get("prod", (a.shape[0], b.shape[2]), b.dtype)[:m]
-        self.xp.matmul(a, b, out=out)
+        rows = a.shape[0] if a.ndim == 2 else a.shape[0] * a.shape[1]
+        out = self.get("prod", (rows, b.shape[2]), b.dtype)[:m]
+        grouped_matmul(self.xp, a, b, out)
         return out
 
     def widen(self, g, wp):
@@ -344,21 +362,50 @@ def _slice_flat_cols(bufs, xs, kernel, padding, dilation, wp, oh):
 
 
 # ---------------------------------------------------------------- the three products
+#
+# Grouped convolution (groups G): channel group g of the input meets only the weights of
+# output group g, so each product is G independent products. The columns of a sample are
+# already ordered channel by channel, (C*kH*kW, L) = (G, C/G*kH*kW, L) with no copy, so the
+# G products are ONE stacked matmul, (G, P, K) @ (m, G, K, L), over the same columns the
+# ungrouped op builds. A loop of G convolutions would pay G im2cols, G products and a
+# concatenation: for a depthwise layer (G = C) that is C tiny ops per call.
 
-def conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc, out=None):
+def grouped(w2, groups):
+    """A (P, K) matrix of stacked group blocks as (G, P/G, K) (itself when groups=1)."""
+    if groups == 1:
+        return w2
+    return w2.reshape(groups, w2.shape[0] // groups, w2.shape[1])
+
+
+def grouped_matmul(xp, a, b, out):
+    """out (m, P, L) = a @ b (m, K, L) for a (P, K); or, with a grouped (G, P/G, K/G), the
+    block-diagonal product: out[:, group g rows] = a[g] @ b[:, group g rows]."""
+    if a.ndim == 2:
+        xp.matmul(a, b, out=out)
+        return out
+    g, p, k = a.shape
+    m, l = b.shape[0], b.shape[2]
+    xp.matmul(a, b.reshape(m, g, k, l), out=out.reshape(m, g, p, l))
+    return out
+
+
+def conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc, out=None,
+                 groups=1):
     """y (N, C_out, OH, OW) = [W | b] (C_out, C*kH*kW + 1) @ [im2col(x_n); 1], batch slice
-    by slice; computed in the accumulation dtype acc (None: x's own). out: the contiguous
-    array to write y into (it may overlap x if no sample of y reaches past that sample of
-    x)."""
+    by slice (groups > 1: block-diagonal W, see grouped_matmul, and the bias added after);
+    computed in the accumulation dtype acc (None: x's own). out: the contiguous array to
+    write y into (it may overlap x if no sample of y reaches past that sample of x)."""
     xw, w2 = _work(x, acc), _work(w, acc).reshape(w.shape[0], -1)
-    if b is not None:
+    ones_row = b is not None and groups == 1  # a group's block has no room for the bias
+    if ones_row:
         w2 = xp.concatenate([w2, _work(b, acc).reshape(-1, 1)], axis=1)
     (n, c, h, wd), co, (oh, ow) = x.shape, w.shape[0], out_hw
     y = result(xp, (n, co, oh, ow), w2.dtype, xw, w2) if out is None else out
+    w2 = grouped(w2, groups)
     flat = _flat_im2col(stride, ow)
     wp = wd + 2 * padding[1]
     slices = batch_slices(xp, n, column_bytes(c, kernel, (oh, wp if flat else ow), w2.dtype))
-    bufs = _SliceBuffers(xp, slices, xw, w2, ones_row=b is not None)
+    bufs = _SliceBuffers(xp, slices, xw, w2, ones_row=ones_row)
     y3 = y.reshape(n, co, oh * ow)
     for lo, hi in slices:
         if flat:
@@ -366,12 +413,15 @@ def conv_forward(xp, x, w, b, kernel, stride, padding, dilation, out_hw, acc, ou
             y[lo:hi] = bufs.product(w2, cols).reshape(hi - lo, co, oh, wp)[..., :ow]
         else:
             cols = _slice_cols(bufs, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
-            xp.matmul(w2, cols, out=y3[lo:hi])
+            grouped_matmul(xp, w2, cols, y3[lo:hi])
+    if b is not None and not ones_row:
+        y += _work(b, acc).reshape(co, 1, 1)
     return y
 
 
-def weight_grad(xp, x, g, kernel, stride, padding, dilation, acc):
-    """dw (C_out, C, kH, kW) = sum_n g_n (C_out, OH*OW) @ im2col(x_n)^T."""
+def weight_grad(xp, x, g, kernel, stride, padding, dilation, acc, groups=1):
+    """dw (C_out, C/G, kH, kW) = sum_n g_n (C_out, OH*OW) @ im2col(x_n)^T, for groups G
+    only the diagonal blocks: group g's rows of g_n times group g's rows of im2col(x_n)."""
     (n, c, h, wd), co, out_hw = x.shape, g.shape[1], g.shape[2:]
     xw, gw = _work(x, acc), _work(g, acc)
     flat = _flat_im2col(stride, out_hw[1])
@@ -390,23 +440,30 @@ def weight_grad(xp, x, g, kernel, stride, padding, dilation, acc):
         else:
             cols = _slice_cols(bufs, xw[lo:hi], kernel, stride, padding, dilation, out_hw)
             g3 = gw[lo:hi].reshape(hi - lo, co, -1)
-        part = (g3 @ cols.transpose(0, 2, 1)).sum(axis=0)
+        if groups > 1:  # (m, G, C_out/G, L) @ (m, G, L, C/G*kH*kW)
+            m, length = hi - lo, g3.shape[2]
+            g3 = g3.reshape(m, groups, co // groups, length)
+            cols = cols.reshape(m, groups, cols.shape[1] // groups, length)
+        part = (g3 @ xp.swapaxes(cols, -1, -2)).sum(axis=0)
         if dw is None:
             dw = part
         else:
             dw += part
-    return dw.reshape((co, c) + tuple(kernel))
+    return dw.reshape((co, c // groups) + tuple(kernel))
 
 
-def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
-    """dx (N, C, H, W) = col2im(W^T (C*kH*kW, C_out) @ g_n): the transposed convolution.
+def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None, groups=1):
+    """dx (N, C, H, W) = col2im(W^T (C*kH*kW, C_out) @ g_n): the transposed convolution
+    (groups G: W^T block-diagonal, group g's block its own (C/G*kH*kW, C_out/G) transpose).
 
     `into`: g itself when nothing else refers to it (the engine's scratch check); dx is then
     written over g when it fits (_fits_into), each slice after its own g was read."""
     n, co, oh, ow = g.shape
-    kernel, c = w.shape[2:], w.shape[1]
+    kernel, c = w.shape[2:], w.shape[1] * groups
     (ph, pw), (h, wd) = padding, x_hw
     wt = _work(w, acc).reshape(co, -1).T
+    if groups > 1:  # (G, C/G*kH*kW, C_out/G)
+        wt = wt.reshape(wt.shape[0], groups, co // groups).transpose(1, 0, 2)
     gw = _work(g, acc)
     if stride != (1, 1):
         hp, wp = h + 2 * ph, wd + 2 * pw
@@ -433,9 +490,13 @@ def input_grad(xp, g, w, x_hw, stride, padding, dilation, acc, into=None):
         crop_h, crop_w = (max(0, -e) for e in grow)
         if crop_h or crop_w:
             gw = gw[:, :, crop_h:oh - crop_h, crop_w:ow - crop_w]
-        flipped = _work(w, acc)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        flipped = _work(w, acc)[:, :, ::-1, ::-1]
+        # channel axes swapped within each group: (G, C_out/G, C/G, ...) -> (C, C_out/G, ...)
+        flipped = flipped.reshape((groups, co // groups) + flipped.shape[1:]).transpose(
+            0, 2, 1, 3, 4).reshape((c, co // groups) + tuple(kernel))
         return conv_forward(xp, gw, flipped, None, kernel, stride,
-                            tuple(max(0, e) for e in grow), dilation, (h, wd), None, out=dx)
+                            tuple(max(0, e) for e in grow), dilation, (h, wd), None, out=dx,
+                            groups=groups)
     # col2im in flat rows (see _grid): each kernel offset's columns are one contiguous run
     hp, wp = h + 2 * ph, wd + 2 * pw
     run = oh * wp
@@ -472,19 +533,22 @@ def lowest(dtype):
     return np.iinfo(dtype).min if dtype.kind in "iu" else -float("inf")
 
 
-def tiles(kernel, stride, padding):
-    """Whether the pooling windows tile the input (stride = kernel, no padding; a remainder
-    that fits no window is left out): then max_pool takes the tiled path."""
-    return stride == kernel and padding == (0, 0) and max(kernel) <= 255
+def tiles(kernel, stride, padding, dilation=(1, 1), extra=(0, 0)):
+    """Whether the pooling windows tile the input (stride = kernel, no padding, no dilation,
+    no window past the edge; a remainder that fits no window is left out): then max_pool
+    takes the tiled path."""
+    return (stride == kernel and padding == (0, 0) and dilation == (1, 1)
+            and extra == (0, 0) and max(kernel) <= 255)
 
 
-def max_pool(xp, x, kernel, stride, padding, out_hw, picks=True):
+def max_pool(xp, x, kernel, stride, padding, out_hw, picks=True, dilation=(1, 1),
+             extra=(0, 0)):
     """(y, picks): each window's maximum, and (picks=True) where its gradient goes: torch's
     rule, the first maximum in row-major order, or the last NaN when the window has any.
 
     picks are what max_pool_grad needs: (row_pick, col_pick) on the tiled path (see
     _max_pool_tiles), (index,) with each window's offset i*kW + j otherwise."""
-    if tiles(kernel, stride, padding):
+    if tiles(kernel, stride, padding, dilation, extra):
         out, pick = _max_pool_tiles(xp, x, kernel, out_hw, picks, nan=False)
         # NaN makes a maximum NaN: check the (small) output once, and only then pay for the
         # NaN rule's extra comparisons (a sum of huge values may give a false alarm: it
@@ -492,7 +556,7 @@ def max_pool(xp, x, kernel, stride, padding, out_hw, picks=True):
         if picks and _floating(x.dtype) and bool(xp.isnan(out.sum())):
             out, pick = _max_pool_tiles(xp, x, kernel, out_hw, picks, nan=True)
         return out, pick
-    return _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks)
+    return _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks, dilation, extra)
 
 
 def _floating(dtype):
@@ -552,15 +616,16 @@ def _max_pool_tiles(xp, x, kernel, out_hw, picks, nan):
     return out, ((row_pick, col_pick) if picks else None)
 
 
-def _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks):
-    """Max pooling over any windows (overlapping, padded): one pass per kernel offset.
+def _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks, dilation, extra):
+    """Max pooling over any windows (overlapping, padded, dilated): one pass per kernel
+    offset.
 
     index starts at each window's first non-padding element (where torch sends the
     gradient of a window whose elements are all the lowest value) and moves to an offset
     whose element is strictly greater than the maximum so far, or NaN."""
     n, c = x.shape[:2]
-    xpad = pad(xp, x, padding, value=lowest(x.dtype))
-    slices = offset_slices(kernel, stride, (1, 1), out_hw)
+    xpad = pad(xp, x, padding, value=lowest(x.dtype), extra=extra)
+    slices = offset_slices(kernel, stride, dilation, out_hw)
     out = result(xp, (n, c) + tuple(out_hw), x.dtype, x)
     if not picks:
         _, r0, c0 = slices[0]
@@ -569,7 +634,7 @@ def _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks):
             xp.maximum(out, xpad[:, :, rows, cols], out=out)
         return out, None
     index = result(xp, out.shape, np.uint8 if len(slices) <= 255 else np.int32, x)
-    index[...] = xp.asarray(_first_valid_offsets(kernel, stride, padding, out_hw))
+    index[...] = xp.asarray(_first_valid_offsets(kernel, stride, padding, out_hw, dilation))
     out.fill(lowest(x.dtype))
     nan = _floating(x.dtype)
     for o, rows, cols in slices:
@@ -582,18 +647,22 @@ def _max_pool_windows(xp, x, kernel, stride, padding, out_hw, picks):
     return out, (index,)
 
 
-def _first_valid_offsets(kernel, stride, padding, out_hw):
-    """(OH, OW) offsets i*kW + j of each window's first element inside the input."""
-    first = [np.maximum(0, padding[a] - np.arange(out_hw[a]) * stride[a]) for a in range(2)]
+def _first_valid_offsets(kernel, stride, padding, out_hw, dilation=(1, 1)):
+    """(OH, OW) offsets i*kW + j of each window's first element inside the input: the
+    first i with start + d*i >= 0, start = s*p - padding (a ceiling division)."""
+    first = [np.maximum(0, -((np.arange(out_hw[a]) * stride[a] - padding[a]) // dilation[a]))
+             for a in range(2)]
     return (first[0][:, None] * kernel[1] + first[1][None, :]).astype(np.uint8 if
                                                                     kernel[0] * kernel[1] <= 255
                                                                     else np.int32)
 
 
-def max_pool_grad(xp, g, picks, x_shape, kernel, stride, padding):
+def max_pool_grad(xp, g, picks, x_shape, kernel, stride, padding, dilation=(1, 1),
+                  extra=(0, 0)):
     """dx: each window's g at the element its picks name (max_pool), zeros elsewhere."""
     if len(picks) == 1:
-        return max_pool_scatter(xp, g, picks[0], x_shape, kernel, stride, padding)
+        return max_pool_scatter(xp, g, picks[0], x_shape, kernel, stride, padding, dilation,
+                                extra)
     row_pick, col_pick = picks
     (kh, kw), (n, c, oh, ow) = kernel, g.shape
     h, w = x_shape[2:]
@@ -630,29 +699,52 @@ def _route(xp, g, pick, k, target, axis, exact):
             xp.multiply(g, mask, out=part)
 
 
-def max_pool_scatter(xp, g, index, x_shape, kernel, stride, padding):
+def max_pool_scatter(xp, g, index, x_shape, kernel, stride, padding, dilation=(1, 1),
+                     extra=(0, 0)):
     """dx: each window's g placed at its offset `index` (i*kW + j), summed where windows
     overlap; one pass per offset."""
-    n, c, h, w = x_shape
-    ph, pw = padding
-    dx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-    plain_write = disjoint(kernel, stride)
+    dx = padded_zeros(xp, x_shape, padding, extra, g.dtype)
+    plain_write = disjoint(kernel, stride, dilation)
     zero = xp.zeros((), dtype=g.dtype)
-    for o, rows, cols in offset_slices(kernel, stride, (1, 1), g.shape[2:]):
+    for o, rows, cols in offset_slices(kernel, stride, dilation, g.shape[2:]):
         part = xp.where(index == o, g, zero)
         if plain_write:
             dx[:, :, rows, cols] = part
         else:
             dx[:, :, rows, cols] += part
-    return dx[:, :, ph:ph + h, pw:pw + w] if ph or pw else dx
+    return crop(dx, x_shape, padding)
 
 
-def max_pool_index(xp, picks, kernel):
-    """Each window's picked offset i*kW + j (for max_pool_scatter/gather) from the picks."""
+def max_pool_gather(xp, h, index, kernel, stride, padding, dilation=(1, 1), extra=(0, 0)):
+    """y[n,c,p,q] = h_pad[n, c, window (p, q) at its offset index]: the adjoint of
+    max_pool_scatter (and max pooling's value, given the arg-max)."""
+    hpad = pad(xp, h, padding, extra=extra)
+    out = xp.zeros(index.shape, dtype=h.dtype)
+    zero = xp.zeros((), dtype=h.dtype)
+    for o, rows, cols in offset_slices(kernel, stride, dilation, index.shape[2:]):
+        out += xp.where(index == o, hpad[:, :, rows, cols], zero)
+    return out
+
+
+def flat_indices(xp, index, x_hw, kernel, stride, padding, dilation):
+    """torch's return_indices: each window's picked offset i*kW + j as the flat position
+    row*W + col of that element in its (H, W) plane, int64."""
+    oh, ow = index.shape[2:]
+    i, j = xp.divmod(index.astype(np.int64), kernel[1])
+    rows = xp.arange(oh, dtype=np.int64)[:, None] * stride[0] - padding[0] + i * dilation[0]
+    cols = xp.arange(ow, dtype=np.int64)[None, :] * stride[1] - padding[1] + j * dilation[1]
+    return rows * x_hw[1] + cols
+
+
+def max_pool_index(xp, picks, kernel, out_shape):
+    """Each window's picked offset i*kW + j (for max_pool_scatter/gather) from the picks
+    (out_shape: the pooled shape, for a 1 x 1 kernel, which picks nothing)."""
     if len(picks) == 1:
         return picks[0]
     row_pick, col_pick = picks
     kh, kw = kernel
+    if row_pick is None and col_pick is None:
+        return xp.zeros(out_shape, dtype=np.uint8)
     if col_pick is None:
         return row_pick
     if row_pick is None:
@@ -663,13 +755,19 @@ def max_pool_index(xp, picks, kernel):
     return (row_pick.astype(np.int32) * kw + j).astype(np.int32)
 
 
-def window_counts(xp, x_hw, kernel, stride, padding, out_hw, dtype):
-    """Number of non-padding elements in each window, (OH, OW)."""
+def window_counts(xp, x_hw, kernel, stride, padding, out_hw, dtype, include_pad=False):
+    """Elements in each window, (OH, OW): the non-padding ones, or (include_pad) those inside
+    the padded input (fewer than kH*kW only for ceil_mode's windows past its edge), as
+    torch counts them."""
     per_axis = []
     for a in range(2):
         start = np.arange(out_hw[a]) * stride[a] - padding[a]
-        stop = np.minimum(start + kernel[a], x_hw[a])
-        per_axis.append(stop - np.maximum(start, 0))
+        if include_pad:
+            stop = np.minimum(start + kernel[a], x_hw[a] + padding[a])
+        else:
+            stop = np.minimum(start + kernel[a], x_hw[a])
+            start = np.maximum(start, 0)
+        per_axis.append(stop - start)
     return xp.asarray(np.outer(per_axis[0], per_axis[1]).astype(dtype))
 
 
@@ -683,15 +781,14 @@ def window_sum(xp, xpad, kernel, stride, out_hw):
     return total
 
 
-def window_spread(xp, g, x_hw, kernel, stride, padding):
+def window_spread(xp, g, x_hw, kernel, stride, padding, extra=(0, 0)):
     """Adjoint of window_sum: each window's g added to every pixel of the window."""
-    n, c = g.shape[:2]
-    ph, pw = padding
-    dx = xp.zeros((n, c, x_hw[0] + 2 * ph, x_hw[1] + 2 * pw), dtype=g.dtype)
+    x_shape = tuple(g.shape[:2]) + tuple(x_hw)
+    dx = padded_zeros(xp, x_shape, padding, extra, g.dtype)
     plain_write = disjoint(kernel, stride)
     for _, rows, cols in offset_slices(kernel, stride, (1, 1), g.shape[2:]):
         if plain_write:
             dx[:, :, rows, cols] = g
         else:
             dx[:, :, rows, cols] += g
-    return dx[:, :, ph:ph + x_hw[0], pw:pw + x_hw[1]] if ph or pw else dx
+    return crop(dx, x_shape, padding)

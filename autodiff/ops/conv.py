@@ -1,6 +1,6 @@
 """2-D convolution as one matrix product per sample: y_n = W @ im2col(x_n) + b.
 
-For x (N, C, H, W) and a weight W (C_out, C, kH, kW):
+For x (N, C, H, W) and a weight W (C_out, C, kH, kW) (groups=1):
 
     im2col(x_n)  every kH x kW window of the padded sample, one column per output pixel:
                  a (C*kH*kW, OH*OW) matrix
@@ -11,6 +11,14 @@ For x (N, C, H, W) and a weight W (C_out, C, kH, kW):
     d/dW         dW = sum_n g_n @ im2col(x_n)^T
     d/db         db = sum of g over n, p, q
 
+groups G (torch's grouped convolution) is an argument of the three ops, not a loop of G
+convolutions above them: W is block-diagonal (group g's C_out/G outputs read only its C/G
+input channels), so each product is G independent products of the same columns, one
+stacked matmul in the kernels. The ops stay bilinear and each other's derivatives with the
+same G, so grouped and depthwise (G = C) convolutions keep every order of derivative, at
+the cost of one op per product rather than G (a depthwise layer of 32 channels would
+otherwise record 32 convolutions and a concatenation per call).
+
 The three products are ops (Conv2d, Conv2dInputGrad, Conv2dWeightGrad). They are bilinear
 and each one's derivatives are the other two, so conv2d is differentiable to any order.
 How the products are computed fast (batch slices kept in cache, reused buffers, contiguous
@@ -19,6 +27,7 @@ windows for stride 1) is _conv_kernels.py's business; this file is the math and 
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 from .. import backend
 from ..errors import op_error
@@ -30,21 +39,22 @@ __all__ = ["conv2d", "conv_output_size", "as_pair"]
 
 
 class Conv2d(Function):
-    """y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*p + d*i, s*q + d*j]"""
+    """y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, G(o) + c, s*p + d*i, s*q + d*j],
+    G(o) = (o // (C_out/groups)) * C_in/groups: the first input channel of o's group"""
     derivative = ("dy/dx = conv_transpose(g, w), dy/dw = sum_n g_n (x) im2col(x_n), "
                   "dy/db = sum_{n,p,q} g")
     op_name = "conv2d"
     overwrites_grad = True  # dx may be written over g (see backward)
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, padding, dilation):
+    def forward(ctx, x, w, b, stride, padding, dilation, groups=1):
         kernel = w.shape[2:]
         out_hw = _geometry("conv2d", x.shape, kernel, stride, padding, dilation)
         # Only x and w are kept (as torch does): the weight gradient rebuilds the columns,
         # cheaper than holding kH*kW copies of the input.
         ctx.save(x, w)
-        return _accumulated(x.dtype, kernels.conv_forward, ctx.xp, x, w, b, kernel, stride,
-                            padding, dilation, out_hw)
+        return _accumulated(x.dtype, partial(kernels.conv_forward, groups=groups), ctx.xp,
+                            x, w, b, kernel, stride, padding, dilation, out_hw)
 
     @staticmethod
     def backward(ctx, g):
@@ -72,10 +82,10 @@ class Conv2dInputGrad(Function):
     op_name = "conv2d_input_grad"
 
     @staticmethod
-    def forward(ctx, g, w, x_hw, stride, padding, dilation):
+    def forward(ctx, g, w, x_hw, stride, padding, dilation, groups=1):
         ctx.save(g, w)
-        return _accumulated(g.dtype, kernels.input_grad, ctx.xp, g, w, x_hw, stride, padding,
-                            dilation)
+        return _accumulated(g.dtype, partial(kernels.input_grad, groups=groups), ctx.xp,
+                            g, w, x_hw, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx, h):
@@ -91,10 +101,10 @@ class Conv2dWeightGrad(Function):
     op_name = "conv2d_weight_grad"
 
     @staticmethod
-    def forward(ctx, x, g, kernel, stride, padding, dilation):
+    def forward(ctx, x, g, kernel, stride, padding, dilation, groups=1):
         ctx.save(x, g)
-        return _accumulated(x.dtype, kernels.weight_grad, ctx.xp, x, g, kernel, stride,
-                            padding, dilation)
+        return _accumulated(x.dtype, partial(kernels.weight_grad, groups=groups), ctx.xp,
+                            x, g, kernel, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx, h):
@@ -105,8 +115,9 @@ class Conv2dWeightGrad(Function):
 
 
 def _geometry_of(ctx):
-    """stride, padding and dilation, as the op was applied with (node.params)."""
-    return {k: ctx.params[k] for k in ("stride", "padding", "dilation")}
+    """stride, padding, dilation and groups, as the op was applied with (node.params)."""
+    geometry = {k: ctx.params[k] for k in ("stride", "padding", "dilation")}
+    return dict(geometry, groups=ctx.params.get("groups", 1))
 
 
 def _sum_npq(ctx, g):
@@ -122,10 +133,12 @@ def _needed(ctx, *makers):
     return tuple(make() if need else None for make, need in zip(makers, ctx.needs_input_grad))
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in, kH, kW) plus bias
-    (C_out,), as torch.nn.functional.conv2d: y[n,o,p,q] = b[o] + sum_{c,i,j} w[o,c,i,j] *
-    x_pad[n, c, s_h*p + d_h*i, s_w*q + d_w*j].
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW)
+    plus bias (C_out,), as torch.nn.functional.conv2d: y[n,o,p,q] = b[o] + sum_{c,i,j}
+    w[o,c,i,j] * x_pad[n, G(o) + c, s_h*p + d_h*i, s_w*q + d_w*j], where output channel o
+    belongs to group o // (C_out/groups), which reads input channels G(o) ... G(o) +
+    C_in/groups - 1 (groups = C_in: a depthwise convolution).
 
     stride, padding (zeros) and dilation are ints or (h, w) pairs. Output spatial size is
     floor((H + 2p - d(k-1) - 1) / s) + 1. Differentiable in x, weight and bias to any order.
@@ -134,21 +147,31 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     padding = as_pair(padding, "padding", "conv2d")
     dilation = as_pair(dilation, "dilation", "conv2d")
     xs, ws = tuple(x.shape), tuple(weight.shape)
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+        raise op_error(ValueError, "conv2d", f"groups must be a positive int, got {groups!r}")
+    groups = int(groups)
     if len(ws) != 4:
-        raise op_error(ValueError, "conv2d", f"weight must be 4-D (C_out, C_in, kH, kW), got "
-                       f"shape {ws}")
+        raise op_error(ValueError, "conv2d", f"weight must be 4-D (C_out, C_in/groups, kH, "
+                       f"kW), got shape {ws}")
     if len(xs) != 4:
         raise op_error(ValueError, "conv2d", f"input must be 4-D (N, C, H, W), got shape {xs} "
                        f"(weight {ws}); add a batch axis with x.unsqueeze(0) for a single image")
-    if xs[1] != ws[1]:
+    if xs[1] % groups or ws[0] % groups:
+        raise op_error(ValueError, "conv2d", f"groups={groups} must divide both the input's "
+                       f"{xs[1]} channels (shape {xs}) and the weight's C_out={ws[0]} (weight "
+                       f"shape {ws})")
+    if xs[1] != ws[1] * groups:
+        expected = (f"C_in={ws[1]}" if groups == 1
+                    else f"C_in/groups * groups = {ws[1]} * {groups} = {ws[1] * groups}")
         raise op_error(ValueError, "conv2d", f"input has {xs[1]} channels (shape {xs}) but the "
-                       f"weight expects C_in={ws[1]} (weight shape {ws})")
+                       f"weight expects {expected} (weight shape {ws})")
     if bias is not None and tuple(bias.shape) != (ws[0],):
         raise op_error(ValueError, "conv2d", f"bias must have shape ({ws[0]},) for weight "
                        f"{ws}, got {tuple(bias.shape)}")
     _check_float("conv2d", input=x, weight=weight, bias=bias)
     _geometry("conv2d", xs, ws[2:], stride, padding, dilation)
-    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups)
 
 
 # ---------------------------------------------------------------- geometry and checks
