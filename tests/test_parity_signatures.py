@@ -31,17 +31,6 @@ import nn.optim as optim
 #: softmaxes' axis= alias) are keyword-only, so they take no slot of torch's.
 EXCEPTIONS: dict[str, str] = {}
 
-#: Owned by the conv/pooling engineer (their signatures are being brought to torch's in
-#: their own work), like any other conv/pool name they add meanwhile; the lead removes this
-#: set and _owned_by_conv_engineer once that work lands.
-CONV_ENGINEER_OWNED = {
-    "nn.Conv2d", "nn.Conv1d", "nn.MaxPool2d", "nn.AvgPool2d",
-    "F.conv2d", "F.conv1d", "F.max_pool2d", "F.avg_pool2d",
-}
-
-
-def _owned_by_conv_engineer(key):
-    return key in CONV_ENGINEER_OWNED or any(w in key.lower() for w in ("conv", "pool"))
 
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -155,8 +144,7 @@ def test_every_shared_name_has_torchs_parameters_in_torchs_slots():
     torch = pytest.importorskip("torch")
     checked, problems = _audit(torch)
     assert len(checked) >= 85, f"only {len(checked)} names audited: {checked}"
-    unexplained = {k: v for k, v in problems.items()
-                   if k not in EXCEPTIONS and not _owned_by_conv_engineer(k)}
+    unexplained = {k: v for k, v in problems.items() if k not in EXCEPTIONS}
     assert not unexplained, "\n".join(f"{k}: {v}" for k, v in sorted(unexplained.items()))
 
 
