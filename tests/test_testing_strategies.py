@@ -104,14 +104,22 @@ def test_shapes_respect_bounds(s):
     assert 1 <= len(s) <= 2 and all(2 <= n <= 3 for n in s)
 
 
-@given(g=conv_geometries(), data=st.data())
+@given(g=conv_geometries(groups=(1, 3)), data=st.data())
 def test_conv_geometries_are_accepted_by_conv2d(g, data):
     x = data.draw(tensors(shape=g["input_shape"], elements=(-1, 1)))
     w = data.draw(tensors(shape=g["weight_shape"], elements=(-1, 1)))
     b = data.draw(tensors(shape=g["bias_shape"], elements=(-1, 1)))
-    y = ad.conv2d(x, w, b, stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
+    y = ad.conv2d(x, w, b, stride=g["stride"], padding=g["padding"], dilation=g["dilation"],
+                  groups=g["groups"])
     assert y.shape == g["output_shape"]
     assert all(min(g[k]) >= lo for k, lo in (("stride", 1), ("dilation", 1), ("padding", 0)))
+    c_in, c_out = g["input_shape"][1], g["weight_shape"][0]
+    assert c_in == g["weight_shape"][1] * g["groups"] and c_out % g["groups"] == 0
+
+
+@given(g=conv_geometries(in_channels=(1, 2), out_channels=(4, 6), groups=3))
+def test_conv_geometries_raise_channels_to_a_multiple_of_groups(g):
+    assert g["groups"] == 3 and g["input_shape"][1] == 3 and g["weight_shape"][:2] == (6, 1)
 
 
 @given(g=conv_geometries(batch=1, in_channels=2, kernel_size=3, dilation=(2, 3), size=(1, 2),
@@ -125,13 +133,23 @@ def test_conv_geometries_fixed_values_and_square(g):
     assert g["input_shape"][2] + 2 * p >= d * 2 + 1
 
 
-@given(g=pool_geometries(), data=st.data())
+@given(g=pool_geometries(ceil_mode=None), data=st.data())
 def test_pool_geometries_are_accepted_by_both_pools(g, data):
     x = data.draw(tensors(shape=g["input_shape"], elements=(-1, 1)))
     for pool in (ad.max_pool2d, ad.avg_pool2d):
-        y = pool(x, g["kernel_size"], stride=g["stride"], padding=g["padding"])
+        y = pool(x, g["kernel_size"], stride=g["stride"], padding=g["padding"],
+                 ceil_mode=g["ceil_mode"])
         assert y.shape == g["output_shape"]
     assert all(p <= k // 2 for p, k in zip(g["padding"], g["kernel_size"]))
+
+
+@given(g=pool_geometries(size=(1, 7), kernel_size=(1, 4), ceil_mode=None))
+def test_pool_geometries_output_shape_is_torchs(g):
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(g["input_shape"])
+    y = torch.nn.functional.max_pool2d(x, g["kernel_size"], g["stride"], g["padding"],
+                                       ceil_mode=g["ceil_mode"])
+    assert tuple(y.shape) == g["output_shape"]
 
 
 def test_geometry_arguments_are_checked():

@@ -215,27 +215,37 @@ def _spatial_size(draw, size, span):
     return draw(st.integers(least, max(hi, least)))
 
 
+def _multiple_of(draw, g, bounds):
+    """A multiple of g in the inclusive range `bounds` (g itself when none lies in it)."""
+    lo, hi = bounds
+    least = max(-(-lo // g), 1)
+    return g * draw(st.integers(least, max(hi // g, least)))
+
+
 @st.composite
 def conv_geometries(draw, batch=(1, 2), in_channels=(1, 3), out_channels=(1, 3),
                     size=(1, 6), kernel_size=(1, 3), stride=(1, 2), padding=(0, 2),
-                    dilation=(1, 2), square=False):
+                    dilation=(1, 2), square=False, groups=1):
     """Valid 2-D convolution geometries, as dicts ready for `ad.conv2d`:
 
         g = draw(conv_geometries())
         x = ad.randn(*g["input_shape"]); w = ad.randn(*g["weight_shape"])
-        y = ad.conv2d(x, w, stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
+        y = ad.conv2d(x, w, stride=g["stride"], padding=g["padding"], dilation=g["dilation"],
+                      groups=g["groups"])
         assert y.shape == g["output_shape"]
 
-    Keys: input_shape (N, C_in, H, W), weight_shape (C_out, C_in, kH, kW), bias_shape
-    (C_out,), stride, padding, dilation ((h, w) pairs) and output_shape. Each argument is
-    an int or an inclusive (lo, hi) range; `size` bounds H and W (raised where a kernel
-    needs more room, so every drawn geometry is valid). `square=True` uses the same value
-    for height and width.
+    Keys: input_shape (N, C_in, H, W), weight_shape (C_out, C_in / groups, kH, kW),
+    bias_shape (C_out,), stride, padding, dilation ((h, w) pairs), groups and output_shape.
+    Each argument is an int or an inclusive (lo, hi) range; `size` bounds H and W (raised
+    where a kernel needs more room, so every drawn geometry is valid); C_in and C_out are
+    multiples of the drawn groups (raised to it where their range lies below it).
+    `square=True` uses the same value for height and width.
     """
     where = "conv_geometries"
     n = draw(st.integers(*_bounds(batch, "batch", where, 1)))
-    c_in = draw(st.integers(*_bounds(in_channels, "in_channels", where, 1)))
-    c_out = draw(st.integers(*_bounds(out_channels, "out_channels", where, 1)))
+    g = draw(st.integers(*_bounds(groups, "groups", where, 1)))
+    c_in = _multiple_of(draw, g, _bounds(in_channels, "in_channels", where, 1))
+    c_out = _multiple_of(draw, g, _bounds(out_channels, "out_channels", where, 1))
     sizes = _bounds(size, "size", where, 1)
     kernel = _pair_of(draw, *_bounds(kernel_size, "kernel_size", where, 1), square)
     strides = _pair_of(draw, *_bounds(stride, "stride", where, 1), square)
@@ -251,17 +261,19 @@ def conv_geometries(draw, batch=(1, 2), in_channels=(1, 3), out_channels=(1, 3),
         hw.append(length)
         out_hw.append((length + 2 * pads[axis] - span) // strides[axis] + 1)
     return {"input_shape": (n, c_in, hw[0], hw[1]),
-            "weight_shape": (c_out, c_in, kernel[0], kernel[1]),
+            "weight_shape": (c_out, c_in // g, kernel[0], kernel[1]),
             "bias_shape": (c_out,), "stride": strides, "padding": pads, "dilation": dils,
-            "output_shape": (n, c_out, out_hw[0], out_hw[1])}
+            "groups": g, "output_shape": (n, c_out, out_hw[0], out_hw[1])}
 
 
 @st.composite
 def pool_geometries(draw, batch=(1, 2), channels=(1, 3), size=(1, 6), kernel_size=(1, 3),
-                    stride=(1, 3), square=False):
+                    stride=(1, 3), square=False, ceil_mode=False):
     """Valid 2-D pooling geometries for `ad.max_pool2d` / `ad.avg_pool2d`, as dicts with
     input_shape (N, C, H, W), kernel_size, stride, padding (at most half the kernel, as
-    PyTorch requires) and output_shape. Arguments as in `conv_geometries`."""
+    PyTorch requires), ceil_mode and output_shape. Arguments as in `conv_geometries`;
+    ceil_mode is False, True, or None to draw either (torch's output size: the windows
+    rounded up, less one whose start would lie beyond the input and its left padding)."""
     where = "pool_geometries"
     n = draw(st.integers(*_bounds(batch, "batch", where, 1)))
     c = draw(st.integers(*_bounds(channels, "channels", where, 1)))
@@ -270,14 +282,25 @@ def pool_geometries(draw, batch=(1, 2), channels=(1, 3), size=(1, 6), kernel_siz
     strides = _pair_of(draw, *_bounds(stride, "stride", where, 1), square)
     pads = (draw(st.integers(0, kernel[0] // 2)),)
     pads += (pads[0],) if square else (draw(st.integers(0, kernel[1] // 2)),)
+    ceil = draw(st.booleans()) if ceil_mode is None else bool(ceil_mode)
     hw, out_hw = [], []
     for axis in (0, 1):
         length = hw[0] if square and axis == 1 else _spatial_size(
             draw, sizes, kernel[axis] - 2 * pads[axis])
         hw.append(length)
-        out_hw.append((length + 2 * pads[axis] - kernel[axis]) // strides[axis] + 1)
+        out_hw.append(_pooled_length(length, kernel[axis], strides[axis], pads[axis], ceil))
     return {"input_shape": (n, c, hw[0], hw[1]), "kernel_size": kernel, "stride": strides,
-            "padding": pads, "output_shape": (n, c, out_hw[0], out_hw[1])}
+            "padding": pads, "ceil_mode": ceil, "output_shape": (n, c, out_hw[0], out_hw[1])}
+
+
+def _pooled_length(length, kernel, stride, padding, ceil):
+    """torch's pooled output length: floor (or ceil) of (L + 2p - k) / s, plus 1; with
+    ceil_mode, a last window starting past the input and its left padding is dropped."""
+    span = length + 2 * padding - kernel
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= length + padding:
+        out -= 1
+    return out
 
 
 # ---------------------------------------------------------------- indices, labels, probabilities
